@@ -1,0 +1,192 @@
+#include "common/json_util.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+
+// Converts a 1-based byte offset into a 1-based line and column.
+void LineAndColumn(const std::string& text, size_t byte, size_t* line,
+                   size_t* column) {
+  size_t end = std::min(byte == 0 ? 0 : byte - 1, text.size());
+  *line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < end; ++i) {
+    if (text[i] == '\n') {
+      ++*line;
+      line_start = i + 1;
+    }
+  }
+  *column = end - line_start + 1;
+}
+
+// nlohmann's messages look like "[json.exception.parse_error.101] parse error
+// at line 3, column 5: syntax error while parsing ...". Keeps the part after
+// the position, which says what was expected.
+std::string ParseErrorReason(const std::string& what) {
+  size_t pos = what.find("column ");
+  if (pos != std::string::npos) {
+    pos = what.find(": ", pos);
+    if (pos != std::string::npos) return what.substr(pos + 2);
+  }
+  pos = what.find("] ");
+  return pos == std::string::npos ? what : what.substr(pos + 2);
+}
+
+// Tracks where the parser is, so that a duplicate key can be reported with
+// its JSON path.
+struct Frame {
+  bool is_array = false;
+  size_t count = 0;           // Elements seen so far (arrays).
+  std::string key;            // Last key seen (objects).
+  std::set<std::string> keys;  // Keys seen (objects).
+  std::string path;           // Path of this container.
+};
+
+std::string ChildPath(const Frame& parent) {
+  if (parent.is_array) {
+    return parent.path + "[" + std::to_string(parent.count) + "]";
+  }
+  return parent.path.empty() ? parent.key : parent.path + "." + parent.key;
+}
+
+}  // namespace
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw BadInput(path + ": cannot open (" + std::strerror(errno) +
+                   "); check the path");
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    throw BadInput(path + ": cannot read (" + std::strerror(errno) + ")");
+  }
+  return buffer.str();
+}
+
+json ParseJsonText(const std::string& text, const std::string& source) {
+  std::vector<Frame> stack;
+  std::vector<std::string> duplicates;
+  auto element_done = [&stack]() {
+    if (!stack.empty() && stack.back().is_array) ++stack.back().count;
+  };
+  json::parser_callback_t callback = [&](int /*depth*/,
+                                         json::parse_event_t event,
+                                         json& parsed) -> bool {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start: {
+        Frame frame;
+        frame.is_array = event == json::parse_event_t::array_start;
+        if (!stack.empty()) frame.path = ChildPath(stack.back());
+        stack.push_back(std::move(frame));
+        break;
+      }
+      case json::parse_event_t::key: {
+        Frame& top = stack.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second) {
+          duplicates.push_back(source + ": " + ChildPath(top) +
+                               ": duplicate key (JSON would keep only the "
+                               "last value); remove one of them");
+        }
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        element_done();
+        break;
+      case json::parse_event_t::value:
+        element_done();
+        break;
+    }
+    return true;
+  };
+  json result;
+  try {
+    result = json::parse(text, callback, /*allow_exceptions=*/true,
+                         /*ignore_comments=*/false);
+  } catch (const json::parse_error& e) {
+    size_t line = 0;
+    size_t column = 0;
+    LineAndColumn(text, e.byte, &line, &column);
+    throw BadInput(source + ":" + std::to_string(line) + ":" +
+                   std::to_string(column) +
+                   ": not valid JSON: " + ParseErrorReason(e.what()));
+  }
+  if (!duplicates.empty()) throw ValidationError(duplicates);
+  return result;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string ClosestMatch(const std::string& word,
+                         const std::vector<std::string>& candidates) {
+  size_t limit = std::max<size_t>(1, word.size() / 3);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const std::string& candidate : candidates) {
+    size_t d = EditDistance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string Brief(const json& value) {
+  std::string text = value.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return text;
+}
+
+std::string TypeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    default:
+      return "a binary value";
+  }
+}
+
+}  // namespace hpo

@@ -1,0 +1,686 @@
+#include "common/study_spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "common/int_math.h"
+#include "common/json_checker.h"
+#include "common/json_util.h"
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxEpochsLimit = 100000;
+constexpr double kMaxGridPoints = 1e5;
+
+const std::vector<std::string> kStudyKeys = {
+    "name",   "description",  "seed",      "objective", "data",
+    "trainer", "search_space", "algorithm", "budget",    "execution"};
+
+struct AlgorithmInfo {
+  AlgorithmType type;
+  const char* name;
+  std::vector<std::string> keys;
+};
+
+const std::vector<AlgorithmInfo>& Algorithms() {
+  static const std::vector<AlgorithmInfo> algorithms = {
+      {AlgorithmType::kRandom, "random", {"type", "max_epochs"}},
+      {AlgorithmType::kGrid, "grid", {"type", "max_epochs"}},
+      {AlgorithmType::kSuccessiveHalving,
+       "successive_halving",
+       {"type", "min_epochs", "max_epochs", "eta", "n"}},
+      {AlgorithmType::kHyperband,
+       "hyperband",
+       {"type", "min_epochs", "max_epochs", "eta", "iterations"}},
+      {AlgorithmType::kAsha,
+       "asha",
+       {"type", "min_epochs", "max_epochs", "eta", "brackets"}},
+      {AlgorithmType::kMedian,
+       "median",
+       {"type", "max_epochs", "warmup_epochs", "min_trials"}},
+  };
+  return algorithms;
+}
+
+const std::vector<std::string>& ParamTypeNames() {
+  static const std::vector<std::string> names = {"uniform", "loguniform", "int",
+                                                 "choice"};
+  return names;
+}
+
+std::vector<std::string> ParamKeys(ParamType type) {
+  switch (type) {
+    case ParamType::kUniform:
+    case ParamType::kLogUniform:
+      return {"type", "low", "high", "grid", "when"};
+    case ParamType::kInt:
+      return {"type", "low", "high", "log", "step", "grid", "when"};
+    case ParamType::kChoice:
+      return {"type", "values", "when"};
+  }
+  return {};
+}
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+bool Contains(const std::vector<json>& values, const json& value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+// Reads the numeric bounds of uniform, loguniform and int parameters.
+void ParseRange(JsonChecker& check, const json& body, const std::string& path,
+                ParamSpec& param, bool* ok) {
+  const std::string type = ToString(param.type);
+  std::optional<double> low;
+  std::optional<double> high;
+  if (param.type == ParamType::kInt) {
+    std::optional<int64_t> l = check.Integer(body, path, "low", true);
+    std::optional<int64_t> h = check.Integer(body, path, "high", true);
+    if (l) low = static_cast<double>(*l);
+    if (h) high = static_cast<double>(*h);
+    std::optional<bool> log = check.Bool(body, path, "log", false);
+    param.log = log.value_or(false);
+    std::optional<int64_t> step =
+        check.IntegerAtLeast(body, path, "step", 1, false);
+    if (body.contains("step") && !step) *ok = false;
+    param.step = step.value_or(1);
+    if (param.log && param.step != 1) {
+      check.Add(JoinPath(path, "step"),
+                "cannot be combined with \"log\": true; drop one of them");
+      *ok = false;
+    }
+  } else {
+    low = check.Number(body, path, "low", true);
+    high = check.Number(body, path, "high", true);
+  }
+  if (!low || !high) {
+    *ok = false;
+    return;
+  }
+  param.low = *low;
+  param.high = *high;
+  if (!std::isfinite(param.low) || !std::isfinite(param.high)) {
+    check.Add(path, "bounds must be finite numbers");
+    *ok = false;
+    return;
+  }
+  if (param.is_log() && param.low <= 0) {
+    std::string bound = param.type == ParamType::kInt ? ">= 1" : "> 0";
+    check.Add(JoinPath(path, "low"),
+              "must be " + bound + " for " +
+                  (param.type == ParamType::kInt ? "a log int" : type) +
+                  " (got " + FormatNumber(param.low) +
+                  "); a log range cannot include 0");
+    *ok = false;
+  }
+  if (param.low > param.high) {
+    check.Add(path, "inverted range: low (" + FormatNumber(param.low) +
+                        ") > high (" + FormatNumber(param.high) +
+                        "); swap them");
+    *ok = false;
+  } else if (param.low == param.high && param.type != ParamType::kInt) {
+    check.Add(path, "empty range: low == high (" + FormatNumber(param.low) +
+                        "); put a fixed value in \"trainer\" instead");
+    *ok = false;
+  }
+}
+
+// Reads an explicit "grid" list and checks that every point is in range.
+void ParseGrid(JsonChecker& check, const json& body, const std::string& path,
+               ParamSpec& param, bool range_ok) {
+  const json* grid = check.Array(body, path, "grid", false);
+  if (grid == nullptr) return;
+  std::string grid_path = JoinPath(path, "grid");
+  if (grid->empty()) {
+    check.Add(grid_path, "empty list; give at least one value or drop it");
+    return;
+  }
+  for (size_t i = 0; i < grid->size(); ++i) {
+    const json& v = (*grid)[i];
+    std::string item = grid_path + "[" + std::to_string(i) + "]";
+    bool integral = param.type == ParamType::kInt;
+    if (integral ? !IsIntegral(v) : !v.is_number()) {
+      check.Add(item, std::string("must be ") +
+                          (integral ? "an integer" : "a number") + " (got " +
+                          TypeName(v) + " " + Brief(v) + ")");
+      continue;
+    }
+    double d = v.get<double>();
+    if (range_ok && (d < param.low || d > param.high)) {
+      check.Add(item, "outside the range [" + FormatNumber(param.low) + ", " +
+                          FormatNumber(param.high) + "] (got " +
+                          FormatNumber(d) + ")");
+      continue;
+    }
+    if (Contains(param.grid, v)) {
+      check.Add(item, "repeats an earlier grid value " + Brief(v));
+      continue;
+    }
+    param.grid.push_back(integral ? json(static_cast<int64_t>(d)) : v);
+  }
+}
+
+// Parses one entry of search_space (all but its `when`, which needs the
+// other parameters).
+std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
+                                    const json& body, const std::string& path) {
+  if (!body.is_object()) {
+    check.Add(path, "must be an object like {\"type\": \"uniform\", \"low\": "
+                    "0, \"high\": 1} (got " +
+                        TypeName(body) + " " + Brief(body) +
+                        "); fixed values belong in \"trainer\"");
+    return std::nullopt;
+  }
+  std::optional<std::string> type_name = check.String(body, path, "type", true);
+  if (!type_name) return std::nullopt;
+  const auto& names = ParamTypeNames();
+  auto it = std::find(names.begin(), names.end(), *type_name);
+  if (it == names.end()) {
+    std::string hint = ClosestMatch(*type_name, names);
+    check.Add(JoinPath(path, "type"),
+              "unknown parameter type " + Quoted(*type_name) +
+                  (hint.empty() ? " (use uniform, loguniform, int or choice)"
+                                : " (did you mean " + Quoted(hint) + "?)"));
+    return std::nullopt;
+  }
+  ParamSpec param;
+  param.name = name;
+  param.type = static_cast<ParamType>(it - names.begin());
+  check.CheckKeys(body, path, ParamKeys(param.type),
+                  "a " + *type_name + " parameter");
+  bool ok = true;
+  if (param.type == ParamType::kChoice) {
+    const json* values = check.Array(body, path, "values", true);
+    if (values == nullptr) return std::nullopt;
+    if (values->empty()) {
+      check.Add(JoinPath(path, "values"),
+                "empty list; a choice needs at least one value");
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < values->size(); ++i) {
+      const json& v = (*values)[i];
+      auto previous = std::find(param.values.begin(), param.values.end(), v);
+      if (previous != param.values.end()) {
+        check.Add(JoinPath(path, "values") + "[" + std::to_string(i) + "]",
+                  "repeats values[" +
+                      std::to_string(previous - param.values.begin()) +
+                      "] (" + Brief(v) + ")");
+        ok = false;
+      }
+      param.values.push_back(v);
+    }
+  } else {
+    ParseRange(check, body, path, param, &ok);
+    ParseGrid(check, body, path, param, ok);
+  }
+  if (!ok) return std::nullopt;
+  return param;
+}
+
+// True if `value` is a value that `parent` can take.
+bool PossibleValue(const ParamSpec& parent, const json& value) {
+  switch (parent.type) {
+    case ParamType::kChoice:
+      return Contains(parent.values, value);
+    case ParamType::kInt: {
+      if (!IsIntegral(value)) return false;
+      double d = value.get<double>();
+      if (d < parent.low || d > parent.high) return false;
+      return static_cast<int64_t>(d - parent.low) % parent.step == 0;
+    }
+    default:
+      return value.is_number() && value.get<double>() >= parent.low &&
+             value.get<double>() <= parent.high;
+  }
+}
+
+// Parses `when` of every parameter once all parameters are known, then
+// rejects cycles.
+void ParseConditions(JsonChecker& check, const json& space,
+                     std::vector<ParamSpec>& params) {
+  std::vector<std::string> names;  // Every key, valid or not.
+  for (const auto& item : space.items()) names.push_back(item.key());
+  auto find = [&params](const std::string& name) -> const ParamSpec* {
+    for (const ParamSpec& p : params) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  };
+  for (ParamSpec& param : params) {
+    std::string path = JoinPath("search_space", param.name);
+    const json* when = check.Object(space[param.name], path, "when", false);
+    if (when == nullptr) continue;
+    path = JoinPath(path, "when");
+    if (when->empty()) {
+      check.Add(path, "empty object; name a parameter and its value, e.g. "
+                      "{\"scheduler\": \"cyclic\"}, or drop it");
+      continue;
+    }
+    for (const auto& item : when->items()) {
+      std::string item_path = JoinPath(path, item.key());
+      if (item.key() == param.name) {
+        check.Add(item_path, "a parameter cannot depend on itself");
+        continue;
+      }
+      const ParamSpec* parent = find(item.key());
+      if (parent == nullptr && space.contains(item.key())) {
+        continue;  // The parent is invalid, and reported already.
+      }
+      if (parent == nullptr) {
+        std::string hint = ClosestMatch(item.key(), names);
+        check.Add(item_path,
+                  "names no parameter of search_space" +
+                      (hint.empty() ? std::string()
+                                    : " (did you mean " + Quoted(hint) + "?)"));
+        continue;
+      }
+      Condition condition;
+      condition.param = item.key();
+      const json& v = item.value();
+      // A list means "any of these", unless the parent's values are lists and
+      // this is one of them.
+      if (v.is_array() && !PossibleValue(*parent, v)) {
+        if (v.empty()) {
+          check.Add(item_path, "empty list of values; give at least one");
+          continue;
+        }
+        for (const json& e : v) condition.any_of.push_back(e);
+      } else {
+        condition.any_of.push_back(v);
+      }
+      bool ok = true;
+      for (const json& e : condition.any_of) {
+        if (!PossibleValue(*parent, e)) {
+          check.Add(item_path, "impossible value " + Brief(e) + ": " +
+                                   Quoted(parent->name) + " never takes it");
+          ok = false;
+        }
+      }
+      if (ok) param.when.push_back(std::move(condition));
+    }
+  }
+  // Cycles: depth-first search over "depends on" edges.
+  std::map<std::string, int> color;  // 0 new, 1 on stack, 2 done.
+  std::vector<std::string> stack;
+  std::function<bool(const ParamSpec&)> visit = [&](const ParamSpec& p) {
+    color[p.name] = 1;
+    stack.push_back(p.name);
+    for (const Condition& c : p.when) {
+      const ParamSpec* parent = find(c.param);
+      if (color[c.param] == 1) {
+        std::string cycle;
+        auto start = std::find(stack.begin(), stack.end(), c.param);
+        for (auto s = start; s != stack.end(); ++s) cycle += *s + " -> ";
+        check.Add(JoinPath("search_space", p.name) + ".when",
+                  "conditions form a cycle (" + cycle + c.param +
+                      "); break it so that one parameter is always active");
+        return false;
+      }
+      if (color[c.param] == 0 && !visit(*parent)) return false;
+    }
+    stack.pop_back();
+    color[p.name] = 2;
+    return true;
+  };
+  for (const ParamSpec& p : params) {
+    if (color[p.name] == 0 && !visit(p)) break;
+  }
+}
+
+void ParseObjective(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* objective = check.Object(study, "", "objective", true);
+  if (objective == nullptr) return;
+  check.CheckKeys(*objective, "objective", {"metric", "mode"},
+                  "the objective");
+  std::optional<std::string> metric =
+      check.String(*objective, "objective", "metric", true);
+  if (metric) {
+    const auto& known = KnownMetrics();
+    if (std::find(known.begin(), known.end(), *metric) == known.end()) {
+      std::string hint = ClosestMatch(*metric, known);
+      std::string list;
+      for (const auto& m : known) list += (list.empty() ? "" : ", ") + m;
+      check.Add("objective.metric",
+                "unknown metric " + Quoted(*metric) +
+                    (hint.empty() ? " (workers report " + list + ")"
+                                  : " (did you mean " + Quoted(hint) + "?)"));
+    } else {
+      spec.objective.metric = *metric;
+    }
+  }
+  std::optional<std::string> mode =
+      check.String(*objective, "objective", "mode", true);
+  if (mode) {
+    if (*mode == "min") {
+      spec.objective.mode = ObjectiveMode::kMin;
+    } else if (*mode == "max") {
+      spec.objective.mode = ObjectiveMode::kMax;
+    } else {
+      check.Add("objective.mode",
+                "must be \"min\" or \"max\" (got " + Quoted(*mode) + ")");
+    }
+  }
+}
+
+void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* algorithm = check.Object(study, "", "algorithm", true);
+  if (algorithm == nullptr) return;
+  const std::string path = "algorithm";
+  std::optional<std::string> type = check.String(*algorithm, path, "type", true);
+  if (!type) return;
+  const AlgorithmInfo* info = nullptr;
+  std::vector<std::string> names;
+  for (const AlgorithmInfo& a : Algorithms()) {
+    names.push_back(a.name);
+    if (*type == a.name) info = &a;
+  }
+  if (info == nullptr) {
+    std::string hint = ClosestMatch(*type, names);
+    check.Add("algorithm.type",
+              "unknown algorithm " + Quoted(*type) +
+                  (hint.empty() ? " (use random, grid, successive_halving, "
+                                  "hyperband, asha or median)"
+                                : " (did you mean " + Quoted(hint) + "?)"));
+    return;
+  }
+  AlgorithmSpec& a = spec.algorithm;
+  a.type = info->type;
+  // A key that another algorithm uses gets a specific message.
+  for (const auto& item : algorithm->items()) {
+    const auto& keys = info->keys;
+    if (std::find(keys.begin(), keys.end(), item.key()) != keys.end()) continue;
+    for (const AlgorithmInfo& other : Algorithms()) {
+      const auto& k = other.keys;
+      if (std::find(k.begin(), k.end(), item.key()) != k.end()) {
+        check.Add(JoinPath(path, item.key()),
+                  "not used by " + *type + " (it is a setting of " +
+                      other.name + "); remove it");
+        break;
+      }
+    }
+  }
+  json unclaimed = json::object();
+  for (const auto& item : algorithm->items()) {
+    bool any = false;
+    for (const AlgorithmInfo& other : Algorithms()) {
+      const auto& k = other.keys;
+      any = any || std::find(k.begin(), k.end(), item.key()) != k.end();
+    }
+    if (!any) unclaimed[item.key()] = item.value();
+  }
+  check.CheckKeys(unclaimed, path, info->keys, "the " + *type + " algorithm");
+
+  const bool early_stopping = a.type == AlgorithmType::kSuccessiveHalving ||
+                              a.type == AlgorithmType::kHyperband ||
+                              a.type == AlgorithmType::kAsha;
+  std::optional<int64_t> max_epochs = check.IntegerAtLeast(
+      *algorithm, path, "max_epochs", 1, true, kMaxEpochsLimit);
+  std::optional<int64_t> min_epochs = 1;
+  std::optional<int64_t> eta = 3;
+  if (early_stopping) {
+    min_epochs = check.IntegerAtLeast(*algorithm, path, "min_epochs", 1, false,
+                                      kMaxEpochsLimit);
+    eta = check.IntegerAtLeast(*algorithm, path, "eta", 2, false, 100);
+    a.min_epochs = static_cast<int>(min_epochs.value_or(1));
+    a.eta = static_cast<int>(eta.value_or(3));
+  }
+  if (!max_epochs || !min_epochs) return;
+  a.max_epochs = static_cast<int>(*max_epochs);
+  if (early_stopping) {
+    if (a.min_epochs > a.max_epochs) {
+      check.Add("algorithm.min_epochs",
+                "min_epochs (" + std::to_string(a.min_epochs) +
+                    ") > max_epochs (" + std::to_string(a.max_epochs) +
+                    "); swap them");
+      return;
+    }
+    if (!eta) return;
+    if (static_cast<int64_t>(a.min_epochs) * a.eta > a.max_epochs) {
+      check.Add("algorithm.max_epochs",
+                "must be at least min_epochs * eta (" +
+                    std::to_string(a.min_epochs * a.eta) + ") for " + *type +
+                    " to stop anything early (got " +
+                    std::to_string(a.max_epochs) +
+                    "); raise max_epochs or use \"random\"");
+      return;
+    }
+  }
+  const int s_max = FloorLogRatio(a.min_epochs, a.max_epochs, a.eta);
+  if (a.type == AlgorithmType::kSuccessiveHalving) {
+    const int64_t needed = IntPow(a.eta, s_max);
+    std::optional<int64_t> n =
+        check.IntegerAtLeast(*algorithm, path, "n", 1, false, 1000000);
+    a.n = n.value_or(needed);
+    if (n && *n < needed) {
+      check.Add("algorithm.n",
+                "too small: with eta " + std::to_string(a.eta) + " and " +
+                    std::to_string(s_max + 1) + " rungs (" +
+                    std::to_string(a.min_epochs) + " to " +
+                    std::to_string(a.max_epochs) +
+                    " epochs) at least " + std::to_string(needed) +
+                    " trials are needed for one to reach max_epochs (got " +
+                    std::to_string(*n) + ")");
+    }
+  }
+  if (a.type == AlgorithmType::kHyperband) {
+    a.iterations = static_cast<int>(
+        check.IntegerAtLeast(*algorithm, path, "iterations", 1, false, 1000)
+            .value_or(1));
+  }
+  if (a.type == AlgorithmType::kAsha) {
+    a.brackets = static_cast<int>(check
+                                      .IntegerAtLeast(*algorithm, path,
+                                                      "brackets", 1, false,
+                                                      s_max + 1)
+                                      .value_or(1));
+  }
+  if (a.type == AlgorithmType::kMedian) {
+    a.warmup_epochs = static_cast<int>(
+        check.IntegerAtLeast(*algorithm, path, "warmup_epochs", 0, false,
+                             a.max_epochs)
+            .value_or(1));
+    a.min_trials = static_cast<int>(
+        check.IntegerAtLeast(*algorithm, path, "min_trials", 1, false, 100000)
+            .value_or(3));
+  }
+}
+
+void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* budget = check.Object(study, "", "budget", false);
+  const AlgorithmType type = spec.algorithm.type;
+  const bool needs_trials = type == AlgorithmType::kRandom ||
+                            type == AlgorithmType::kAsha ||
+                            type == AlgorithmType::kMedian;
+  if (budget == nullptr) {
+    if (needs_trials && !study.contains("budget") &&
+        study.contains("algorithm")) {
+      check.Add("budget.max_trials",
+                "missing: " + ToString(type) +
+                    " search needs a trial budget, e.g. \"budget\": "
+                    "{\"max_trials\": 50}");
+    }
+    return;
+  }
+  check.CheckKeys(*budget, "budget", {"max_trials", "max_hours"},
+                  "the budget");
+  std::optional<int64_t> trials =
+      check.IntegerAtLeast(*budget, "budget", "max_trials", 1, false, 10000000);
+  if (!trials && needs_trials && !budget->contains("max_trials")) {
+    check.Add("budget.max_trials", "missing: " + ToString(type) +
+                                       " search needs a trial budget, e.g. "
+                                       "\"max_trials\": 50");
+  }
+  spec.budget.max_trials = trials.value_or(0);
+  spec.budget.max_hours =
+      check.PositiveNumber(*budget, "budget", "max_hours", false).value_or(0);
+}
+
+void ParseExecution(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* execution = check.Object(study, "", "execution", false);
+  if (execution == nullptr) return;
+  const std::string path = "execution";
+  check.CheckKeys(*execution, path,
+                  {"max_attempts", "heartbeat_s", "lease_timeout_s"},
+                  "execution settings");
+  ExecutionSpec& e = spec.execution;
+  e.max_attempts = static_cast<int>(
+      check.IntegerAtLeast(*execution, path, "max_attempts", 1, false, 100)
+          .value_or(e.max_attempts));
+  e.heartbeat_s = check.PositiveNumber(*execution, path, "heartbeat_s", false)
+                      .value_or(e.heartbeat_s);
+  std::optional<double> lease =
+      check.PositiveNumber(*execution, path, "lease_timeout_s", false);
+  e.lease_timeout_s = lease.value_or(std::max(e.lease_timeout_s,
+                                              5 * e.heartbeat_s));
+  if (e.lease_timeout_s <= 2 * e.heartbeat_s) {
+    check.Add("execution.lease_timeout_s",
+              "must be more than twice heartbeat_s (" +
+                  FormatNumber(e.heartbeat_s) + " s), or a healthy worker "
+                  "would lose its trials (got " +
+                  FormatNumber(e.lease_timeout_s) + ")");
+  }
+}
+
+void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* space = check.Object(study, "", "search_space", true);
+  if (space == nullptr) return;
+  for (const auto& item : space->items()) {
+    std::optional<ParamSpec> param = ParseParam(
+        check, item.key(), item.value(), JoinPath("search_space", item.key()));
+    if (param) spec.search_space.params.push_back(std::move(*param));
+  }
+  ParseConditions(check, *space, spec.search_space.params);
+  for (const ParamSpec& p : spec.search_space.params) {
+    if (spec.trainer.contains(p.name)) {
+      check.Add(JoinPath("search_space", p.name),
+                "also fixed in trainer." + p.name +
+                    "; a value is either fixed or searched, remove one");
+    }
+  }
+}
+
+// Grid search needs a finite set of values for every parameter.
+void CheckGrid(JsonChecker& check, StudySpec& spec) {
+  if (spec.algorithm.type != AlgorithmType::kGrid) return;
+  double points = 1;
+  for (const ParamSpec& p : spec.search_space.params) {
+    double count = 0;
+    if (!p.grid.empty()) {
+      count = static_cast<double>(p.grid.size());
+    } else if (p.type == ParamType::kChoice) {
+      count = static_cast<double>(p.values.size());
+    } else if (p.type == ParamType::kInt) {
+      count = std::floor((p.high - p.low) / static_cast<double>(p.step)) + 1;
+    } else {
+      check.Add(JoinPath("search_space", p.name),
+                "grid search needs a \"grid\" list for a continuous "
+                "parameter, e.g. \"grid\": [" +
+                    FormatNumber(p.low) + ", " + FormatNumber(p.high) + "]");
+      continue;
+    }
+    points *= count;
+  }
+  if (points > kMaxGridPoints) {
+    check.Add("search_space",
+              "the grid has " + FormatNumber(points) +
+                  " points, more than " + FormatNumber(kMaxGridPoints) +
+                  "; add \"step\" to int ranges or use random search");
+  }
+}
+
+}  // namespace
+
+const ParamSpec* SearchSpaceSpec::Find(const std::string& name) const {
+  for (const ParamSpec& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& KnownMetrics() {
+  static const std::vector<std::string> metrics = {
+      "train_loss",         "val_loss",      "val_accuracy",
+      "val_track_accuracy", "epoch_seconds", "samples_per_second"};
+  return metrics;
+}
+
+std::string ToString(ParamType type) {
+  return ParamTypeNames()[static_cast<size_t>(type)];
+}
+
+std::string ToString(AlgorithmType type) {
+  for (const AlgorithmInfo& a : Algorithms()) {
+    if (a.type == type) return a.name;
+  }
+  return "?";
+}
+
+std::string ToString(ObjectiveMode mode) {
+  return mode == ObjectiveMode::kMin ? "min" : "max";
+}
+
+StudySpec ParseStudy(const json& study, const std::string& source) {
+  JsonChecker check(source);
+  StudySpec spec;
+  if (!study.is_object()) {
+    check.Add("", "a study must be a JSON object (got " + TypeName(study) +
+                      ")");
+    check.ThrowIfAny();
+  }
+  check.CheckKeys(study, "", kStudyKeys, "a study");
+  std::optional<std::string> name = check.String(study, "", "name", true);
+  if (name) {
+    bool valid = !name->empty() && name->size() <= 64;
+    for (char c : *name) {
+      valid = valid && (std::isalnum(static_cast<unsigned char>(c)) ||
+                        c == '_' || c == '-' || c == '.');
+    }
+    if (valid) {
+      spec.name = *name;
+    } else {
+      check.Add("name", "must be 1 to 64 letters, digits, '_', '-' or '.' "
+                        "(got " + Quoted(*name) + ")");
+    }
+  }
+  spec.description = check.String(study, "", "description", false).value_or("");
+  std::optional<int64_t> seed =
+      check.IntegerAtLeast(study, "", "seed", 0, false);
+  spec.seed = static_cast<uint64_t>(seed.value_or(0));
+  ParseObjective(check, study, spec);
+  if (const json* data = check.Object(study, "", "data", false)) {
+    check.CheckKeys(*data, "data", {"shards"}, "data");
+    std::optional<std::string> shards =
+        check.String(*data, "data", "shards", true);
+    if (shards && shards->empty()) {
+      check.Add("data.shards", "must not be empty; give the shard directory "
+                               "that hpo-prep wrote");
+    }
+    spec.data_shards = shards.value_or("");
+  }
+  if (const json* trainer = check.Object(study, "", "trainer", false)) {
+    spec.trainer = *trainer;
+    check.String(*trainer, "trainer", "model", false);
+  }
+  ParseSearchSpace(check, study, spec);
+  ParseAlgorithm(check, study, spec);
+  ParseBudget(check, study, spec);
+  ParseExecution(check, study, spec);
+  CheckGrid(check, spec);
+  check.ThrowIfAny();
+  return spec;
+}
+
+StudySpec LoadStudyFile(const std::string& path) {
+  std::string text = ReadTextFile(path);
+  json study = ParseJsonText(text, path);
+  return ParseStudy(study, path);
+}
+
+}  // namespace hpo

@@ -1,0 +1,117 @@
+// The study file: what to search, how, and on what budget (DESIGN.md).
+//
+// ParseStudy() validates a whole study at once and reports every problem with
+// its JSON path and a hint; a StudySpec that it returns is known to be
+// consistent, so later stages never re-check it.
+#ifndef HPO_COMMON_STUDY_SPEC_H_
+#define HPO_COMMON_STUDY_SPEC_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace hpo {
+
+enum class ParamType { kUniform, kLogUniform, kInt, kChoice };
+
+// "Parameter `param` takes one of `any_of`": one entry of a `when` object.
+struct Condition {
+  std::string param;
+  std::vector<nlohmann::json> any_of;
+};
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kUniform;
+  double low = 0;   // uniform, loguniform, int (an integral value for int).
+  double high = 0;  // Inclusive for int.
+  bool log = false;  // int: sample on a log scale (loguniform is always log).
+  int64_t step = 1;  // int only.
+  std::vector<nlohmann::json> values;  // choice: the options, any JSON.
+  std::vector<nlohmann::json> grid;    // Optional explicit grid points.
+  std::vector<Condition> when;         // Active only if all hold.
+
+  bool is_log() const { return type == ParamType::kLogUniform || log; }
+};
+
+// Parameters in name order (the order of a JSON object after parsing).
+struct SearchSpaceSpec {
+  std::vector<ParamSpec> params;
+
+  // Returns the parameter called `name`, or nullptr.
+  const ParamSpec* Find(const std::string& name) const;
+};
+
+enum class ObjectiveMode { kMin, kMax };
+
+struct ObjectiveSpec {
+  std::string metric = "val_accuracy";
+  ObjectiveMode mode = ObjectiveMode::kMax;
+};
+
+enum class AlgorithmType {
+  kRandom,
+  kGrid,
+  kSuccessiveHalving,
+  kHyperband,
+  kAsha,
+  kMedian,
+};
+
+struct AlgorithmSpec {
+  AlgorithmType type = AlgorithmType::kRandom;
+  int min_epochs = 1;
+  int max_epochs = 1;
+  int eta = 3;
+  int64_t n = 0;          // successive_halving: trials in the first rung.
+  int brackets = 1;       // asha: number of brackets (early-stopping rates).
+  int iterations = 1;     // hyperband: times the whole set of brackets runs.
+  int warmup_epochs = 1;  // median: no stopping before this many epochs.
+  int min_trials = 3;     // median: completed trials needed before stopping.
+};
+
+struct BudgetSpec {
+  int64_t max_trials = 0;  // 0: as many as the algorithm plans.
+  double max_hours = 0;    // 0: no time limit.
+};
+
+struct ExecutionSpec {
+  int max_attempts = 3;
+  double heartbeat_s = 2;
+  double lease_timeout_s = 20;
+};
+
+struct StudySpec {
+  std::string name;
+  std::string description;
+  uint64_t seed = 0;
+  ObjectiveSpec objective;
+  std::string data_shards;  // Empty when the study names no data.
+  nlohmann::json trainer = nlohmann::json::object();  // Fixed values.
+  SearchSpaceSpec search_space;
+  AlgorithmSpec algorithm;
+  BudgetSpec budget;
+  ExecutionSpec execution;
+};
+
+// The metrics a worker reports each epoch (DESIGN.md).
+const std::vector<std::string>& KnownMetrics();
+
+// Validates `study` (already parsed JSON). `source` names the file in
+// messages. Throws hpo::ValidationError listing every problem, one per line,
+// as `SOURCE: JSON.PATH: what is wrong (hint)`.
+StudySpec ParseStudy(const nlohmann::json& study, const std::string& source);
+
+// Reads, parses and validates a study file. Throws hpo::Error (bad input) for
+// an unreadable file or invalid JSON (with line and column), and
+// hpo::ValidationError for invalid contents.
+StudySpec LoadStudyFile(const std::string& path);
+
+std::string ToString(ParamType type);
+std::string ToString(AlgorithmType type);
+std::string ToString(ObjectiveMode mode);
+
+}  // namespace hpo
+
+#endif  // HPO_COMMON_STUDY_SPEC_H_

@@ -1,0 +1,102 @@
+#include "search/synthetic_curves.h"
+
+#include <cmath>
+
+#include "search/rng.h"
+#include "search/search_space.h"
+
+namespace hpo {
+
+using nlohmann::json;
+
+double EpochMetrics::Get(const std::string& metric) const {
+  if (metric == "train_loss") return train_loss;
+  if (metric == "val_loss") return val_loss;
+  if (metric == "val_accuracy") return val_accuracy;
+  if (metric == "val_track_accuracy") return val_track_accuracy;
+  if (metric == "epoch_seconds") return epoch_seconds;
+  if (metric == "samples_per_second") return samples_per_second;
+  return std::nan("");
+}
+
+SyntheticCurves::SyntheticCurves(SearchSpaceSpec space, CurveOptions options)
+    : space_(std::move(space)), options_(options) {}
+
+double SyntheticCurves::Unit(const json& params, const char* what,
+                             uint64_t extra) const {
+  Rng rng(SeedOf(options_.seed, HashString(params.dump()), HashString(what),
+                 extra));
+  return rng.Uniform();
+}
+
+double SyntheticCurves::Quality(const json& params) const {
+  double total = 0;
+  double weights = 0;
+  for (const ParamSpec& p : space_.params) {
+    auto it = params.find(p.name);
+    if (it == params.end()) continue;
+    const uint64_t key = SeedOf(options_.seed, HashString(p.name));
+    const double weight = 0.5 + Rng(SeedOf(key, 1)).Uniform();
+    double q;
+    if (p.type == ParamType::kChoice) {
+      // Each option has its own merit; one of them is clearly best.
+      double merit = Rng(SeedOf(key, HashString(it->dump()))).Uniform();
+      q = 0.3 + 0.7 * merit * merit;
+    } else {
+      const double optimum = 0.2 + 0.6 * Rng(SeedOf(key, 2)).Uniform();
+      const double u = SearchSpace::PositionOf(p, *it);
+      const double d = (u - optimum) / 0.3;
+      q = std::exp(-d * d);
+    }
+    total += weight * q;
+    weights += weight;
+  }
+  return weights > 0 ? total / weights : 0.5;
+}
+
+EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
+  const double chance = 1.0 / options_.classes;
+  const double quality = Quality(params);
+  // Asymptote: from chance to 0.8 for a perfect configuration.
+  const double ceiling = chance + (0.8 - chance) * quality * quality;
+  // Convergence time constant in epochs, independent of quality in part.
+  const double speed = Unit(params, "speed");
+  const double tau = 0.7 + 6.0 * speed * speed;
+  const double progress = 1.0 - std::exp(-epoch / tau);
+  Rng noise(SeedOf(options_.seed, HashString(params.dump()),
+                   HashString("noise"), static_cast<uint64_t>(epoch)));
+  double accuracy = chance + (ceiling - chance) * progress +
+                    options_.noise * noise.Normal();
+  accuracy = std::min(std::max(accuracy, 0.0), 1.0);
+  const double track_accuracy =
+      std::min(1.0, accuracy + 0.03 * progress * quality);
+
+  const double time_factor =
+      std::exp(options_.time_spread * Rng(SeedOf(options_.seed,
+                                                 HashString(params.dump()),
+                                                 HashString("time")))
+                                          .Normal());
+  const double jitter = 1.0 + options_.epoch_jitter * noise.Normal();
+  const double seconds =
+      std::max(0.05, options_.epoch_seconds * time_factor * jitter);
+
+  EpochMetrics m;
+  m.val_accuracy = accuracy;
+  m.val_track_accuracy = track_accuracy;
+  m.val_loss = -std::log(std::max(accuracy, 1e-3)) + 0.05 * noise.Normal();
+  m.train_loss = m.val_loss * (0.9 - 0.3 * progress);
+  m.epoch_seconds = seconds;
+  m.samples_per_second = 6400.0 / seconds;
+  m.diverged = false;
+  if (Unit(params, "diverges") < options_.divergence_rate) {
+    const int at = 1 + static_cast<int>(Unit(params, "diverge-epoch") * 3);
+    if (epoch >= at) {
+      m.diverged = true;
+      m.train_loss = m.val_loss = std::nan("");
+      m.val_accuracy = m.val_track_accuracy = chance;
+    }
+  }
+  return m;
+}
+
+}  // namespace hpo

@@ -1,0 +1,68 @@
+// Synthetic learning curves: an analytic stand-in for training, for testing
+// and benchmarking schedulers and the coordinator without a GPU. It is named
+// as what it is (the synthetic trainer); nothing here pretends to train.
+//
+// Each configuration gets a quality in [0, 1] from where its parameters lie
+// relative to hidden optima (drawn from the seed), an asymptotic accuracy from
+// that quality, and a convergence speed that is partly independent of it, so
+// curves cross: a configuration that is ahead early is not always ahead at the
+// end, as in real training. Epoch times vary between configurations (a
+// log-normal factor) and between epochs (jitter).
+//
+// Every value is a pure function of (seed, parameters, epoch): training a
+// trial from epoch 0 to 9 in one job or as 0-3 then 3-9 gives the same curve.
+#ifndef HPO_SEARCH_SYNTHETIC_CURVES_H_
+#define HPO_SEARCH_SYNTHETIC_CURVES_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/study_spec.h"
+
+namespace hpo {
+
+struct CurveOptions {
+  uint64_t seed = 0;
+  double noise = 0.01;           // Std. dev. of per-epoch accuracy noise.
+  double time_spread = 0.5;      // Sigma of the log-normal epoch-time factor.
+  double epoch_jitter = 0.05;    // Relative std. dev. of each epoch's time.
+  double divergence_rate = 0.0;  // Fraction of configurations that diverge.
+  double epoch_seconds = 1.0;    // Median seconds per epoch.
+  int classes = 8;               // Chance accuracy is 1 / classes.
+};
+
+struct EpochMetrics {
+  double train_loss;
+  double val_loss;
+  double val_accuracy;
+  double val_track_accuracy;
+  double epoch_seconds;
+  double samples_per_second;
+  bool diverged;  // Losses are NaN from this epoch on.
+
+  // The named metric (one of KnownMetrics()).
+  double Get(const std::string& metric) const;
+};
+
+class SyntheticCurves {
+ public:
+  SyntheticCurves(SearchSpaceSpec space, CurveOptions options);
+
+  // Metrics of `params` after `epoch` (>= 1) epochs.
+  EpochMetrics At(const nlohmann::json& params, int epoch) const;
+
+  // The configuration's quality in [0, 1] (1: at every optimum).
+  double Quality(const nlohmann::json& params) const;
+
+ private:
+  double Unit(const nlohmann::json& params, const char* what,
+              uint64_t extra = 0) const;
+
+  SearchSpaceSpec space_;
+  CurveOptions options_;
+};
+
+}  // namespace hpo
+
+#endif  // HPO_SEARCH_SYNTHETIC_CURVES_H_
