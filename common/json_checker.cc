@@ -144,9 +144,11 @@ const json* JsonChecker::Array(const json& object, const std::string& path,
   return value;
 }
 
-std::optional<int64_t> JsonChecker::IntegerAtLeast(
-    const json& object, const std::string& path, const std::string& key,
-    int64_t min, bool required, int64_t max) {
+std::optional<int64_t> JsonChecker::IntegerAtLeast(const json& object,
+                                                   const std::string& path,
+                                                   const std::string& key,
+                                                   int64_t min, bool required,
+                                                   int64_t max) {
   std::optional<int64_t> value = Integer(object, path, key, required);
   if (!value) return std::nullopt;
   if (*value < min) {

@@ -59,8 +59,7 @@ class JsonChecker {
   std::optional<int64_t> IntegerAtLeast(const nlohmann::json& object,
                                         const std::string& path,
                                         const std::string& key, int64_t min,
-                                        bool required,
-                                        int64_t max = INT64_MAX);
+                                        bool required, int64_t max = INT64_MAX);
   // Number() that must be > 0.
   std::optional<double> PositiveNumber(const nlohmann::json& object,
                                        const std::string& path,

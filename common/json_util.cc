@@ -46,10 +46,10 @@ std::string ParseErrorReason(const std::string& what) {
 // its JSON path.
 struct Frame {
   bool is_array = false;
-  size_t count = 0;           // Elements seen so far (arrays).
-  std::string key;            // Last key seen (objects).
+  size_t count = 0;            // Elements seen so far (arrays).
+  std::string key;             // Last key seen (objects).
   std::set<std::string> keys;  // Keys seen (objects).
-  std::string path;           // Path of this container.
+  std::string path;            // Path of this container.
 };
 
 std::string ChildPath(const Frame& parent) {
@@ -81,9 +81,8 @@ json ParseJsonText(const std::string& text, const std::string& source) {
   auto element_done = [&stack]() {
     if (!stack.empty() && stack.back().is_array) ++stack.back().count;
   };
-  json::parser_callback_t callback = [&](int /*depth*/,
-                                         json::parse_event_t event,
-                                         json& parsed) -> bool {
+  json::parser_callback_t callback =
+      [&](int /*depth*/, json::parse_event_t event, json& parsed) -> bool {
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start: {
@@ -131,19 +130,23 @@ json ParseJsonText(const std::string& text, const std::string& source) {
 }
 
 size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
+  // Optimal string alignment: Levenshtein plus adjacent transpositions.
+  const size_t n = a.size();
+  const size_t m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
-  return row[b.size()];
+  return d[n][m];
 }
 
 std::string ClosestMatch(const std::string& word,
@@ -158,7 +161,19 @@ std::string ClosestMatch(const std::string& word,
       best = candidate;
     }
   }
-  return best;
+  if (!best.empty()) return best;
+  // A shortened or lengthened name ("sched" for "scheduler").
+  for (const std::string& candidate : candidates) {
+    const std::string& shorter =
+        word.size() < candidate.size() ? word : candidate;
+    const std::string& longer =
+        word.size() < candidate.size() ? candidate : word;
+    if (shorter.size() >= 3 &&
+        longer.compare(0, shorter.size(), shorter) == 0) {
+      return candidate;
+    }
+  }
+  return "";
 }
 
 std::string Brief(const json& value) {

@@ -17,15 +17,16 @@ std::string ReadTextFile(const std::string& path);
 // input) with `source:LINE:COLUMN: not valid JSON: ...` on a syntax error, and
 // hpo::ValidationError listing every object key that appears twice (JSON
 // allows it, but the second value would silently win).
-nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
+nlohmann::json ParseJsonText(const std::string& text,
+                             const std::string& source);
 
-// Levenshtein distance between two strings (insertions, deletions and
-// substitutions each cost 1).
+// Edit distance between two strings: insertions, deletions, substitutions
+// and swaps of adjacent characters each cost 1.
 size_t EditDistance(const std::string& a, const std::string& b);
 
 // Returns the candidate closest to `word` if it is close enough to be a likely
-// typo (at most a third of the word's length, at least 1, edits away), else an
-// empty string.
+// typo (at most a third of the word's length, at least 1, edits away) or one
+// is a prefix (3 letters or more) of the other, else an empty string.
 std::string ClosestMatch(const std::string& word,
                          const std::vector<std::string>& candidates);
 

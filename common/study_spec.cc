@@ -20,7 +20,7 @@ constexpr int kMaxEpochsLimit = 100000;
 constexpr double kMaxGridPoints = 1e5;
 
 const std::vector<std::string> kStudyKeys = {
-    "name",   "description",  "seed",      "objective", "data",
+    "name",    "description",  "seed",      "objective", "data",
     "trainer", "search_space", "algorithm", "budget",    "execution"};
 
 struct AlgorithmInfo {
@@ -172,10 +172,11 @@ void ParseGrid(JsonChecker& check, const json& body, const std::string& path,
 std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
                                     const json& body, const std::string& path) {
   if (!body.is_object()) {
-    check.Add(path, "must be an object like {\"type\": \"uniform\", \"low\": "
-                    "0, \"high\": 1} (got " +
-                        TypeName(body) + " " + Brief(body) +
-                        "); fixed values belong in \"trainer\"");
+    check.Add(path,
+              "must be an object like {\"type\": \"uniform\", \"low\": "
+              "0, \"high\": 1} (got " +
+                  TypeName(body) + " " + Brief(body) +
+                  "); fixed values belong in \"trainer\"");
     return std::nullopt;
   }
   std::optional<std::string> type_name = check.String(body, path, "type", true);
@@ -210,8 +211,8 @@ std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
       if (previous != param.values.end()) {
         check.Add(JoinPath(path, "values") + "[" + std::to_string(i) + "]",
                   "repeats values[" +
-                      std::to_string(previous - param.values.begin()) +
-                      "] (" + Brief(v) + ")");
+                      std::to_string(previous - param.values.begin()) + "] (" +
+                      Brief(v) + ")");
         ok = false;
       }
       param.values.push_back(v);
@@ -259,8 +260,9 @@ void ParseConditions(JsonChecker& check, const json& space,
     if (when == nullptr) continue;
     path = JoinPath(path, "when");
     if (when->empty()) {
-      check.Add(path, "empty object; name a parameter and its value, e.g. "
-                      "{\"scheduler\": \"cyclic\"}, or drop it");
+      check.Add(path,
+                "empty object; name a parameter and its value, e.g. "
+                "{\"scheduler\": \"cyclic\"}, or drop it");
       continue;
     }
     for (const auto& item : when->items()) {
@@ -337,8 +339,7 @@ void ParseConditions(JsonChecker& check, const json& space,
 void ParseObjective(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* objective = check.Object(study, "", "objective", true);
   if (objective == nullptr) return;
-  check.CheckKeys(*objective, "objective", {"metric", "mode"},
-                  "the objective");
+  check.CheckKeys(*objective, "objective", {"metric", "mode"}, "the objective");
   std::optional<std::string> metric =
       check.String(*objective, "objective", "metric", true);
   if (metric) {
@@ -373,7 +374,8 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* algorithm = check.Object(study, "", "algorithm", true);
   if (algorithm == nullptr) return;
   const std::string path = "algorithm";
-  std::optional<std::string> type = check.String(*algorithm, path, "type", true);
+  std::optional<std::string> type =
+      check.String(*algorithm, path, "type", true);
   if (!type) return;
   const AlgorithmInfo* info = nullptr;
   std::vector<std::string> names;
@@ -399,9 +401,9 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
     for (const AlgorithmInfo& other : Algorithms()) {
       const auto& k = other.keys;
       if (std::find(k.begin(), k.end(), item.key()) != k.end()) {
-        check.Add(JoinPath(path, item.key()),
-                  "not used by " + *type + " (it is a setting of " +
-                      other.name + "); remove it");
+        check.Add(JoinPath(path, item.key()), "not used by " + *type +
+                                                  " (it is a setting of " +
+                                                  other.name + "); remove it");
         break;
       }
     }
@@ -422,16 +424,20 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
                               a.type == AlgorithmType::kAsha;
   std::optional<int64_t> max_epochs = check.IntegerAtLeast(
       *algorithm, path, "max_epochs", 1, true, kMaxEpochsLimit);
-  std::optional<int64_t> min_epochs = 1;
-  std::optional<int64_t> eta = 3;
+  bool min_epochs_ok = true;
+  bool eta_ok = true;
   if (early_stopping) {
-    min_epochs = check.IntegerAtLeast(*algorithm, path, "min_epochs", 1, false,
-                                      kMaxEpochsLimit);
-    eta = check.IntegerAtLeast(*algorithm, path, "eta", 2, false, 100);
+    std::optional<int64_t> min_epochs = check.IntegerAtLeast(
+        *algorithm, path, "min_epochs", 1, false, kMaxEpochsLimit);
+    std::optional<int64_t> eta =
+        check.IntegerAtLeast(*algorithm, path, "eta", 2, false, 100);
+    // A missing key takes its default; a present, invalid one is reported.
+    min_epochs_ok = min_epochs || !algorithm->contains("min_epochs");
+    eta_ok = eta || !algorithm->contains("eta");
     a.min_epochs = static_cast<int>(min_epochs.value_or(1));
     a.eta = static_cast<int>(eta.value_or(3));
   }
-  if (!max_epochs || !min_epochs) return;
+  if (!max_epochs || !min_epochs_ok) return;
   a.max_epochs = static_cast<int>(*max_epochs);
   if (early_stopping) {
     if (a.min_epochs > a.max_epochs) {
@@ -441,7 +447,7 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
                     "); swap them");
       return;
     }
-    if (!eta) return;
+    if (!eta_ok) return;
     if (static_cast<int64_t>(a.min_epochs) * a.eta > a.max_epochs) {
       check.Add("algorithm.max_epochs",
                 "must be at least min_epochs * eta (" +
@@ -463,8 +469,8 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
                 "too small: with eta " + std::to_string(a.eta) + " and " +
                     std::to_string(s_max + 1) + " rungs (" +
                     std::to_string(a.min_epochs) + " to " +
-                    std::to_string(a.max_epochs) +
-                    " epochs) at least " + std::to_string(needed) +
+                    std::to_string(a.max_epochs) + " epochs) at least " +
+                    std::to_string(needed) +
                     " trials are needed for one to reach max_epochs (got " +
                     std::to_string(*n) + ")");
     }
@@ -475,17 +481,16 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
             .value_or(1));
   }
   if (a.type == AlgorithmType::kAsha) {
-    a.brackets = static_cast<int>(check
-                                      .IntegerAtLeast(*algorithm, path,
-                                                      "brackets", 1, false,
-                                                      s_max + 1)
-                                      .value_or(1));
+    a.brackets = static_cast<int>(
+        check.IntegerAtLeast(*algorithm, path, "brackets", 1, false, s_max + 1)
+            .value_or(1));
   }
   if (a.type == AlgorithmType::kMedian) {
-    a.warmup_epochs = static_cast<int>(
-        check.IntegerAtLeast(*algorithm, path, "warmup_epochs", 0, false,
-                             a.max_epochs)
-            .value_or(1));
+    a.warmup_epochs =
+        static_cast<int>(check
+                             .IntegerAtLeast(*algorithm, path, "warmup_epochs",
+                                             0, false, a.max_epochs)
+                             .value_or(1));
     a.min_trials = static_cast<int>(
         check.IntegerAtLeast(*algorithm, path, "min_trials", 1, false, 100000)
             .value_or(3));
@@ -508,8 +513,7 @@ void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec) {
     }
     return;
   }
-  check.CheckKeys(*budget, "budget", {"max_trials", "max_hours"},
-                  "the budget");
+  check.CheckKeys(*budget, "budget", {"max_trials", "max_hours"}, "the budget");
   std::optional<int64_t> trials =
       check.IntegerAtLeast(*budget, "budget", "max_trials", 1, false, 10000000);
   if (!trials && needs_trials && !budget->contains("max_trials")) {
@@ -537,12 +541,13 @@ void ParseExecution(JsonChecker& check, const json& study, StudySpec& spec) {
                       .value_or(e.heartbeat_s);
   std::optional<double> lease =
       check.PositiveNumber(*execution, path, "lease_timeout_s", false);
-  e.lease_timeout_s = lease.value_or(std::max(e.lease_timeout_s,
-                                              5 * e.heartbeat_s));
+  e.lease_timeout_s =
+      lease.value_or(std::max(e.lease_timeout_s, 5 * e.heartbeat_s));
   if (e.lease_timeout_s <= 2 * e.heartbeat_s) {
     check.Add("execution.lease_timeout_s",
               "must be more than twice heartbeat_s (" +
-                  FormatNumber(e.heartbeat_s) + " s), or a healthy worker "
+                  FormatNumber(e.heartbeat_s) +
+                  " s), or a healthy worker "
                   "would lose its trials (got " +
                   FormatNumber(e.lease_timeout_s) + ")");
   }
@@ -557,13 +562,6 @@ void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
     if (param) spec.search_space.params.push_back(std::move(*param));
   }
   ParseConditions(check, *space, spec.search_space.params);
-  for (const ParamSpec& p : spec.search_space.params) {
-    if (spec.trainer.contains(p.name)) {
-      check.Add(JoinPath("search_space", p.name),
-                "also fixed in trainer." + p.name +
-                    "; a value is either fixed or searched, remove one");
-    }
-  }
 }
 
 // Grid search needs a finite set of values for every parameter.
@@ -589,8 +587,8 @@ void CheckGrid(JsonChecker& check, StudySpec& spec) {
   }
   if (points > kMaxGridPoints) {
     check.Add("search_space",
-              "the grid has " + FormatNumber(points) +
-                  " points, more than " + FormatNumber(kMaxGridPoints) +
+              "the grid has " + FormatNumber(points) + " points, more than " +
+                  FormatNumber(kMaxGridPoints) +
                   "; add \"step\" to int ranges or use random search");
   }
 }
@@ -630,8 +628,8 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
   JsonChecker check(source);
   StudySpec spec;
   if (!study.is_object()) {
-    check.Add("", "a study must be a JSON object (got " + TypeName(study) +
-                      ")");
+    check.Add("",
+              "a study must be a JSON object (got " + TypeName(study) + ")");
     check.ThrowIfAny();
   }
   check.CheckKeys(study, "", kStudyKeys, "a study");
@@ -645,8 +643,10 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     if (valid) {
       spec.name = *name;
     } else {
-      check.Add("name", "must be 1 to 64 letters, digits, '_', '-' or '.' "
-                        "(got " + Quoted(*name) + ")");
+      check.Add("name",
+                "must be 1 to 64 letters, digits, '_', '-' or '.' "
+                "(got " +
+                    Quoted(*name) + ")");
     }
   }
   spec.description = check.String(study, "", "description", false).value_or("");
@@ -659,8 +659,9 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     std::optional<std::string> shards =
         check.String(*data, "data", "shards", true);
     if (shards && shards->empty()) {
-      check.Add("data.shards", "must not be empty; give the shard directory "
-                               "that hpo-prep wrote");
+      check.Add("data.shards",
+                "must not be empty; give the shard directory "
+                "that hpo-prep wrote");
     }
     spec.data_shards = shards.value_or("");
   }

@@ -24,8 +24,8 @@ struct Condition {
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kUniform;
-  double low = 0;   // uniform, loguniform, int (an integral value for int).
-  double high = 0;  // Inclusive for int.
+  double low = 0;    // uniform, loguniform, int (an integral value for int).
+  double high = 0;   // Inclusive for int.
   bool log = false;  // int: sample on a log scale (loguniform is always log).
   int64_t step = 1;  // int only.
   std::vector<nlohmann::json> values;  // choice: the options, any JSON.
@@ -88,7 +88,9 @@ struct StudySpec {
   uint64_t seed = 0;
   ObjectiveSpec objective;
   std::string data_shards;  // Empty when the study names no data.
-  nlohmann::json trainer = nlohmann::json::object();  // Fixed values.
+  // Fixed training settings; a searched parameter of the same name
+  // overrides its value here for each trial.
+  nlohmann::json trainer = nlohmann::json::object();
   SearchSpaceSpec search_space;
   AlgorithmSpec algorithm;
   BudgetSpec budget;

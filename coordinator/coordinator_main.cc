@@ -22,8 +22,10 @@ void WarnAboutBudget(const hpo::StudySpec& spec,
                      const nlohmann::ordered_json& plan) {
   if (spec.budget.max_trials <= 0) return;
   int64_t planned = 0;
-  if (plan.contains("brackets") && spec.algorithm.type != hpo::AlgorithmType::kAsha) {
-    for (const auto& b : plan["brackets"]) planned += b["rungs"][0]["trials"].get<int64_t>();
+  if (plan.contains("brackets") &&
+      spec.algorithm.type != hpo::AlgorithmType::kAsha) {
+    for (const auto& b : plan["brackets"])
+      planned += b["rungs"][0]["trials"].get<int64_t>();
     planned *= spec.algorithm.iterations;
   } else if (plan.contains("rungs")) {
     planned = plan["rungs"][0]["trials"].get<int64_t>();
@@ -83,7 +85,8 @@ int main(int argc, char** argv) {
   try {
     return Main(argc, argv);
   } catch (const hpo::Error& e) {
-    std::cerr << (e.kind() == hpo::ErrorKind::kBadInput ? "" : "hpo-coordinator: ")
+    std::cerr << (e.kind() == hpo::ErrorKind::kBadInput ? ""
+                                                        : "hpo-coordinator: ")
               << e.what() << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {

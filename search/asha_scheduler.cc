@@ -82,16 +82,17 @@ class AshaScheduler : public Scheduler {
           const int64_t trial = rung.results[i].second;
           if (rung.promoted.count(trial) > 0) continue;
           rung.promoted.insert(trial);
-          return Run(ContinueTrial(
-              trial, k + 1, b.rung_epochs[static_cast<size_t>(k + 1)]));
+          return Run(ContinueTrial(trial, k + 1,
+                                   b.rung_epochs[static_cast<size_t>(k + 1)]));
         }
       }
     }
     if (BudgetLeft()) {
       const int64_t number = next_number_;
       const int bracket = static_cast<int>(number % brackets_.size());
-      std::optional<Job> job = StartTrial(
-          number, bracket, 0, brackets_[static_cast<size_t>(bracket)].rung_epochs[0]);
+      std::optional<Job> job =
+          StartTrial(number, bracket, 0,
+                     brackets_[static_cast<size_t>(bracket)].rung_epochs[0]);
       if (job) {
         ++next_number_;
         return Run(*job);

@@ -78,9 +78,8 @@ class BracketScheduler : public Scheduler {
       if (!b.promotions.empty()) {
         int64_t trial = b.promotions.front();
         b.promotions.pop_front();
-        return Run(ContinueTrial(trial, b.rung,
-                                 b.plan.rungs[static_cast<size_t>(b.rung)]
-                                     .epochs));
+        return Run(ContinueTrial(
+            trial, b.rung, b.plan.rungs[static_cast<size_t>(b.rung)].epochs));
       }
     }
     for (Bracket& b : brackets_) {
@@ -127,8 +126,8 @@ class BracketScheduler : public Scheduler {
     if (result != b.results.end()) {
       b.results.erase(result);  // Finished the rung, then failed.
     } else {
-      auto queued = std::find(b.promotions.begin(), b.promotions.end(),
-                              trial.number);
+      auto queued =
+          std::find(b.promotions.begin(), b.promotions.end(), trial.number);
       if (queued != b.promotions.end()) b.promotions.erase(queued);
       ++b.finished;
     }
@@ -183,8 +182,8 @@ class BracketScheduler : public Scheduler {
       return;
     }
     const int64_t entered = static_cast<int64_t>(b.entered.size());
-    int64_t keep = std::min(b.plan.rungs[rung + 1].trials,
-                            entered / spec_.algorithm.eta);
+    int64_t keep =
+        std::min(b.plan.rungs[rung + 1].trials, entered / spec_.algorithm.eta);
     if (keep == 0 && !b.results.empty()) keep = 1;
     keep = std::min<int64_t>(keep, static_cast<int64_t>(b.results.size()));
     b.entered.clear();

@@ -57,8 +57,7 @@ class MedianScheduler : public FifoScheduler {
 
  private:
   static double BestSoFar(const TrialRecord& trial, int epoch) {
-    return *std::min_element(trial.score.begin(),
-                             trial.score.begin() + epoch);
+    return *std::min_element(trial.score.begin(), trial.score.begin() + epoch);
   }
 
   // best_at_epoch_[e - 1]: sorted best-so-far scores at epoch e of the

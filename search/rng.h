@@ -30,8 +30,7 @@ inline uint64_t HashString(const std::string& s) {
 }
 
 // Combines several keys into one seed, order-sensitively.
-inline uint64_t SeedOf(uint64_t a, uint64_t b, uint64_t c = 0,
-                       uint64_t d = 0) {
+inline uint64_t SeedOf(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0) {
   return Mix64(Mix64(Mix64(Mix64(a) ^ b) ^ c) ^ d);
 }
 
@@ -63,8 +62,8 @@ class Rng {
   // Uniform integer in [0, n), n > 0, without modulo bias worth noting
   // (Lemire's multiply-shift).
   uint64_t Below(uint64_t n) {
-    return static_cast<uint64_t>(
-        (static_cast<unsigned __int128>(Next()) * n) >> 64);
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >>
+                                 64);
   }
 
   // Standard normal (Box-Muller; one of the pair is discarded).

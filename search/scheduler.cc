@@ -185,8 +185,8 @@ std::optional<Job> Scheduler::StartTrial(int64_t number, int bracket, int rung,
 Job Scheduler::ContinueTrial(int64_t number, int rung, int to_epoch) {
   TrialRecord& trial = trials_.at(number);
   trial.rung = rung;
-  trial.job = Job{number, trial.params, trial.epochs, to_epoch, trial.bracket,
-                  rung};
+  trial.job =
+      Job{number, trial.params, trial.epochs, to_epoch, trial.bracket, rung};
   SetState(trial, TrialState::kRunning);
   return trial.job;
 }

@@ -3,9 +3,10 @@
 // coordinator (or the simulator) feeds them events and carries out their
 // decisions:
 //
-//   NextJob()            a worker is free: run a job, wait, or the study is done
-//   OnEpoch(t, e, v)     trial t finished epoch e with objective value v:
-//                        continue, or stop (the job ended or the trial is pruned)
+//   NextJob()            a worker is free: run a job, wait, or the study is
+//   done OnEpoch(t, e, v)     trial t finished epoch e with objective value v:
+//                        continue, or stop (the job ended or the trial is
+//                        pruned)
 //   OnFailed(t)          trial t failed (diverged, crashed, out of attempts)
 //   OnRestart(t)         trial t's job restarts from its checkpoint (its worker
 //                        was lost); epochs reported since then are forgotten
@@ -143,9 +144,7 @@ class Scheduler {
   // Records a state change of a known trial.
   void SetState(TrialRecord& trial, TrialState state);
   // True while the trial budget allows starting another trial.
-  bool BudgetLeft() const {
-    return max_trials_ == 0 || started_ < max_trials_;
-  }
+  bool BudgetLeft() const { return max_trials_ == 0 || started_ < max_trials_; }
   bool AnyRunning() const;
   TrialRecord* Find(int64_t number);
   const Sampler& sampler() const { return *sampler_; }

@@ -71,7 +71,8 @@ json SearchSpace::ValueAt(const ParamSpec& p, double u) {
         // gets the mass of its rounding interval.
         double lo = std::log(p.low - 0.5);
         double hi = std::log(p.high + 0.5);
-        auto v = static_cast<int64_t>(std::llround(std::exp(lo + u * (hi - lo))));
+        auto v =
+            static_cast<int64_t>(std::llround(std::exp(lo + u * (hi - lo))));
         return std::clamp(v, low, high);
       }
       const int64_t count = (high - low) / p.step + 1;
@@ -106,8 +107,8 @@ std::vector<json> SearchSpace::GridValues(const ParamSpec& p) {
   std::vector<json> values;
   if (p.type == ParamType::kChoice) return p.values;
   if (p.type == ParamType::kInt) {
-    for (auto v = static_cast<int64_t>(p.low); v <= static_cast<int64_t>(p.high);
-         v += p.step) {
+    for (auto v = static_cast<int64_t>(p.low);
+         v <= static_cast<int64_t>(p.high); v += p.step) {
       values.push_back(v);
     }
   }

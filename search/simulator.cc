@@ -1,5 +1,6 @@
 #include "search/simulator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <queue>
 
@@ -16,9 +17,9 @@ json ToJson(const Decision& d) {
     case Decision::Type::kRun:
       break;
   }
-  return {{"trial", d.job.trial},   {"from", d.job.from_epoch},
-          {"to", d.job.to_epoch},   {"bracket", d.job.bracket},
-          {"rung", d.job.rung},     {"params", d.job.params}};
+  return {{"trial", d.job.trial}, {"from", d.job.from_epoch},
+          {"to", d.job.to_epoch}, {"bracket", d.job.bracket},
+          {"rung", d.job.rung},   {"params", d.job.params}};
 }
 
 json ToJson(Verdict v) { return v == Verdict::kContinue ? "continue" : "stop"; }
@@ -26,8 +27,8 @@ json ToJson(Verdict v) { return v == Verdict::kContinue ? "continue" : "stop"; }
 std::optional<SimPoint> SimResult::Reach(double target,
                                          ObjectiveMode mode) const {
   for (const SimPoint& p : progress) {
-    bool reached = mode == ObjectiveMode::kMax ? p.best >= target
-                                               : p.best <= target;
+    bool reached =
+        mode == ObjectiveMode::kMax ? p.best >= target : p.best <= target;
     if (reached) return p;
   }
   return std::nullopt;
@@ -68,6 +69,11 @@ class Simulation {
     OfferWork();
     while (!queue_.empty() && result_.epochs < options_.max_epochs_total) {
       EpochEnd end = queue_.top();
+      if (options_.time_limit > 0 && end.time > options_.time_limit) {
+        now_ = options_.time_limit;
+        time_limited_ = true;
+        break;
+      }
       queue_.pop();
       now_ = end.time;
       if (FinishEpoch(workers_[static_cast<size_t>(end.worker)], end.worker)) {
@@ -76,7 +82,7 @@ class Simulation {
     }
     // Nothing is running: the scheduler must now say done.
     for (const Worker& w : workers_) {
-      if (!w.retired) result_.stalled = true;
+      if (!w.retired && !time_limited_) result_.stalled = true;
     }
     result_.makespan = now_;
     result_.utilisation =
@@ -114,7 +120,9 @@ class Simulation {
   void ScheduleEpoch(const Worker& w, int index) {
     double seconds = curves_.At(w.job.params, w.epoch + 1).epoch_seconds;
     queue_.push({now_ + seconds, seq_++, index});
-    result_.busy += seconds;
+    double end = now_ + seconds;
+    if (options_.time_limit > 0) end = std::min(end, options_.time_limit);
+    result_.busy += std::max(0.0, end - now_);
   }
 
   // Returns true if the worker became free.
@@ -124,8 +132,9 @@ class Simulation {
     EpochMetrics m = curves_.At(w.job.params, w.epoch);
     if (m.diverged) {
       scheduler_.OnFailed(w.job.trial);
-      Record(SchedulerEvent{SchedulerEvent::Type::kFailed, w.job.trial}.ToJson(),
-             nullptr);
+      Record(
+          SchedulerEvent{SchedulerEvent::Type::kFailed, w.job.trial}.ToJson(),
+          nullptr);
       w.running = false;
       return true;
     }
@@ -165,6 +174,7 @@ class Simulation {
   std::vector<Worker> workers_;
   std::priority_queue<EpochEnd, std::vector<EpochEnd>, std::greater<>> queue_;
   double now_ = 0;
+  bool time_limited_ = false;
   int64_t seq_ = 0;
   SimResult result_;
 };

@@ -22,6 +22,9 @@ struct SimOptions {
   int workers = 4;
   // Safety net against a scheduler that never finishes.
   int64_t max_epochs_total = 50'000'000;
+  // Virtual seconds after which the simulation stops (0: run to the end).
+  // Busy time and utilisation then cover [0, time_limit].
+  double time_limit = 0;
 };
 
 struct SimPoint {
@@ -36,12 +39,12 @@ struct SimResult {
   int64_t completed = 0;
   int64_t pruned = 0;
   int64_t failed = 0;
-  double best = 0;          // Best final value (NaN if no trial completed).
+  double best = 0;  // Best final value (NaN if no trial completed).
   int64_t best_trial = -1;
-  double makespan = 0;      // Virtual time when the last job ended.
-  double busy = 0;          // Worker-seconds spent training.
-  double utilisation = 0;   // busy / (workers * makespan).
-  bool stalled = false;     // The scheduler waited with no work running.
+  double makespan = 0;             // Virtual time when the last job ended.
+  double busy = 0;                 // Worker-seconds spent training.
+  double utilisation = 0;          // busy / (workers * makespan).
+  bool stalled = false;            // The scheduler waited with no work running.
   std::vector<SimPoint> progress;  // Each improvement of `best`.
   std::vector<SchedulerEvent> events;  // Every event, in order.
   // What each event produced, in order: decisions and verdicts as JSON.

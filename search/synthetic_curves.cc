@@ -65,17 +65,16 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
   const double progress = 1.0 - std::exp(-epoch / tau);
   Rng noise(SeedOf(options_.seed, HashString(params.dump()),
                    HashString("noise"), static_cast<uint64_t>(epoch)));
-  double accuracy = chance + (ceiling - chance) * progress +
-                    options_.noise * noise.Normal();
+  double accuracy =
+      chance + (ceiling - chance) * progress + options_.noise * noise.Normal();
   accuracy = std::min(std::max(accuracy, 0.0), 1.0);
   const double track_accuracy =
       std::min(1.0, accuracy + 0.03 * progress * quality);
 
-  const double time_factor =
-      std::exp(options_.time_spread * Rng(SeedOf(options_.seed,
-                                                 HashString(params.dump()),
-                                                 HashString("time")))
-                                          .Normal());
+  const double time_factor = std::exp(
+      options_.time_spread *
+      Rng(SeedOf(options_.seed, HashString(params.dump()), HashString("time")))
+          .Normal());
   const double jitter = 1.0 + options_.epoch_jitter * noise.Normal();
   const double seconds =
       std::max(0.05, options_.epoch_seconds * time_factor * jitter);

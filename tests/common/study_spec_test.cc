@@ -1,0 +1,444 @@
+#include "common/study_spec.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/json_util.h"
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+
+// The study of DESIGN.md.
+json DesignStudy() {
+  return json::parse(R"({
+    "name": "lr_sweep",
+    "seed": 7,
+    "objective": {"metric": "val_accuracy", "mode": "max"},
+    "data": {"shards": "shards/fma_small"},
+    "trainer": {"model": "cnn", "optimizer": "adam", "scheduler": "onecycle", "batch_size": 42,
+                "augment": {"spec_time_mask": 0, "spec_freq_mask": 0}},
+    "search_space": {
+      "lr":         {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+      "batch_size": {"type": "int", "low": 16, "high": 128, "log": true},
+      "scheduler":  {"type": "choice", "values": ["none", "onecycle", "plateau", "cyclic"]},
+      "channels":   {"type": "choice", "values": [[32, 64, 128, 128], [64, 64, 128, 128]]},
+      "cyclic_max_lr_factor": {"type": "uniform", "low": 2, "high": 10,
+                               "when": {"scheduler": "cyclic"}}
+    },
+    "algorithm": {"type": "hyperband", "min_epochs": 1, "max_epochs": 27, "eta": 3},
+    "budget": {"max_trials": 200},
+    "execution": {"max_attempts": 3, "heartbeat_s": 2, "lease_timeout_s": 20}
+  })");
+}
+
+// Every problem ParseStudy reports for `study` (empty if it is valid).
+std::vector<std::string> Problems(const json& study) {
+  try {
+    ParseStudy(study, "study.json");
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    return e.problems();
+  }
+  return {};
+}
+
+// Expects exactly one problem, equal to "study.json: " + `expected`, or
+// starting with it when `prefix_only`.
+void ExpectProblem(const json& study, const std::string& expected,
+                   bool prefix_only = true) {
+  std::vector<std::string> problems = Problems(study);
+  std::string all;
+  for (const auto& p : problems) all += "\n  " + p;
+  ASSERT_EQ(problems.size(), 1u) << "problems:" << all;
+  const std::string want = "study.json: " + expected;
+  if (prefix_only) {
+    EXPECT_EQ(problems[0].substr(0, want.size()), want) << "got:" << all;
+  } else {
+    EXPECT_EQ(problems[0], want);
+  }
+}
+
+TEST(StudySpecTest, DesignStudyParses) {
+  StudySpec spec = ParseStudy(DesignStudy(), "study.json");
+  EXPECT_EQ(spec.name, "lr_sweep");
+  EXPECT_EQ(spec.seed, 7u);
+  EXPECT_EQ(spec.objective.mode, ObjectiveMode::kMax);
+  EXPECT_EQ(spec.data_shards, "shards/fma_small");
+  EXPECT_EQ(spec.trainer["model"], "cnn");
+  EXPECT_EQ(spec.algorithm.type, AlgorithmType::kHyperband);
+  EXPECT_EQ(spec.algorithm.max_epochs, 27);
+  EXPECT_EQ(spec.budget.max_trials, 200);
+  ASSERT_EQ(spec.search_space.params.size(), 5u);
+  const ParamSpec* lr = spec.search_space.Find("lr");
+  ASSERT_NE(lr, nullptr);
+  EXPECT_EQ(lr->type, ParamType::kLogUniform);
+  EXPECT_TRUE(lr->is_log());
+  const ParamSpec* bs = spec.search_space.Find("batch_size");
+  EXPECT_TRUE(bs->log);
+  EXPECT_EQ(bs->low, 16);
+  const ParamSpec* channels = spec.search_space.Find("channels");
+  EXPECT_EQ(channels->values[1], json::parse("[64, 64, 128, 128]"));
+  const ParamSpec* factor = spec.search_space.Find("cyclic_max_lr_factor");
+  ASSERT_EQ(factor->when.size(), 1u);
+  EXPECT_EQ(factor->when[0].param, "scheduler");
+  EXPECT_EQ(factor->when[0].any_of, std::vector<json>{"cyclic"});
+}
+
+TEST(StudySpecTest, ExampleFromTheIssue) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["low"] = 0;
+  ExpectProblem(s, "search_space.lr.low: must be > 0 for loguniform (got 0)");
+}
+
+TEST(StudySpecTest, UnknownKeyWithSuggestion) {
+  json s = DesignStudy();
+  s["algorithm"]["typ"] = "hyperband";
+  ExpectProblem(s, "algorithm.typ: unknown key (did you mean \"type\"?)",
+                false);
+}
+
+TEST(StudySpecTest, UnknownKeysEverywhere) {
+  json s = DesignStudy();
+  s["nmae"] = "x";
+  s["objective"]["metirc"] = "x";
+  s["search_space"]["lr"]["hgh"] = 1;
+  s["budget"]["max_trails"] = 1;
+  s["execution"]["heartbeat"] = 1;
+  s["data"]["shard"] = "x";
+  std::vector<std::string> p = Problems(s);
+  ASSERT_EQ(p.size(), 6u);
+  for (const char* expected :
+       {"study.json: nmae: unknown key (did you mean \"name\"?)",
+        "study.json: objective.metirc: unknown key (did you mean \"metric\"?)",
+        "study.json: search_space.lr.hgh: unknown key (did you mean \"high\"?)",
+        "study.json: budget.max_trails: unknown key (did you mean "
+        "\"max_trials\"?)",
+        "study.json: execution.heartbeat: unknown key (did you mean "
+        "\"heartbeat_s\"?)",
+        "study.json: data.shard: unknown key (did you mean \"shards\"?)"}) {
+    EXPECT_NE(std::find(p.begin(), p.end(), expected), p.end()) << expected;
+  }
+}
+
+TEST(StudySpecTest, UnknownKeyWithoutSuggestionListsAllowedKeys) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["zzzzzz"] = 1;
+  ExpectProblem(s,
+                "search_space.lr.zzzzzz: unknown key for a loguniform "
+                "parameter (allowed: type, low, high, grid, when)",
+                false);
+}
+
+TEST(StudySpecTest, WrongTypes) {
+  json s = DesignStudy();
+  s["seed"] = "7";
+  ExpectProblem(s, "seed: must be an integer (got a string \"7\")", false);
+  s = DesignStudy();
+  s["search_space"]["lr"]["high"] = "0.1";
+  ExpectProblem(s, "search_space.lr.high: must be a number (got a string");
+  s = DesignStudy();
+  s["search_space"] = json::array();
+  ExpectProblem(s, "search_space: must be an object (got an array");
+  s = DesignStudy();
+  s["search_space"]["batch_size"]["log"] = "yes";
+  ExpectProblem(s, "search_space.batch_size.log: must be true or false");
+  s = DesignStudy();
+  s["search_space"]["lr"] = 0.01;
+  ExpectProblem(s, "search_space.lr: must be an object like");
+  s = DesignStudy();
+  s["name"] = 3;
+  ExpectProblem(s, "name: must be a string (got an integer 3)");
+}
+
+TEST(StudySpecTest, StudyMustBeAnObject) {
+  EXPECT_EQ(Problems(json::array()).size(), 1u);
+}
+
+TEST(StudySpecTest, EmptyAndInvertedRanges) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["low"] = 0.1;
+  ExpectProblem(s, "search_space.lr: empty range: low == high (0.1)");
+  s = DesignStudy();
+  s["search_space"]["cyclic_max_lr_factor"]["low"] = 20;
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor: inverted range: low (20) > "
+                "high (10); swap them",
+                false);
+  s = DesignStudy();
+  s["search_space"]["batch_size"] = {{"type", "int"}, {"low", 9}, {"high", 8}};
+  ExpectProblem(s,
+                "search_space.batch_size: inverted range: low (9) > high (8)");
+}
+
+TEST(StudySpecTest, IntRangeOfOneValueIsAllowed) {
+  json s = DesignStudy();
+  s["search_space"]["layers"] = {{"type", "int"}, {"low", 3}, {"high", 3}};
+  EXPECT_TRUE(Problems(s).empty());
+}
+
+TEST(StudySpecTest, LogRangesMustExcludeZero) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["low"] = -1e-3;
+  ExpectProblem(s,
+                "search_space.lr.low: must be > 0 for loguniform (got -0.001)");
+  s = DesignStudy();
+  s["search_space"]["batch_size"]["low"] = 0;
+  ExpectProblem(
+      s, "search_space.batch_size.low: must be >= 1 for a log int (got 0)");
+}
+
+TEST(StudySpecTest, IntBoundsMustBeIntegers) {
+  json s = DesignStudy();
+  s["search_space"]["batch_size"]["low"] = 16.5;
+  ExpectProblem(s,
+                "search_space.batch_size.low: must be an integer (got a "
+                "number 16.5)",
+                false);
+  s = DesignStudy();
+  s["search_space"]["batch_size"]["high"] = 128.0;  // Integral: fine.
+  EXPECT_TRUE(Problems(s).empty());
+}
+
+TEST(StudySpecTest, IntStep) {
+  json s = DesignStudy();
+  s["search_space"]["units"] = {
+      {"type", "int"}, {"low", 200}, {"high", 800}, {"step", 200}};
+  StudySpec spec = ParseStudy(s, "study.json");
+  EXPECT_EQ(spec.search_space.Find("units")->step, 200);
+  s["search_space"]["units"]["step"] = 0;
+  ExpectProblem(s, "search_space.units.step: must be >= 1 (got 0)");
+  s["search_space"]["units"]["step"] = 2;
+  s["search_space"]["units"]["log"] = true;
+  ExpectProblem(s, "search_space.units.step: cannot be combined with \"log\"");
+}
+
+TEST(StudySpecTest, ChoiceLists) {
+  json s = DesignStudy();
+  s["search_space"]["scheduler"]["values"] = json::array();
+  ExpectProblem(s, "search_space.scheduler.values: empty list");
+  s["search_space"]["scheduler"]["values"] = {"a", "b", "a"};
+  s["search_space"].erase("cyclic_max_lr_factor");
+  ExpectProblem(
+      s, "search_space.scheduler.values[2]: repeats values[0] (\"a\")", false);
+  s = DesignStudy();
+  s["search_space"]["scheduler"].erase("values");
+  std::vector<std::string> p = Problems(s);
+  ASSERT_FALSE(p.empty());
+  EXPECT_EQ(p[0],
+            "study.json: search_space.scheduler.values: missing (this key "
+            "is required)");
+}
+
+TEST(StudySpecTest, UnknownParameterType) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["type"] = "log_uniform";
+  ExpectProblem(s,
+                "search_space.lr.type: unknown parameter type "
+                "\"log_uniform\" (did you mean \"loguniform\"?)",
+                false);
+}
+
+TEST(StudySpecTest, WhenNamingUnknownParameter) {
+  json s = DesignStudy();
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"schedule", "cyclic"}};
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor.when.schedule: names no "
+                "parameter of search_space (did you mean \"scheduler\"?)",
+                false);
+}
+
+TEST(StudySpecTest, WhenWithImpossibleValue) {
+  json s = DesignStudy();
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {
+      {"scheduler", "cyclical"}};
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor.when.scheduler: impossible "
+                "value \"cyclical\": \"scheduler\" never takes it",
+                false);
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"lr", 1.0}};
+  ExpectProblem(
+      s, "search_space.cyclic_max_lr_factor.when.lr: impossible value 1.0");
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"batch_size", 200}};
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor.when.batch_size: "
+                "impossible value 200");
+}
+
+TEST(StudySpecTest, WhenAnyOfAndListValuedChoices) {
+  json s = DesignStudy();
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {
+      {"scheduler", {"cyclic", "onecycle"}}};
+  StudySpec spec = ParseStudy(s, "study.json");
+  EXPECT_EQ(spec.search_space.Find("cyclic_max_lr_factor")->when[0].any_of,
+            (std::vector<json>{"cyclic", "onecycle"}));
+  // A list that is itself one of the parent's values means that value.
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {
+      {"channels", {64, 64, 128, 128}}};
+  spec = ParseStudy(s, "study.json");
+  EXPECT_EQ(spec.search_space.Find("cyclic_max_lr_factor")->when[0].any_of,
+            (std::vector<json>{json::parse("[64, 64, 128, 128]")}));
+}
+
+TEST(StudySpecTest, WhenCycleAndSelfReference) {
+  json s = DesignStudy();
+  s["search_space"]["a"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"b", 1}}}};
+  s["search_space"]["b"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"a", 1}}}};
+  ExpectProblem(s, "search_space.");  // One cycle report.
+  EXPECT_NE(Problems(s)[0].find("conditions form a cycle"), std::string::npos);
+  s = DesignStudy();
+  s["search_space"]["a"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"a", 1}}}};
+  ExpectProblem(s,
+                "search_space.a.when.a: a parameter cannot depend on itself");
+}
+
+TEST(StudySpecTest, AlgorithmRules) {
+  json s = DesignStudy();
+  s["algorithm"]["eta"] = 1;
+  ExpectProblem(s, "algorithm.eta: must be >= 2 (got 1)", false);
+  s = DesignStudy();
+  s["algorithm"]["min_epochs"] = 30;
+  ExpectProblem(s,
+                "algorithm.min_epochs: min_epochs (30) > max_epochs (27); "
+                "swap them",
+                false);
+  s = DesignStudy();
+  s["algorithm"]["min_epochs"] = 10;
+  ExpectProblem(s,
+                "algorithm.max_epochs: must be at least min_epochs * eta (30)");
+  s = DesignStudy();
+  s["algorithm"]["type"] = "hyperbnd";
+  ExpectProblem(s,
+                "algorithm.type: unknown algorithm \"hyperbnd\" (did you "
+                "mean \"hyperband\"?)",
+                false);
+  s = DesignStudy();
+  s["algorithm"]["brackets"] = 2;
+  ExpectProblem(s,
+                "algorithm.brackets: not used by hyperband (it is a setting "
+                "of asha); remove it",
+                false);
+  s = DesignStudy();
+  s["algorithm"].erase("max_epochs");
+  ExpectProblem(s, "algorithm.max_epochs: missing (this key is required)",
+                false);
+  s = DesignStudy();
+  s["algorithm"] = {{"type", "random"}, {"max_epochs", 27}, {"min_epochs", 1}};
+  ExpectProblem(s,
+                "algorithm.min_epochs: not used by random (it is a setting "
+                "of successive_halving); remove it",
+                false);
+}
+
+TEST(StudySpecTest, SuccessiveHalvingNeedsEnoughTrials) {
+  json s = DesignStudy();
+  s["algorithm"] = {{"type", "successive_halving"},
+                    {"min_epochs", 1},
+                    {"max_epochs", 27},
+                    {"eta", 3},
+                    {"n", 20}};
+  ExpectProblem(s,
+                "algorithm.n: too small: with eta 3 and 4 rungs (1 to 27 "
+                "epochs) at least 27 trials are needed");
+  s["algorithm"]["n"] = 27;
+  EXPECT_TRUE(Problems(s).empty());
+  s["algorithm"].erase("n");
+  EXPECT_EQ(ParseStudy(s, "study.json").algorithm.n, 27);
+}
+
+TEST(StudySpecTest, AshaBracketsAreBounded) {
+  json s = DesignStudy();
+  s["algorithm"] = {{"type", "asha"}, {"max_epochs", 27}, {"brackets", 5}};
+  ExpectProblem(s, "algorithm.brackets: must be <= 4 (got 5)", false);
+}
+
+TEST(StudySpecTest, MissingObjectiveAndMode) {
+  json s = DesignStudy();
+  s.erase("objective");
+  ExpectProblem(s, "objective: missing (this key is required)", false);
+  s = DesignStudy();
+  s["objective"]["mode"] = "maximize";
+  ExpectProblem(s,
+                "objective.mode: must be \"min\" or \"max\" (got "
+                "\"maximize\")",
+                false);
+  s = DesignStudy();
+  s["objective"]["metric"] = "val_acc";
+  ExpectProblem(s, "objective.metric: unknown metric \"val_acc\"");
+}
+
+TEST(StudySpecTest, BudgetRequiredForUnboundedSearches) {
+  json s = DesignStudy();
+  s["algorithm"] = {{"type", "random"}, {"max_epochs", 10}};
+  s.erase("budget");
+  ExpectProblem(s,
+                "budget.max_trials: missing: random search needs a trial "
+                "budget");
+  s["algorithm"] = {{"type", "asha"}, {"max_epochs", 27}};
+  ExpectProblem(s, "budget.max_trials: missing: asha search");
+  s["budget"] = {{"max_hours", 0}};
+  std::vector<std::string> p = Problems(s);
+  EXPECT_EQ(p.size(), 2u);  // max_hours <= 0 and max_trials missing.
+}
+
+TEST(StudySpecTest, ExecutionLeaseMustOutlastHeartbeats) {
+  json s = DesignStudy();
+  s["execution"]["lease_timeout_s"] = 3;
+  ExpectProblem(s,
+                "execution.lease_timeout_s: must be more than twice "
+                "heartbeat_s (2 s)");
+  s["execution"]["max_attempts"] = 0;
+  EXPECT_EQ(Problems(s).size(), 2u);
+}
+
+TEST(StudySpecTest, SearchedParametersOverrideTrainerDefaults) {
+  // DESIGN.md's example fixes batch_size 42 in trainer and searches it too.
+  StudySpec spec = ParseStudy(DesignStudy(), "study.json");
+  EXPECT_EQ(spec.trainer["batch_size"], 42);
+  EXPECT_NE(spec.search_space.Find("batch_size"), nullptr);
+}
+
+TEST(StudySpecTest, GridNeedsGridListsForContinuousParameters) {
+  json s = DesignStudy();
+  s["algorithm"] = {{"type", "grid"}, {"max_epochs", 10}};
+  std::vector<std::string> p = Problems(s);
+  ASSERT_EQ(p.size(), 2u);  // lr and cyclic_max_lr_factor.
+  EXPECT_NE(p[1].find("search_space.lr: grid search needs a \"grid\" list"),
+            std::string::npos)
+      << p[1];
+  s["search_space"]["lr"]["grid"] = {1e-4, 1e-3, 1e-2};
+  s["search_space"]["cyclic_max_lr_factor"]["grid"] = {2, 5};
+  EXPECT_TRUE(Problems(s).empty());
+  s["search_space"]["lr"]["grid"] = {1e-4, 1.0};
+  ExpectProblem(s,
+                "search_space.lr.grid[1]: outside the range [1e-05, 0.1] "
+                "(got 1)",
+                false);
+}
+
+TEST(StudySpecTest, ReportsEveryProblemAtOnce) {
+  json s = DesignStudy();
+  s["search_space"]["lr"]["low"] = 0;
+  s["algorithm"]["eta"] = 1;
+  s["objective"]["mode"] = "up";
+  s["seed"] = -1;
+  EXPECT_EQ(Problems(s).size(), 4u);
+}
+
+TEST(StudySpecTest, LoadStudyFileReportsUnreadableAndInvalidFiles) {
+  try {
+    LoadStudyFile("/nonexistent/lr_sweep.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+  }
+}
+
+}  // namespace
+}  // namespace hpo
