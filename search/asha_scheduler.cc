@@ -77,14 +77,15 @@ class AshaScheduler : public Scheduler {
     for (Bracket& b : brackets_) {
       for (int k = static_cast<int>(b.rungs.size()) - 2; k >= 0; --k) {
         Rung& rung = b.rungs[static_cast<size_t>(k)];
+        // The best unpromoted result is promotable if it is among the top
+        // 1/eta of all results: O(log n), not a scan of the rung.
         const size_t top = rung.results.size() / spec_.algorithm.eta;
-        for (size_t i = 0; i < top; ++i) {
-          const int64_t trial = rung.results[i].second;
-          if (rung.promoted.count(trial) > 0) continue;
-          rung.promoted.insert(trial);
-          return Run(ContinueTrial(trial, k + 1,
-                                   b.rung_epochs[static_cast<size_t>(k + 1)]));
-        }
+        if (top == 0 || rung.unpromoted.empty()) continue;
+        const Entry best = *rung.unpromoted.begin();
+        if (rung.results[top - 1] < best) continue;
+        rung.unpromoted.erase(rung.unpromoted.begin());
+        return Run(ContinueTrial(best.second, k + 1,
+                                 b.rung_epochs[static_cast<size_t>(k + 1)]));
       }
     }
     if (BudgetLeft()) {
@@ -117,10 +118,12 @@ class AshaScheduler : public Scheduler {
     } else {
       SetState(trial, TrialState::kPaused);
     }
-    auto& results = b.rungs[k].results;
-    std::pair<double, int64_t> entry(trial.score.back(), trial.number);
-    results.insert(std::upper_bound(results.begin(), results.end(), entry),
-                   entry);
+    Rung& rung = b.rungs[k];
+    const Entry entry(trial.score.back(), trial.number);
+    rung.results.insert(
+        std::upper_bound(rung.results.begin(), rung.results.end(), entry),
+        entry);
+    if (k + 1 < b.rungs.size()) rung.unpromoted.insert(entry);
   }
 
   void OnTrialFailed(TrialRecord& trial) override {
@@ -130,15 +133,18 @@ class AshaScheduler : public Scheduler {
     for (Rung& rung : b.rungs) {
       auto it = std::find_if(
           rung.results.begin(), rung.results.end(),
-          [&trial](const auto& r) { return r.second == trial.number; });
-      if (it != rung.results.end()) rung.results.erase(it);
+          [&trial](const Entry& r) { return r.second == trial.number; });
+      if (it == rung.results.end()) continue;
+      rung.unpromoted.erase(*it);
+      rung.results.erase(it);
     }
   }
 
  private:
+  using Entry = std::pair<double, int64_t>;  // (score, trial number).
   struct Rung {
-    std::vector<std::pair<double, int64_t>> results;  // Sorted (score, trial).
-    std::set<int64_t> promoted;
+    std::vector<Entry> results;  // Every result at this rung, best first.
+    std::set<Entry> unpromoted;  // Those not yet promoted.
   };
   struct Bracket {
     std::vector<int> rung_epochs;

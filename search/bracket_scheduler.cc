@@ -13,6 +13,7 @@
 // their results arrive in.
 #include <algorithm>
 #include <deque>
+#include <set>
 
 #include "search/hyperband_math.h"
 #include "search/schedulers.h"
@@ -74,15 +75,19 @@ class BracketScheduler : public Scheduler {
 
  protected:
   Decision DoNextJob() override {
-    for (Bracket& b : brackets_) {
-      if (!b.promotions.empty()) {
-        int64_t trial = b.promotions.front();
-        b.promotions.pop_front();
-        return Run(ContinueTrial(
-            trial, b.rung, b.plan.rungs[static_cast<size_t>(b.rung)].epochs));
-      }
+    // Promotions first, oldest bracket first.
+    if (!with_promotions_.empty()) {
+      Bracket& b = brackets_[static_cast<size_t>(*with_promotions_.begin())];
+      int64_t trial = b.promotions.front();
+      b.promotions.pop_front();
+      if (b.promotions.empty()) with_promotions_.erase(b.index);
+      return Run(ContinueTrial(
+          trial, b.rung, b.plan.rungs[static_cast<size_t>(b.rung)].epochs));
     }
-    for (Bracket& b : brackets_) {
+    // Then new trials, in the first bracket that still takes some. Brackets
+    // close in order, so the search starts where the last one stopped.
+    for (; first_open_ < brackets_.size(); ++first_open_) {
+      Bracket& b = brackets_[first_open_];
       const int64_t slots = b.plan.rungs[0].trials;
       while (!b.closed && b.next_slot < slots) {
         const int64_t number = b.first_trial + b.next_slot++;
@@ -97,12 +102,10 @@ class BracketScheduler : public Scheduler {
       if (!b.closed) {
         b.closed = true;
         Advance(b);
-        if (!b.promotions.empty()) return DoNextJob();
+        if (!with_promotions_.empty()) return DoNextJob();
       }
     }
-    bool all_done = std::all_of(brackets_.begin(), brackets_.end(),
-                                [](const Bracket& b) { return b.done; });
-    return all_done ? Done() : Wait();
+    return done_ == brackets_.size() ? Done() : Wait();
   }
 
   void OnJobEnd(TrialRecord& trial) override {
@@ -128,7 +131,10 @@ class BracketScheduler : public Scheduler {
     } else {
       auto queued =
           std::find(b.promotions.begin(), b.promotions.end(), trial.number);
-      if (queued != b.promotions.end()) b.promotions.erase(queued);
+      if (queued != b.promotions.end()) {
+        b.promotions.erase(queued);
+        if (b.promotions.empty()) with_promotions_.erase(b.index);
+      }
       ++b.finished;
     }
     Advance(b);
@@ -178,7 +184,7 @@ class BracketScheduler : public Scheduler {
     std::sort(b.results.begin(), b.results.end());
     const size_t rung = static_cast<size_t>(b.rung);
     if (rung + 1 == b.plan.rungs.size()) {
-      b.done = true;  // Its trials were marked complete as they finished.
+      MarkDone(b);  // Its trials were marked complete as they finished.
       return;
     }
     const int64_t entered = static_cast<int64_t>(b.entered.size());
@@ -191,6 +197,7 @@ class BracketScheduler : public Scheduler {
       const int64_t trial = b.results[i].second;
       if (static_cast<int64_t>(i) < keep) {
         b.promotions.push_back(trial);
+        with_promotions_.insert(b.index);
         b.entered.push_back(trial);
       } else {
         SetState(*Find(trial), TrialState::kPruned);
@@ -199,11 +206,19 @@ class BracketScheduler : public Scheduler {
     b.results.clear();
     b.finished = 0;
     ++b.rung;
-    if (keep == 0) b.done = true;
+    if (keep == 0) MarkDone(b);
+  }
+
+  void MarkDone(Bracket& b) {
+    b.done = true;
+    ++done_;
   }
 
   std::vector<BracketPlan> plans_;  // One iteration's brackets.
   std::vector<Bracket> brackets_;   // Every iteration's brackets, in order.
+  std::set<int> with_promotions_;   // Brackets with promotions to hand out.
+  size_t first_open_ = 0;           // Brackets before it take no new trials.
+  size_t done_ = 0;                 // Brackets that are done.
 };
 
 }  // namespace

@@ -178,6 +178,7 @@ std::optional<Job> Scheduler::StartTrial(int64_t number, int bracket, int rung,
   trial.bracket = bracket;
   trial.rung = rung;
   trial.job = Job{number, trial.params, 0, to_epoch, bracket, rung};
+  ++running_;
   changes_.push_back({number, TrialState::kRunning, 0});
   return trial.job;
 }
@@ -193,16 +194,13 @@ Job Scheduler::ContinueTrial(int64_t number, int rung, int to_epoch) {
 
 void Scheduler::SetState(TrialRecord& trial, TrialState state) {
   if (trial.state == state) return;
+  running_ +=
+      (state == TrialState::kRunning) - (trial.state == TrialState::kRunning);
   trial.state = state;
   changes_.push_back({trial.number, state, trial.epochs});
 }
 
-bool Scheduler::AnyRunning() const {
-  for (const auto& [number, trial] : trials_) {
-    if (trial.state == TrialState::kRunning) return true;
-  }
-  return false;
-}
+bool Scheduler::AnyRunning() const { return running_ > 0; }
 
 TrialRecord* Scheduler::Find(int64_t number) {
   auto it = trials_.find(number);

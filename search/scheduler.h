@@ -162,6 +162,7 @@ class Scheduler {
   std::unique_ptr<Sampler> sampler_;
   int64_t max_trials_;
   int64_t started_ = 0;
+  int64_t running_ = 0;  // Trials in state kRunning.
   std::map<int64_t, TrialRecord> trials_;
   std::vector<StateChange> changes_;
 };
