@@ -18,7 +18,24 @@ bool IsIntegral(const json& value) {
   if (value.is_number_integer() || value.is_number_unsigned()) return true;
   if (!value.is_number_float()) return false;
   double d = value.get<double>();
-  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
+  return std::isfinite(d) && std::floor(d) == d;
+}
+
+std::optional<int64_t> ExactInteger(const json& value) {
+  if (!IsIntegral(value)) return std::nullopt;
+  if (value.is_number_unsigned()) {
+    uint64_t u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(kMaxExactInteger)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (value.is_number_integer()) {
+    int64_t i = value.get<int64_t>();
+    if (i > kMaxExactInteger || i < -kMaxExactInteger) return std::nullopt;
+    return i;
+  }
+  double d = value.get<double>();
+  if (std::fabs(d) > static_cast<double>(kMaxExactInteger)) return std::nullopt;
+  return static_cast<int64_t>(d);
 }
 
 std::string FormatNumber(double value) {
@@ -107,7 +124,13 @@ std::optional<int64_t> JsonChecker::Integer(const json& object,
     WrongType(JoinPath(path, key), "an integer", *value);
     return std::nullopt;
   }
-  return static_cast<int64_t>(value->get<double>());
+  std::optional<int64_t> exact = ExactInteger(*value);
+  if (!exact) {
+    Add(JoinPath(path, key), "too large: integers must lie within +-2^53 (" +
+                                 std::to_string(kMaxExactInteger) + "); got " +
+                                 Brief(*value));
+  }
+  return exact;
 }
 
 std::optional<bool> JsonChecker::Bool(const json& object,

@@ -82,8 +82,15 @@ class JsonChecker {
   std::vector<std::string> problems_;
 };
 
+// Integers beyond 2^53 cannot all be told apart as doubles; hpo rejects them.
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
+
 // True for JSON numbers with an integral value (3, 3.0; not 3.5, not "3").
 bool IsIntegral(const nlohmann::json& value);
+
+// The value of an integral JSON number within +-kMaxExactInteger, else
+// nullopt.
+std::optional<int64_t> ExactInteger(const nlohmann::json& value);
 
 // Formats a number the way a user would write it: 0, 1e-05, 0.001, 27.
 std::string FormatNumber(double value);

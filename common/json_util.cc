@@ -1,5 +1,7 @@
 #include "common/json_util.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -43,25 +45,37 @@ std::string ParseErrorReason(const std::string& what) {
 }
 
 // Tracks where the parser is, so that a duplicate key can be reported with
-// its JSON path.
+// its JSON path. Frames hold only their own key or index; the path is built
+// when a duplicate is found.
 struct Frame {
   bool is_array = false;
   size_t count = 0;            // Elements seen so far (arrays).
   std::string key;             // Last key seen (objects).
   std::set<std::string> keys;  // Keys seen (objects).
-  std::string path;            // Path of this container.
 };
 
-std::string ChildPath(const Frame& parent) {
-  if (parent.is_array) {
-    return parent.path + "[" + std::to_string(parent.count) + "]";
+// Deeper nesting than this is not a study file (and would cost memory).
+constexpr size_t kMaxDepth = 256;
+
+std::string PathOf(const std::vector<Frame>& stack) {
+  std::string path;
+  for (const Frame& frame : stack) {
+    if (frame.is_array) {
+      path += "[" + std::to_string(frame.count) + "]";
+    } else {
+      path += (path.empty() ? "" : ".") + frame.key;
+    }
   }
-  return parent.path.empty() ? parent.key : parent.path + "." + parent.key;
+  return path;
 }
 
 }  // namespace
 
 std::string ReadTextFile(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    throw BadInput(path + ": is a directory; give a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw BadInput(path + ": cannot open (" + std::strerror(errno) +
@@ -86,9 +100,13 @@ json ParseJsonText(const std::string& text, const std::string& source) {
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start: {
+        if (stack.size() >= kMaxDepth) {
+          throw BadInput(source + ": " + PathOf(stack) + ": nested more than " +
+                         std::to_string(kMaxDepth) +
+                         " levels deep; this is not a study file");
+        }
         Frame frame;
         frame.is_array = event == json::parse_event_t::array_start;
-        if (!stack.empty()) frame.path = ChildPath(stack.back());
         stack.push_back(std::move(frame));
         break;
       }
@@ -96,7 +114,7 @@ json ParseJsonText(const std::string& text, const std::string& source) {
         Frame& top = stack.back();
         top.key = parsed.get<std::string>();
         if (!top.keys.insert(top.key).second) {
-          duplicates.push_back(source + ": " + ChildPath(top) +
+          duplicates.push_back(source + ": " + PathOf(stack) +
                                ": duplicate key (JSON would keep only the "
                                "last value); remove one of them");
         }
@@ -124,6 +142,9 @@ json ParseJsonText(const std::string& text, const std::string& source) {
     throw BadInput(source + ":" + std::to_string(line) + ":" +
                    std::to_string(column) +
                    ": not valid JSON: " + ParseErrorReason(e.what()));
+  } catch (const json::exception& e) {
+    // For example a number too large for a double (1e400).
+    throw BadInput(source + ": not usable JSON: " + ParseErrorReason(e.what()));
   }
   if (!duplicates.empty()) throw ValidationError(duplicates);
   return result;

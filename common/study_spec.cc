@@ -106,8 +106,8 @@ void ParseRange(JsonChecker& check, const json& body, const std::string& path,
   }
   param.low = *low;
   param.high = *high;
-  if (!std::isfinite(param.low) || !std::isfinite(param.high)) {
-    check.Add(path, "bounds must be finite numbers");
+  if (!std::isfinite(param.high - param.low)) {
+    check.Add(path, "range too wide: high - low must be a finite number");
     *ok = false;
     return;
   }
@@ -146,7 +146,7 @@ void ParseGrid(JsonChecker& check, const json& body, const std::string& path,
     const json& v = (*grid)[i];
     std::string item = grid_path + "[" + std::to_string(i) + "]";
     bool integral = param.type == ParamType::kInt;
-    if (integral ? !IsIntegral(v) : !v.is_number()) {
+    if (integral ? !ExactInteger(v) : !v.is_number()) {
       check.Add(item, std::string("must be ") +
                           (integral ? "an integer" : "a number") + " (got " +
                           TypeName(v) + " " + Brief(v) + ")");
@@ -156,6 +156,13 @@ void ParseGrid(JsonChecker& check, const json& body, const std::string& path,
     if (range_ok && (d < param.low || d > param.high)) {
       check.Add(item, "outside the range [" + FormatNumber(param.low) + ", " +
                           FormatNumber(param.high) + "] (got " +
+                          FormatNumber(d) + ")");
+      continue;
+    }
+    if (integral && range_ok &&
+        static_cast<int64_t>(d - param.low) % param.step != 0) {
+      check.Add(item, "not on the step: values are " + FormatNumber(param.low) +
+                          " + k * " + std::to_string(param.step) + " (got " +
                           FormatNumber(d) + ")");
       continue;
     }
@@ -231,7 +238,7 @@ bool PossibleValue(const ParamSpec& parent, const json& value) {
     case ParamType::kChoice:
       return Contains(parent.values, value);
     case ParamType::kInt: {
-      if (!IsIntegral(value)) return false;
+      if (!ExactInteger(value)) return false;
       double d = value.get<double>();
       if (d < parent.low || d > parent.high) return false;
       return static_cast<int64_t>(d - parent.low) % parent.step == 0;
@@ -370,13 +377,14 @@ void ParseObjective(JsonChecker& check, const json& study, StudySpec& spec) {
   }
 }
 
-void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
+// Returns false when the algorithm type is missing or unknown.
+bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* algorithm = check.Object(study, "", "algorithm", true);
-  if (algorithm == nullptr) return;
+  if (algorithm == nullptr) return false;
   const std::string path = "algorithm";
   std::optional<std::string> type =
       check.String(*algorithm, path, "type", true);
-  if (!type) return;
+  if (!type) return false;
   const AlgorithmInfo* info = nullptr;
   std::vector<std::string> names;
   for (const AlgorithmInfo& a : Algorithms()) {
@@ -390,7 +398,7 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
                   (hint.empty() ? " (use random, grid, successive_halving, "
                                   "hyperband, asha or median)"
                                 : " (did you mean " + Quoted(hint) + "?)"));
-    return;
+    return false;
   }
   AlgorithmSpec& a = spec.algorithm;
   a.type = info->type;
@@ -437,34 +445,37 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
     a.min_epochs = static_cast<int>(min_epochs.value_or(1));
     a.eta = static_cast<int>(eta.value_or(3));
   }
-  if (!max_epochs || !min_epochs_ok) return;
-  a.max_epochs = static_cast<int>(*max_epochs);
-  if (early_stopping) {
+  // Cross-checks need valid epochs and eta; every key is still read, so that
+  // its own problems are reported in the same run.
+  bool epochs_ok = max_epochs && min_epochs_ok;
+  if (max_epochs) a.max_epochs = static_cast<int>(*max_epochs);
+  if (epochs_ok && early_stopping) {
     if (a.min_epochs > a.max_epochs) {
       check.Add("algorithm.min_epochs",
                 "min_epochs (" + std::to_string(a.min_epochs) +
                     ") > max_epochs (" + std::to_string(a.max_epochs) +
                     "); swap them");
-      return;
-    }
-    if (!eta_ok) return;
-    if (static_cast<int64_t>(a.min_epochs) * a.eta > a.max_epochs) {
+      epochs_ok = false;
+    } else if (eta_ok &&
+               static_cast<int64_t>(a.min_epochs) * a.eta > a.max_epochs) {
       check.Add("algorithm.max_epochs",
                 "must be at least min_epochs * eta (" +
                     std::to_string(a.min_epochs * a.eta) + ") for " + *type +
                     " to stop anything early (got " +
                     std::to_string(a.max_epochs) +
                     "); raise max_epochs or use \"random\"");
-      return;
+      epochs_ok = false;
     }
   }
-  const int s_max = FloorLogRatio(a.min_epochs, a.max_epochs, a.eta);
+  const bool shape_ok = epochs_ok && eta_ok;
+  const int s_max =
+      shape_ok ? FloorLogRatio(a.min_epochs, a.max_epochs, a.eta) : 0;
   if (a.type == AlgorithmType::kSuccessiveHalving) {
     const int64_t needed = IntPow(a.eta, s_max);
     std::optional<int64_t> n =
         check.IntegerAtLeast(*algorithm, path, "n", 1, false, 1000000);
     a.n = n.value_or(needed);
-    if (n && *n < needed) {
+    if (shape_ok && n && *n < needed) {
       check.Add("algorithm.n",
                 "too small: with eta " + std::to_string(a.eta) + " and " +
                     std::to_string(s_max + 1) + " rungs (" +
@@ -481,31 +492,37 @@ void ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
             .value_or(1));
   }
   if (a.type == AlgorithmType::kAsha) {
-    a.brackets = static_cast<int>(
-        check.IntegerAtLeast(*algorithm, path, "brackets", 1, false, s_max + 1)
-            .value_or(1));
+    a.brackets =
+        static_cast<int>(check
+                             .IntegerAtLeast(*algorithm, path, "brackets", 1,
+                                             false, shape_ok ? s_max + 1 : 100)
+                             .value_or(1));
   }
   if (a.type == AlgorithmType::kMedian) {
-    a.warmup_epochs =
-        static_cast<int>(check
-                             .IntegerAtLeast(*algorithm, path, "warmup_epochs",
-                                             0, false, a.max_epochs)
-                             .value_or(1));
+    a.warmup_epochs = static_cast<int>(
+        check
+            .IntegerAtLeast(*algorithm, path, "warmup_epochs", 0, false,
+                            epochs_ok ? a.max_epochs : kMaxEpochsLimit)
+            .value_or(1));
     a.min_trials = static_cast<int>(
         check.IntegerAtLeast(*algorithm, path, "min_trials", 1, false, 100000)
             .value_or(3));
   }
+  return true;
 }
 
-void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec) {
+// `algorithm_known`: whether the algorithm type parsed (an unknown one has
+// no budget requirements to check).
+void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec,
+                 bool algorithm_known) {
   const json* budget = check.Object(study, "", "budget", false);
   const AlgorithmType type = spec.algorithm.type;
-  const bool needs_trials = type == AlgorithmType::kRandom ||
-                            type == AlgorithmType::kAsha ||
-                            type == AlgorithmType::kMedian;
+  const bool needs_trials =
+      algorithm_known &&
+      (type == AlgorithmType::kRandom || type == AlgorithmType::kAsha ||
+       type == AlgorithmType::kMedian);
   if (budget == nullptr) {
-    if (needs_trials && !study.contains("budget") &&
-        study.contains("algorithm")) {
+    if (needs_trials && !study.contains("budget")) {
       check.Add("budget.max_trials",
                 "missing: " + ToString(type) +
                     " search needs a trial budget, e.g. \"budget\": "
@@ -670,8 +687,8 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     check.String(*trainer, "trainer", "model", false);
   }
   ParseSearchSpace(check, study, spec);
-  ParseAlgorithm(check, study, spec);
-  ParseBudget(check, study, spec);
+  const bool algorithm_known = ParseAlgorithm(check, study, spec);
+  ParseBudget(check, study, spec, algorithm_known);
   ParseExecution(check, study, spec);
   CheckGrid(check, spec);
   check.ThrowIfAny();

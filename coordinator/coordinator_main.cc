@@ -17,25 +17,14 @@ constexpr char kUsage[] =
     "Usage: hpo-coordinator --study FILE.json [--db results.db] "
     "[--bind tcp://*:5555] [--resume] [--plan]\n";
 
-// Budget warnings that a user should see before running a plan.
-void WarnAboutBudget(const hpo::StudySpec& spec,
-                     const nlohmann::ordered_json& plan) {
-  if (spec.budget.max_trials <= 0) return;
-  int64_t planned = 0;
-  if (plan.contains("brackets") &&
-      spec.algorithm.type != hpo::AlgorithmType::kAsha) {
-    for (const auto& b : plan["brackets"])
-      planned += b["rungs"][0]["trials"].get<int64_t>();
-    planned *= spec.algorithm.iterations;
-  } else if (plan.contains("rungs")) {
-    planned = plan["rungs"][0]["trials"].get<int64_t>();
-  }
-  if (planned > spec.budget.max_trials) {
-    std::cerr << "hpo-coordinator: warning: budget.max_trials ("
-              << spec.budget.max_trials << ") is below the " << planned
-              << " trials this plan starts; the last brackets will be cut "
-                 "short\n";
-  }
+// Tells the user when the trial budget changes the plan.
+void WarnAboutBudget(const nlohmann::ordered_json& plan) {
+  if (!plan.contains("budget_cut")) return;
+  const auto& cut = plan["budget_cut"];
+  std::cerr << "hpo-coordinator: warning: budget.max_trials ("
+            << cut["max_trials"] << ") cuts this plan from "
+            << cut["trials_without_budget"]
+            << " trials; the schedule shown is what will run\n";
 }
 
 int Main(int argc, char** argv) {
@@ -69,7 +58,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<hpo::Scheduler> scheduler = hpo::NewScheduler(spec);
   if (vm.count("plan")) {
     nlohmann::ordered_json plan = scheduler->Plan();
-    WarnAboutBudget(spec, plan);
+    WarnAboutBudget(plan);
     std::cout << plan.dump() << "\n";
     return 0;
   }

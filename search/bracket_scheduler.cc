@@ -48,6 +48,20 @@ class BracketScheduler : public Scheduler {
 
   nlohmann::ordered_json Plan() const override {
     const AlgorithmSpec& a = spec_.algorithm;
+    // What runs under the trial budget: brackets take new trials in order.
+    std::vector<BracketPlan> run;
+    int64_t left =
+        spec_.budget.max_trials > 0 ? spec_.budget.max_trials : INT64_MAX;
+    int64_t unbudgeted = 0;
+    for (const Bracket& b : brackets_) {
+      const int64_t planned = b.plan.rungs[0].trials;
+      unbudgeted += planned;
+      const int64_t started = std::min(planned, left);
+      left -= started;
+      if (started > 0) run.push_back(CutBracket(b.plan, started, a.eta));
+    }
+    const bool cut =
+        unbudgeted > spec_.budget.max_trials && spec_.budget.max_trials > 0;
     nlohmann::ordered_json plan;
     plan["algorithm"] = ToString(a.type);
     plan["eta"] = a.eta;
@@ -55,21 +69,28 @@ class BracketScheduler : public Scheduler {
     plan["max_epochs"] = a.max_epochs;
     int64_t total = 0;
     if (a.type == AlgorithmType::kSuccessiveHalving) {
-      plan["n"] = a.n;
-      plan["rungs"] = RungsJson(plans_[0]);
-      total = BracketEpochs(plans_[0]);
+      plan["n"] = run[0].rungs[0].trials;
+      plan["rungs"] = RungsJson(run[0]);
+      total = BracketEpochs(run[0]);
     } else {
-      if (a.iterations > 1) plan["iterations"] = a.iterations;
+      // One iteration's brackets, or every bracket that runs if the budget
+      // cuts them short.
+      if (a.iterations > 1 && !cut) plan["iterations"] = a.iterations;
       plan["brackets"] = nlohmann::ordered_json::array();
-      for (const BracketPlan& bracket : plans_) {
+      const size_t listed = cut ? run.size() : plans_.size();
+      for (size_t i = 0; i < listed; ++i) {
         nlohmann::ordered_json b;
-        b["s"] = bracket.s;
-        b["rungs"] = RungsJson(bracket);
+        b["s"] = run[i].s;
+        b["rungs"] = RungsJson(run[i]);
         plan["brackets"].push_back(b);
-        total += BracketEpochs(bracket) * a.iterations;
       }
+      for (const BracketPlan& bracket : run) total += BracketEpochs(bracket);
     }
     plan["total_epochs"] = total;
+    if (cut) {
+      plan["budget_cut"] = {{"max_trials", spec_.budget.max_trials},
+                            {"trials_without_budget", unbudgeted}};
+    }
     return plan;
   }
 

@@ -1,5 +1,7 @@
 #include "search/hyperband_math.h"
 
+#include <algorithm>
+
 #include "common/int_math.h"
 
 namespace hpo {
@@ -41,6 +43,18 @@ BracketPlan SuccessiveHalvingBracket(int64_t n, int min_epochs, int max_epochs,
         {n / IntPow(eta, i), RungEpochs(max_epochs, eta, s, i)});
   }
   return bracket;
+}
+
+BracketPlan CutBracket(const BracketPlan& bracket, int64_t started, int eta) {
+  BracketPlan cut{bracket.s, {}};
+  int64_t trials = started;
+  for (const RungPlan& rung : bracket.rungs) {
+    trials = std::min(trials, rung.trials);
+    if (trials == 0) break;
+    cut.rungs.push_back({trials, rung.epochs});
+    trials = std::max<int64_t>(1, trials / eta);
+  }
+  return cut;
 }
 
 int64_t BracketEpochs(const BracketPlan& bracket) {

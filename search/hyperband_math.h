@@ -38,6 +38,12 @@ std::vector<BracketPlan> HyperbandBrackets(int min_epochs, int max_epochs,
 BracketPlan SuccessiveHalvingBracket(int64_t n, int min_epochs, int max_epochs,
                                      int eta);
 
+// The shape `bracket` takes when only `started` (< its first rung's size)
+// trials start, as when the trial budget runs out: rung i + 1 keeps
+// min(planned size, floor(n_i / eta)) trials, but at least 1 while rung i has
+// any, so the best of a cut bracket still trains to max_epochs.
+BracketPlan CutBracket(const BracketPlan& bracket, int64_t started, int eta);
+
 // Epochs a bracket trains when promoted trials continue from their
 // checkpoints: sum over rungs of trials_i * (epochs_i - epochs_{i-1}).
 int64_t BracketEpochs(const BracketPlan& bracket);

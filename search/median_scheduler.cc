@@ -1,6 +1,9 @@
-// Median stopping (Golovin et al. 2017, "Google Vizier"): after a warm-up, a
-// trial stops when its best value so far is worse than the median of the
-// completed trials' best values at the same epoch.
+// Median stopping, after Golovin et al. 2017 ("Google Vizier"): after a
+// warm-up, a trial stops when its best value so far is worse than the median
+// of the completed trials' best values so far at the same epoch. (Vizier
+// compares running averages of the objective; best-so-far values are less
+// sensitive to a noisy epoch and are what Optuna's MedianPruner users expect
+// from "best value".)
 //
 // Each epoch keeps a sorted list of the completed trials' best-so-far
 // scores, so a decision costs O(1) and a completion O(epochs * log trials),

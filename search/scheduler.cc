@@ -67,10 +67,12 @@ SchedulerEvent SchedulerEvent::FromJson(const json& in) {
   }
   event.trial = in["trial"].get<int64_t>();
   if (event.type == Type::kEpoch) {
-    if (!in.contains("epoch") || !in["epoch"].is_number_integer()) {
-      throw bad("needs an integer \"epoch\"");
+    if (!in.contains("epoch") || !in["epoch"].is_number_integer() ||
+        in["epoch"].get<int64_t>() < 1 ||
+        in["epoch"].get<int64_t>() > 1000000) {
+      throw bad("needs an integer \"epoch\" from 1 to 1000000");
     }
-    event.epoch = in["epoch"].get<int>();
+    event.epoch = static_cast<int>(in["epoch"].get<int64_t>());
     const json& v = in.value("value", json(nullptr));
     if (!v.is_null() && !v.is_number()) throw bad("\"value\" must be a number");
     event.value = v.is_null() ? std::nan("") : v.get<double>();

@@ -67,7 +67,11 @@ class Simulation {
 
   SimResult Run() {
     OfferWork();
-    while (!queue_.empty() && result_.epochs < options_.max_epochs_total) {
+    while (!queue_.empty()) {
+      if (result_.epochs >= options_.max_epochs_total) {
+        result_.cut_short = true;
+        break;
+      }
       EpochEnd end = queue_.top();
       if (options_.time_limit > 0 && end.time > options_.time_limit) {
         now_ = options_.time_limit;
@@ -82,7 +86,9 @@ class Simulation {
     }
     // Nothing is running: the scheduler must now say done.
     for (const Worker& w : workers_) {
-      if (!w.retired && !time_limited_) result_.stalled = true;
+      if (!w.retired && !time_limited_ && !result_.cut_short) {
+        result_.stalled = true;
+      }
     }
     result_.makespan = now_;
     result_.utilisation =
@@ -154,6 +160,7 @@ class Simulation {
   }
 
   void NoteFinal(int64_t trial, double value) {
+    if (!std::isfinite(value)) return;
     bool better = std::isnan(result_.best) ||
                   scheduler_.Score(value) < scheduler_.Score(result_.best);
     if (!better) return;

@@ -45,6 +45,7 @@ struct SimResult {
   double busy = 0;                 // Worker-seconds spent training.
   double utilisation = 0;          // busy / (workers * makespan).
   bool stalled = false;            // The scheduler waited with no work running.
+  bool cut_short = false;          // Stopped at SimOptions::max_epochs_total.
   std::vector<SimPoint> progress;  // Each improvement of `best`.
   std::vector<SchedulerEvent> events;  // Every event, in order.
   // What each event produced, in order: decisions and verdicts as JSON.

@@ -56,6 +56,38 @@ TEST(JsonUtilTest, DuplicateKeysAreReportedWithTheirPath) {
   }
 }
 
+TEST(JsonUtilTest, NumbersTooLargeForADoubleAreBadInput) {
+  try {
+    ParseJsonText(R"({"heartbeat_s": 1e400})", "big.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_EQ(std::string(e.what()).rfind("big.json: ", 0), 0u) << e.what();
+  }
+}
+
+TEST(JsonUtilTest, DeepNestingIsRefusedQuickly) {
+  std::string text(100000, '[');
+  text += std::string(100000, ']');
+  try {
+    ParseJsonText(text, "deep.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_NE(std::string(e.what()).find("nested more than"),
+              std::string::npos);
+  }
+}
+
+TEST(JsonUtilTest, DirectoryIsNotAFile) {
+  try {
+    ReadTextFile("/tmp");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "/tmp: is a directory; give a file");
+  }
+}
+
 TEST(JsonUtilTest, ReadMissingFileNamesIt) {
   try {
     ReadTextFile("/nonexistent/study.json");

@@ -431,6 +431,51 @@ TEST(StudySpecTest, ReportsEveryProblemAtOnce) {
   EXPECT_EQ(Problems(s).size(), 4u);
 }
 
+TEST(StudySpecTest, IntegersBeyondTwoToThe53AreRejected) {
+  json s = DesignStudy();
+  s["seed"] = json::parse("18446744073709551615");
+  ExpectProblem(s, "seed: too large: integers must lie within +-2^53");
+  s = DesignStudy();
+  s["search_space"]["units"] = {{"type", "int"},
+                                {"low", 0},
+                                {"high", json::parse("9223372036854775807")}};
+  ExpectProblem(s, "search_space.units.high: too large");
+  s["search_space"]["units"]["high"] = 1e16;
+  ExpectProblem(s, "search_space.units.high: too large");
+}
+
+TEST(StudySpecTest, RangesMustHaveAFiniteWidth) {
+  json s = DesignStudy();
+  s["search_space"]["w"] = {
+      {"type", "uniform"}, {"low", -1e308}, {"high", 1e308}};
+  ExpectProblem(s, "search_space.w: range too wide");
+}
+
+TEST(StudySpecTest, IntGridValuesMustBeOnTheStep) {
+  json s = DesignStudy();
+  s["search_space"]["units"] = {{"type", "int"},
+                                {"low", 200},
+                                {"high", 800},
+                                {"step", 200},
+                                {"grid", {200, 500}}};
+  ExpectProblem(s, "search_space.units.grid[1]: not on the step");
+}
+
+TEST(StudySpecTest, UnknownAlgorithmDoesNotAlsoDemandABudget) {
+  json s = DesignStudy();
+  s.erase("budget");
+  s["algorithm"]["type"] = "hyperbnd";
+  EXPECT_EQ(Problems(s).size(), 1u);
+}
+
+TEST(StudySpecTest, EveryAlgorithmKeyIsCheckedDespiteOtherProblems) {
+  json s = DesignStudy();
+  s["algorithm"] = {
+      {"type", "asha"}, {"max_epochs", 0}, {"brackets", "two"}, {"eta", 1}};
+  std::vector<std::string> p = Problems(s);
+  EXPECT_EQ(p.size(), 3u);  // max_epochs, eta and brackets.
+}
+
 TEST(StudySpecTest, LoadStudyFileReportsUnreadableAndInvalidFiles) {
   try {
     LoadStudyFile("/nonexistent/lr_sweep.json");

@@ -60,6 +60,8 @@ struct SamplerCase {
   std::unique_ptr<Sampler> (*make)(const SearchSpace&, uint64_t);
 };
 
+void PrintTo(const SamplerCase& c, std::ostream* os) { *os << c.name; }
+
 class SamplerSuite : public ::testing::TestWithParam<SamplerCase> {};
 
 TEST_P(SamplerSuite, ValuesWithinBoundsAndConditionsHonoured) {

@@ -257,6 +257,26 @@ TEST(HyperbandTest, TrialBudgetCutsBracketsShort) {
   EXPECT_EQ(jobs.size(), 10u + 3 + 1 + 1);
 }
 
+TEST(HyperbandTest, PlanShowsWhatTheBudgetLetsRun) {
+  auto s = NewScheduler(Study({{"type", "hyperband"},
+                               {"min_epochs", 1},
+                               {"max_epochs", 27},
+                               {"eta", 3}},
+                              {{"max_trials", 5}}));
+  nlohmann::ordered_json plan = s->Plan();
+  ASSERT_EQ(plan["brackets"].size(), 1u);
+  EXPECT_EQ(plan["brackets"][0]["rungs"].dump(),
+            R"([{"trials":5,"epochs":1},{"trials":1,"epochs":3},)"
+            R"({"trials":1,"epochs":9},{"trials":1,"epochs":27}])");
+  EXPECT_EQ(plan["total_epochs"], 5 + 2 + 6 + 18);
+  EXPECT_EQ(plan["budget_cut"]["trials_without_budget"], 49);
+  // And that is what runs.
+  std::vector<Job> jobs = RunSerial(*s, [](int64_t t, int) { return 0.1 * t; });
+  int64_t epochs = 0;
+  for (const Job& j : jobs) epochs += j.to_epoch - j.from_epoch;
+  EXPECT_EQ(epochs, plan["total_epochs"].get<int64_t>());
+}
+
 TEST(HyperbandTest, IterationsRepeatTheBrackets) {
   auto s = NewScheduler(Study({{"type", "hyperband"},
                                {"max_epochs", 9},
