@@ -42,7 +42,7 @@ double NanosPerEvent(const std::string& algorithm, int64_t trials) {
 
 int main() {
   std::printf(
-      "scheduler_bench: real time per scheduler event over a whole study "
+      "scheduler_bench: real time per scheduler event over a whole study in "
       "the simulator (8 workers, max 27 epochs), replayed\n");
   std::printf("reproduce: build/bench/scheduler_bench\n\n");
   std::printf("%-19s %14s %15s %16s\n", "algorithm", "1k trials", "10k trials",
