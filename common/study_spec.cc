@@ -521,23 +521,18 @@ void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec,
       algorithm_known &&
       (type == AlgorithmType::kRandom || type == AlgorithmType::kAsha ||
        type == AlgorithmType::kMedian);
-  if (budget == nullptr) {
-    if (needs_trials && !study.contains("budget")) {
-      check.Add("budget.max_trials",
-                "missing: " + ToString(type) +
-                    " search needs a trial budget, e.g. \"budget\": "
-                    "{\"max_trials\": 50}");
-    }
-    return;
+  const bool has_trials = budget != nullptr && budget->contains("max_trials");
+  if (needs_trials && !has_trials &&
+      (budget != nullptr || !study.contains("budget"))) {
+    check.Add("budget.max_trials",
+              "missing: " + ToString(type) +
+                  " search needs a trial budget, e.g. \"budget\": "
+                  "{\"max_trials\": 50}");
   }
+  if (budget == nullptr) return;
   check.CheckKeys(*budget, "budget", {"max_trials", "max_hours"}, "the budget");
   std::optional<int64_t> trials =
       check.IntegerAtLeast(*budget, "budget", "max_trials", 1, false, 10000000);
-  if (!trials && needs_trials && !budget->contains("max_trials")) {
-    check.Add("budget.max_trials", "missing: " + ToString(type) +
-                                       " search needs a trial budget, e.g. "
-                                       "\"max_trials\": 50");
-  }
   spec.budget.max_trials = trials.value_or(0);
   spec.budget.max_hours =
       check.PositiveNumber(*budget, "budget", "max_hours", false).value_or(0);

@@ -117,8 +117,8 @@ class Scheduler {
   double Score(double value) const;
 
  protected:
-  // `sampler` proposes parameters; `max_trials` caps how many trials start
-  // (0: no cap).
+  // `sampler` proposes parameters; spec.budget.max_trials caps how many
+  // trials start (0: no cap).
   Scheduler(const StudySpec& spec, std::unique_ptr<Sampler> sampler);
 
   // Policy hooks. NextJob hook: returns the next decision; may call
