@@ -225,4 +225,43 @@ std::string TypeName(const json& value) {
   }
 }
 
+std::vector<std::string> DescribeChanges(const nlohmann::json& before,
+                                         const nlohmann::json& after,
+                                         const std::string& path) {
+  std::vector<std::string> out;
+  const std::string here = path.empty() ? "(whole file)" : path;
+  auto child = [&path](const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  };
+  if (before.is_object() && after.is_object()) {
+    for (const auto& [key, value] : before.items()) {
+      auto it = after.find(key);
+      if (it == after.end()) {
+        out.push_back(child(key) + ": removed");
+      } else {
+        auto sub = DescribeChanges(value, *it, child(key));
+        out.insert(out.end(), sub.begin(), sub.end());
+      }
+    }
+    for (const auto& [key, value] : after.items()) {
+      if (!before.contains(key)) {
+        out.push_back(child(key) + ": added = " + Brief(value));
+      }
+    }
+    return out;
+  }
+  if (before.is_array() && after.is_array() && before.size() == after.size()) {
+    for (size_t i = 0; i < before.size(); ++i) {
+      auto sub = DescribeChanges(before[i], after[i],
+                                 path + "[" + std::to_string(i) + "]");
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+  }
+  if (before != after) {
+    out.push_back(here + ": " + Brief(before) + " -> " + Brief(after));
+  }
+  return out;
+}
+
 }  // namespace hpo

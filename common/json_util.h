@@ -37,6 +37,13 @@ std::string Brief(const nlohmann::json& value);
 // The JSON type name used in messages: "a string", "a number", "an object"...
 std::string TypeName(const nlohmann::json& value);
 
+// The differences between two JSON values, one per changed leaf, as
+// `PATH: BEFORE -> AFTER` (or `PATH: added = V`, `PATH: removed`), with paths
+// like `search_space.lr.high` and `values[2]`. Empty when they are equal.
+std::vector<std::string> DescribeChanges(const nlohmann::json& before,
+                                         const nlohmann::json& after,
+                                         const std::string& path = "");
+
 }  // namespace hpo
 
 #endif  // HPO_COMMON_JSON_UTIL_H_

@@ -636,6 +636,34 @@ std::string ToString(ObjectiveMode mode) {
   return mode == ObjectiveMode::kMin ? "min" : "max";
 }
 
+namespace {
+
+// The synthetic trainer (analytic learning curves, for tests and benchmarks)
+// takes only these settings.
+void CheckSyntheticTrainer(JsonChecker& check, const json& trainer) {
+  check.CheckKeys(trainer, "trainer",
+                  {"model", "epoch_seconds", "noise", "time_spread",
+                   "divergence_rate", "classes"},
+                  "the synthetic trainer");
+  for (const char* key : {"epoch_seconds", "noise", "time_spread"}) {
+    std::optional<double> v = check.Number(trainer, "trainer", key, false);
+    if (v && (*v < 0 || *v > 3600)) {
+      check.Add(std::string("trainer.") + key,
+                "must be from 0 to 3600 (got " + FormatNumber(*v) + ")");
+    }
+  }
+  std::optional<double> rate =
+      check.Number(trainer, "trainer", "divergence_rate", false);
+  if (rate && (*rate < 0 || *rate > 1)) {
+    check.Add(
+        "trainer.divergence_rate",
+        "must be a fraction from 0 to 1 (got " + FormatNumber(*rate) + ")");
+  }
+  check.IntegerAtLeast(trainer, "trainer", "classes", 2, false, 100000);
+}
+
+}  // namespace
+
 StudySpec ParseStudy(const json& study, const std::string& source) {
   JsonChecker check(source);
   StudySpec spec;
@@ -679,7 +707,9 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
   }
   if (const json* trainer = check.Object(study, "", "trainer", false)) {
     spec.trainer = *trainer;
-    check.String(*trainer, "trainer", "model", false);
+    std::optional<std::string> model =
+        check.String(*trainer, "trainer", "model", false);
+    if (model == "synthetic") CheckSyntheticTrainer(check, *trainer);
   }
   ParseSearchSpace(check, study, spec);
   const bool algorithm_known = ParseAlgorithm(check, study, spec);

@@ -3,6 +3,7 @@
 #ifndef HPO_COMMON_TRIAL_STATE_H_
 #define HPO_COMMON_TRIAL_STATE_H_
 
+#include <optional>
 #include <string>
 
 namespace hpo {
@@ -35,6 +36,17 @@ inline const char* ToString(TrialState state) {
       return "lost";
   }
   return "?";
+}
+
+// The state named `name` (as ToString() writes it), if any.
+inline std::optional<TrialState> TrialStateFromString(const std::string& name) {
+  for (TrialState s :
+       {TrialState::kQueued, TrialState::kRunning, TrialState::kPaused,
+        TrialState::kComplete, TrialState::kPruned, TrialState::kFailed,
+        TrialState::kLost}) {
+    if (name == ToString(s)) return s;
+  }
+  return std::nullopt;
 }
 
 // True for states a trial never leaves.

@@ -1,12 +1,23 @@
-// hpo-coordinator: runs a study. This build plans studies (--plan); the
-// service loop that dispatches trials to workers comes with the coordinator
-// (ZeroMQ transport and SQLite store).
+// hpo-coordinator: plans (--plan) or runs a study: binds a ZeroMQ ROUTER,
+// hands trials to the workers that connect, and records everything in the
+// SQLite results database (--db). Ctrl-C or SIGTERM stops it cleanly; run
+// it again with --resume to continue.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <string>
+#include <zmq.hpp>
 
 #include "common/error.h"
+#include "common/json_util.h"
+#include "common/store.h"
 #include "common/study_spec.h"
+#include "coordinator/coordinator.h"
 #include "search/scheduler.h"
 
 namespace po = boost::program_options;
@@ -16,6 +27,19 @@ namespace {
 constexpr char kUsage[] =
     "Usage: hpo-coordinator --study FILE.json [--db results.db] "
     "[--bind tcp://*:5555] [--resume] [--plan]\n";
+
+std::atomic<int> g_signal{0};
+
+extern "C" void OnSignal(int sig) { g_signal = sig; }
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
 
 // Tells the user when the trial budget changes the plan.
 void WarnAboutBudget(const nlohmann::ordered_json& plan) {
@@ -27,6 +51,156 @@ void WarnAboutBudget(const nlohmann::ordered_json& plan) {
             << " trials; the schedule shown is what will run\n";
 }
 
+// Sends over the ROUTER socket: a routing-id frame, then the message.
+class ZmqTransport : public hpo::Transport {
+ public:
+  explicit ZmqTransport(zmq::socket_t& socket) : socket_(socket) {}
+  void Send(const std::string& identity, const std::string& bytes) override {
+    try {
+      if (!socket_.send(zmq::buffer(identity),
+                        zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        return;  // The peer's queue is full: it is not reading.
+      }
+      (void)socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      std::cerr << "hpo-coordinator: send failed: " << e.what() << "\n";
+    }
+  }
+
+ private:
+  zmq::socket_t& socket_;
+};
+
+std::string FormatDuration(double seconds) {
+  long s = std::lround(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60,
+                s % 60);
+  return buf;
+}
+
+std::string ProgressLine(const hpo::StudySpec& spec,
+                         const hpo::CoordinatorStats& s, double rate) {
+  char buf[512];
+  std::string best = "none yet";
+  if (s.best_trial >= 0) {
+    char b[96];
+    std::snprintf(b, sizeof b, "%.4g (trial %lld)", s.best_value,
+                  static_cast<long long>(s.best_trial));
+    best = b;
+  }
+  std::string planned =
+      s.planned_trials > 0 ? "/" + std::to_string(s.planned_trials) : "";
+  std::snprintf(
+      buf, sizeof buf,
+      "%s %s | trials %lld%s: %lld complete, %lld pruned, %lld failed, "
+      "%lld running, %lld queued | best %s %s | workers %lld (%lld slots) | "
+      "%.1f epochs/s",
+      spec.name.c_str(), FormatDuration(s.elapsed_s).c_str(),
+      static_cast<long long>(s.trials), planned.c_str(),
+      static_cast<long long>(s.complete), static_cast<long long>(s.pruned),
+      static_cast<long long>(s.failed), static_cast<long long>(s.running),
+      static_cast<long long>(s.queued), spec.objective.metric.c_str(),
+      best.c_str(), static_cast<long long>(s.workers),
+      static_cast<long long>(s.slots), rate);
+  return buf;
+}
+
+int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
+        const std::string& spec_text, const std::string& db_path,
+        const std::string& bind, bool resume) {
+  std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::router);
+  socket.set(zmq::sockopt::linger, 1000);
+  socket.set(zmq::sockopt::sndhwm, 100000);
+  socket.set(zmq::sockopt::rcvhwm, 100000);
+  // A hard cap far above the protocol's limit: a peer that sends more is
+  // disconnected before the coordinator buffers it.
+  socket.set(zmq::sockopt::maxmsgsize,
+             static_cast<int64_t>(4 * hpo::kMaxMessageBytes));
+  try {
+    socket.bind(bind);
+  } catch (const zmq::error_t& e) {
+    throw hpo::BadInput("hpo-coordinator: cannot bind --bind " + bind + ": " +
+                        e.what() +
+                        " (is another coordinator using it? pick another "
+                        "port, e.g. tcp://*:5556)");
+  }
+  const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+  ZmqTransport transport(socket);
+  const bool tty = isatty(STDERR_FILENO);
+  auto log = [tty](const std::string& line) {
+    std::cerr << (tty ? "\r\033[K" : "") << "hpo-coordinator: " << line
+              << std::endl;
+  };
+  hpo::SystemClock clock;
+  hpo::Coordinator coordinator(spec, spec_json, spec_text, *store, clock,
+                               transport, resume, log);
+  log("study \"" + spec.name + "\" (" + ToString(spec.algorithm.type) +
+      ") listening on " + endpoint + ", results in " + db_path);
+
+  const double progress_every = tty ? 0.5 : 5.0;
+  double last_progress = clock.Now();
+  int64_t last_epochs = 0;
+  zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!coordinator.finished()) {
+    if (g_signal != 0) {
+      log(std::string(g_signal == SIGINT ? "interrupted" : "terminated") +
+          "; stopping the trials in progress and saving");
+      coordinator.Stop("interrupted");
+      break;
+    }
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(20));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    // Drain what is waiting, a bounded batch at a time.
+    for (int i = 0; i < 4096 && (items[0].revents & ZMQ_POLLIN); ++i) {
+      zmq::message_t identity;
+      zmq::message_t payload;
+      if (!socket.recv(identity, zmq::recv_flags::dontwait)) break;
+      if (!identity.more()) continue;
+      (void)socket.recv(payload, zmq::recv_flags::dontwait);
+      // Frames after the payload are not part of the protocol.
+      while (payload.more()) {
+        zmq::message_t extra;
+        (void)socket.recv(extra, zmq::recv_flags::dontwait);
+        if (!extra.more()) break;
+      }
+      coordinator.OnMessage(identity.to_string(), payload.to_string());
+    }
+    coordinator.Tick();
+    const double now = clock.Now();
+    if (now - last_progress >= progress_every) {
+      hpo::CoordinatorStats s = coordinator.stats();
+      double rate = (s.epochs - last_epochs) / (now - last_progress);
+      last_epochs = s.epochs;
+      last_progress = now;
+      std::cerr << (tty ? "\r\033[K" : "") << ProgressLine(spec, s, rate)
+                << (tty ? "" : "\n") << std::flush;
+    }
+  }
+  hpo::CoordinatorStats s = coordinator.stats();
+  if (tty) std::cerr << "\r\033[K";
+  std::cout << "study \"" << spec.name << "\" " << coordinator.outcome() << ": "
+            << s.trials << " trials (" << s.complete << " complete, "
+            << s.pruned << " pruned, " << s.failed << " failed)";
+  if (s.best_trial >= 0) {
+    std::cout << ", best " << spec.objective.metric << " " << s.best_value
+              << " (trial " << s.best_trial << ")";
+  }
+  std::cout << ", " << FormatDuration(s.elapsed_s) << "; results in " << db_path
+            << "\n";
+  if (coordinator.outcome() == "interrupted") {
+    std::cout << "resume with: hpo-coordinator --study <file> --db " << db_path
+              << " --resume\n";
+    return 128 + (g_signal != 0 ? static_cast<int>(g_signal) : SIGINT);
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   po::options_description options("Options");
   options.add_options()("help,h", "show this help and exit")(
@@ -34,7 +208,7 @@ int Main(int argc, char** argv) {
       "db", po::value<std::string>()->default_value("hpo.db"),
       "SQLite results database")(
       "bind", po::value<std::string>()->default_value("tcp://*:5555"),
-      "ZeroMQ endpoint that workers connect to")(
+      "ZeroMQ endpoint that workers connect to (port * picks a free one)")(
       "resume", "continue a study recorded in --db")(
       "plan", "print the schedule as JSON and exit");
   po::variables_map vm;
@@ -47,25 +221,29 @@ int Main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << kUsage << "\nPlans and runs a hyperparameter study.\n\n"
-              << options;
+              << options
+              << "\nExit codes: 0 study finished, 1 runtime failure, 2 bad "
+                 "usage or input,\n130/143 stopped by SIGINT/SIGTERM "
+                 "(resume with --resume).\n";
     return 0;
   }
   if (!vm.count("study")) {
     throw hpo::BadInput(
         "hpo-coordinator: --study FILE.json is required (see --help)");
   }
-  hpo::StudySpec spec = hpo::LoadStudyFile(vm["study"].as<std::string>());
-  std::unique_ptr<hpo::Scheduler> scheduler = hpo::NewScheduler(spec);
+  const std::string path = vm["study"].as<std::string>();
+  const std::string text = hpo::ReadTextFile(path);
+  const nlohmann::json study_json = hpo::ParseJsonText(text, path);
+  hpo::StudySpec spec = hpo::ParseStudy(study_json, path);
   if (vm.count("plan")) {
-    nlohmann::ordered_json plan = scheduler->Plan();
+    nlohmann::ordered_json plan = hpo::NewScheduler(spec)->Plan();
     WarnAboutBudget(plan);
     std::cout << plan.dump() << "\n";
     return 0;
   }
-  throw hpo::RuntimeFailure(
-      "running a study needs the coordinator service, which this build does "
-      "not have yet; use --plan to check the schedule of " +
-      vm["study"].as<std::string>());
+  InstallSignalHandlers();
+  return Run(spec, study_json, text, vm["db"].as<std::string>(),
+             vm["bind"].as<std::string>(), vm.count("resume") > 0);
 }
 
 }  // namespace
@@ -78,6 +256,9 @@ int main(int argc, char** argv) {
                                                         : "hpo-coordinator: ")
               << e.what() << "\n";
     return e.exit_code();
+  } catch (const zmq::error_t& e) {
+    std::cerr << "hpo-coordinator: ZeroMQ: " << e.what() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "hpo-coordinator: internal error: " << e.what() << "\n";
     return 1;

@@ -77,7 +77,8 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
           .Normal());
   const double jitter = 1.0 + options_.epoch_jitter * noise.Normal();
   const double seconds =
-      std::max(0.05, options_.epoch_seconds * time_factor * jitter);
+      std::max(0.05 * options_.epoch_seconds,
+               options_.epoch_seconds * time_factor * jitter);
 
   EpochMetrics m;
   m.val_accuracy = accuracy;
@@ -96,6 +97,18 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
     }
   }
   return m;
+}
+
+CurveOptions SyntheticTrainerOptions(const StudySpec& spec) {
+  CurveOptions options;
+  options.seed = spec.seed;
+  const json& t = spec.trainer;
+  options.epoch_seconds = t.value("epoch_seconds", 0.0);
+  options.noise = t.value("noise", options.noise);
+  options.time_spread = t.value("time_spread", options.time_spread);
+  options.divergence_rate = t.value("divergence_rate", 0.0);
+  options.classes = t.value("classes", options.classes);
+  return options;
 }
 
 }  // namespace hpo

@@ -63,6 +63,13 @@ class SyntheticCurves {
   CurveOptions options_;
 };
 
+// The options of the synthetic trainer that `spec.trainer` configures
+// ({"model": "synthetic", "epoch_seconds": ..., "noise": ...,
+// "time_spread": ..., "divergence_rate": ..., "classes": ...}; the study
+// parser checks them). epoch_seconds 0 (the default) means epochs take no
+// time at all.
+CurveOptions SyntheticTrainerOptions(const StudySpec& spec);
+
 }  // namespace hpo
 
 #endif  // HPO_SEARCH_SYNTHETIC_CURVES_H_

@@ -1,0 +1,269 @@
+#include "common/protocol.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace hpo {
+
+using nlohmann::json;
+
+namespace {
+
+// What a field must hold.
+enum class Kind {
+  kString,
+  kStringOrNull,
+  kCount,     // Integer >= 0.
+  kPositive,  // Integer >= 1.
+  kNumber,    // Finite number > 0.
+  kObject,
+  kStringArray,
+  kLeaseArray,
+  kMetrics,  // Object of metric name -> number or null.
+};
+
+struct Field {
+  const char* name;
+  Kind kind;
+  bool required;
+};
+
+struct TypeInfo {
+  MessageType type;
+  const char* name;
+  std::vector<Field> fields;
+};
+
+const std::vector<TypeInfo>& Types() {
+  static const std::vector<TypeInfo> types = {
+      {MessageType::kHello,
+       "hello",
+       {{"name", Kind::kString, true},
+        {"host", Kind::kString, true},
+        {"devices", Kind::kStringArray, true},
+        {"slots", Kind::kPositive, true},
+        {"session", Kind::kPositive, true},
+        {"pid", Kind::kCount, false}}},
+      {MessageType::kWelcome,
+       "welcome",
+       {{"worker_id", Kind::kCount, true},
+        {"study", Kind::kString, true},
+        {"spec", Kind::kObject, true},
+        {"heartbeat_s", Kind::kNumber, true},
+        {"lease_timeout_s", Kind::kNumber, true}}},
+      {MessageType::kHeartbeat,
+       "heartbeat",
+       {{"running", Kind::kLeaseArray, false}}},
+      {MessageType::kAssign,
+       "assign",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"attempt", Kind::kPositive, true},
+        {"study", Kind::kString, true},
+        {"params", Kind::kObject, true},
+        {"from_epoch", Kind::kCount, true},
+        {"to_epoch", Kind::kPositive, true},
+        {"checkpoint", Kind::kStringOrNull, false}}},
+      {MessageType::kEpoch,
+       "epoch",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"epoch", Kind::kPositive, true},
+        {"metrics", Kind::kMetrics, true},
+        {"checkpoint", Kind::kStringOrNull, false}}},
+      {MessageType::kFailure,
+       "failure",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"epoch", Kind::kCount, true},
+        {"kind", Kind::kString, true},
+        {"message", Kind::kString, true}}},
+      {MessageType::kDecision,
+       "decision",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"action", Kind::kString, true},
+        {"to_epoch", Kind::kCount, true}}},
+      {MessageType::kDone, "done", {{"study", Kind::kString, true}}},
+      {MessageType::kRejoin, "rejoin", {{"why", Kind::kString, true}}},
+      {MessageType::kError, "error", {{"message", Kind::kString, true}}},
+  };
+  return types;
+}
+
+// An integer in [min, 2^63) (MessagePack decodes non-negative integers as
+// unsigned).
+bool IsCount(const json& v, int64_t min) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    return u <= static_cast<uint64_t>(INT64_MAX) &&
+           static_cast<int64_t>(u) >= min;
+  }
+  return v.is_number_integer() && v.get<int64_t>() >= min;
+}
+
+bool Holds(const json& v, Kind kind) {
+  switch (kind) {
+    case Kind::kString:
+      return v.is_string();
+    case Kind::kStringOrNull:
+      return v.is_string() || v.is_null();
+    case Kind::kCount:
+      return IsCount(v, 0);
+    case Kind::kPositive:
+      return IsCount(v, 1);
+    case Kind::kNumber:
+      return v.is_number() && v.get<double>() > 0 && v.get<double>() < 1e9;
+    case Kind::kObject:
+      return v.is_object();
+    case Kind::kStringArray:
+      if (!v.is_array()) return false;
+      for (const json& e : v) {
+        if (!e.is_string()) return false;
+      }
+      return true;
+    case Kind::kLeaseArray:
+      if (!v.is_array()) return false;
+      for (const json& e : v) {
+        if (!IsCount(e, 1)) return false;
+      }
+      return true;
+    case Kind::kMetrics:
+      if (!v.is_object() || v.size() > 64) return false;
+      for (const auto& [name, value] : v.items()) {
+        if (!value.is_number() && !value.is_null()) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+const char* KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kString:
+      return "a string";
+    case Kind::kStringOrNull:
+      return "a string or null";
+    case Kind::kCount:
+      return "an integer >= 0";
+    case Kind::kPositive:
+      return "an integer >= 1";
+    case Kind::kNumber:
+      return "a positive number";
+    case Kind::kObject:
+      return "an object";
+    case Kind::kStringArray:
+      return "an array of strings";
+    case Kind::kLeaseArray:
+      return "an array of leases";
+    case Kind::kMetrics:
+      return "an object of at most 64 numbers";
+  }
+  return "?";
+}
+
+}  // namespace
+
+const char* ToString(MessageType type) {
+  for (const TypeInfo& info : Types()) {
+    if (info.type == type) return info.name;
+  }
+  return "?";
+}
+
+Message MakeMessage(MessageType type, json fields) {
+  Message m{type, std::move(fields)};
+  if (!m.body.is_object()) m.body = json::object();
+  m.body["v"] = kProtocolVersion;
+  m.body["type"] = ToString(type);
+  return m;
+}
+
+std::string Encode(const Message& message) {
+  std::vector<uint8_t> bytes = json::to_msgpack(message.body);
+  if (bytes.size() > kMaxMessageBytes) {
+    throw ProtocolError(std::string(ToString(message.type)) + " message of " +
+                        std::to_string(bytes.size()) +
+                        " bytes exceeds the limit of " +
+                        std::to_string(kMaxMessageBytes));
+  }
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Message Decode(const void* data, size_t size) {
+  if (size > kMaxMessageBytes) {
+    throw ProtocolError("message of " + std::to_string(size) +
+                        " bytes exceeds the limit of " +
+                        std::to_string(kMaxMessageBytes));
+  }
+  if (size == 0) throw ProtocolError("empty message");
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  json body;
+  try {
+    if (bytes[0] == '{') {
+      body = json::parse(bytes, bytes + size);
+    } else {
+      body = json::from_msgpack(bytes, bytes + size);
+    }
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("not MessagePack or JSON: ") + e.what());
+  }
+  if (!body.is_object()) throw ProtocolError("not a map");
+  auto v = body.find("v");
+  if (v == body.end() || !v->is_number_integer()) {
+    throw ProtocolError("no protocol version \"v\"", true);
+  }
+  if (v->get<int64_t>() != kProtocolVersion) {
+    throw ProtocolError("protocol version " + v->dump() +
+                            ", this program speaks version " +
+                            std::to_string(kProtocolVersion) +
+                            " (run the same hpo release on both sides)",
+                        true);
+  }
+  auto type = body.find("type");
+  if (type == body.end() || !type->is_string()) {
+    throw ProtocolError("no message \"type\"");
+  }
+  for (const TypeInfo& info : Types()) {
+    if (*type != info.name) continue;
+    for (const Field& field : info.fields) {
+      auto it = body.find(field.name);
+      if (it == body.end()) {
+        if (field.required) {
+          throw ProtocolError(std::string(info.name) + " message without \"" +
+                              field.name + "\"");
+        }
+        continue;
+      }
+      if (!Holds(*it, field.kind)) {
+        throw ProtocolError(std::string(info.name) + " message: \"" +
+                            field.name + "\" must be " + KindName(field.kind));
+      }
+    }
+    return Message{info.type, std::move(body)};
+  }
+  throw ProtocolError("unknown message type " + type->dump().substr(0, 40));
+}
+
+int64_t NewLease() {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t base = [] {
+    std::random_device rd;
+    uint64_t seed = (uint64_t{rd()} << 32) ^ rd();
+    return seed ^
+           static_cast<uint64_t>(
+               std::chrono::steady_clock::now().time_since_epoch().count());
+  }();
+  uint64_t x = base + 0x9e3779b97f4a7c15ULL * (++counter);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  x &= 0x7fffffffffffffffULL;
+  return x == 0 ? 1 : static_cast<int64_t>(x);
+}
+
+}  // namespace hpo

@@ -1,0 +1,98 @@
+// The wire protocol between hpo-coordinator and hpo-worker (DESIGN.md).
+//
+// The coordinator binds a ZeroMQ ROUTER; each worker connects a DEALER. Every
+// message is one frame: a MessagePack map (JSON text is accepted too, for
+// debugging) with the protocol version "v", a "type" and the type's fields.
+//
+//   worker -> coordinator            coordinator -> worker
+//   hello     name host devices      welcome    worker_id study spec
+//             slots session pid                 heartbeat_s lease_timeout_s
+//   heartbeat running (leases)       heartbeat
+//   epoch     lease trial epoch      assign     lease trial attempt params
+//             metrics [checkpoint]              from_epoch to_epoch
+//   failure   lease trial epoch                 [checkpoint]
+//             kind message           decision   lease trial action to_epoch
+//                                    done       study        (study over)
+//                                    rejoin     why    (say hello again)
+//   error / error: message           (a fatal mismatch, e.g. the version)
+//
+// A worker's hello carries a session number it draws each time it (re)joins;
+// a hello means "I run nothing": a new session from a known worker ends the
+// attempts of its previous one, a repeated hello of the same session does not.
+//
+// A trial attempt is identified on the wire by its lease: a random 63-bit
+// number the coordinator draws per attempt, so a message from an attempt the
+// coordinator has given up on (or from before a coordinator restart) never
+// matches a live one.
+//
+// Decode() checks everything a handler relies on (version, known type, every
+// required field with its type and range) and throws ProtocolError otherwise,
+// so handlers may use json::at() on required fields without further checks.
+#ifndef HPO_COMMON_PROTOCOL_H_
+#define HPO_COMMON_PROTOCOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace hpo {
+
+constexpr int kProtocolVersion = 1;
+// Larger messages are dropped unread (a study spec or a trial's parameters
+// are a few kilobytes).
+constexpr size_t kMaxMessageBytes = 1 << 20;
+
+enum class MessageType {
+  kHello,
+  kWelcome,
+  kHeartbeat,
+  kAssign,
+  kEpoch,
+  kFailure,
+  kDecision,
+  kDone,
+  kRejoin,
+  kError,
+};
+
+const char* ToString(MessageType type);
+
+struct Message {
+  MessageType type = MessageType::kHeartbeat;
+  nlohmann::json body;  // An object; includes "v" and "type".
+};
+
+// A message that cannot be used: malformed, oversized, unknown type, or a
+// different protocol version (version_mismatch() is then true).
+class ProtocolError : public std::runtime_error {
+ public:
+  ProtocolError(const std::string& what, bool version_mismatch = false)
+      : std::runtime_error(what), version_mismatch_(version_mismatch) {}
+  bool version_mismatch() const { return version_mismatch_; }
+
+ private:
+  bool version_mismatch_;
+};
+
+// Builds a message of `type` from `fields` (an object), stamping the version.
+Message MakeMessage(MessageType type, nlohmann::json fields);
+
+// Encodes as MessagePack. Throws ProtocolError if the result exceeds
+// kMaxMessageBytes.
+std::string Encode(const Message& message);
+
+// Decodes and validates one frame. Throws ProtocolError saying what is wrong.
+Message Decode(const void* data, size_t size);
+inline Message Decode(const std::string& bytes) {
+  return Decode(bytes.data(), bytes.size());
+}
+
+// A new random lease (positive, below 2^63), from the OS entropy source
+// mixed with a counter.
+int64_t NewLease();
+
+}  // namespace hpo
+
+#endif  // HPO_COMMON_PROTOCOL_H_

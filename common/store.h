@@ -1,0 +1,165 @@
+// The results database: one SQLite file per set of studies (DESIGN.md).
+//
+// The coordinator is the only writer. Writes are batched: the first write
+// opens a transaction and Commit() (called by the coordinator's loop at most
+// every few hundred milliseconds, and by Flush()) ends it, so thousands of
+// epoch reports per second cost one fsync per batch, not one per row. A batch
+// is atomic: after a crash the file holds a consistent prefix of what the
+// coordinator did, which is what resuming needs. The file is in WAL mode, so
+// readers (hpo-query, sqlite3, the report) never block the writer.
+//
+// Tables and views are documented in README.md ("Querying results").
+// Errors (unreadable file, full disk, a file from a newer hpo) are thrown as
+// hpo::Error naming the file.
+#ifndef HPO_COMMON_STORE_H_
+#define HPO_COMMON_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/trial_state.h"
+
+struct sqlite3;
+
+namespace hpo {
+
+// The schema version this build writes. Older files are migrated on open;
+// newer ones are refused.
+constexpr int kSchemaVersion = 1;
+
+struct StudyRow {
+  int64_t id = 0;
+  std::string name;
+  std::string spec;  // The study file's text, as given.
+  std::string spec_hash;
+  std::string algorithm;
+  std::string metric;
+  std::string mode;       // "min" or "max".
+  std::string state;      // running, complete, interrupted, time_limit.
+  double created_at = 0;  // Unix seconds.
+  double updated_at = 0;
+  double elapsed_s = 0;  // Time spent running, over all sessions.
+};
+
+struct TrialRow {
+  int64_t number = 0;
+  TrialState state = TrialState::kQueued;
+  nlohmann::json params = nlohmann::json::object();
+  int bracket = 0;
+  int rung = 0;
+  int epochs = 0;                    // Epochs completed.
+  int attempts = 0;                  // Attempts started.
+  std::optional<double> value;       // Objective at the last epoch.
+  std::optional<double> best_value;  // Best objective over its epochs.
+  std::string checkpoint;            // Latest checkpoint path, if any.
+  int checkpoint_epoch = 0;          // Epochs the checkpoint holds.
+  std::string error;                 // Why it failed, if it did.
+  std::string worker;                // Worker of the latest attempt.
+  double updated_at = 0;
+};
+
+struct MetricRow {
+  int64_t trial = 0;
+  int epoch = 0;
+  int64_t attempt_id = 0;
+  nlohmann::json metrics = nlohmann::json::object();  // name -> number|null
+  std::optional<double> objective;
+  double recorded_at = 0;
+};
+
+struct AttemptRow {
+  int64_t id = 0;
+  int64_t trial = 0;
+  int attempt = 0;
+  int64_t lease = 0;
+  std::string worker;
+  int from_epoch = 0;
+  int to_epoch = 0;
+  std::string state;  // running, done, pruned, lost, failed, interrupted.
+  std::string reason;
+  double started_at = 0;
+  std::optional<double> ended_at;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path`, migrating an older
+  // schema. ":memory:" gives a private in-memory database. `read_only`
+  // opens an existing file without writing to it (for queries); it then
+  // refuses files it would have to migrate.
+  static std::unique_ptr<Store> Open(const std::string& path,
+                                     bool read_only = false);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+  int schema_version() const;
+
+  // --- Writes (batched; visible to other connections after Commit()) ---
+  int64_t CreateStudy(const StudyRow& study);
+  void UpdateStudy(int64_t study, const std::string& state, double elapsed_s,
+                   double now);
+  // Inserts or replaces the trial row (and its parameters).
+  void PutTrial(int64_t study, const TrialRow& trial);
+  void AddStateChange(int64_t study, int64_t trial, TrialState state, int epoch,
+                      double now);
+  // Returns the attempt's id.
+  int64_t AddAttempt(int64_t study, const AttemptRow& attempt);
+  void UpdateAttemptTarget(int64_t attempt_id, int to_epoch);
+  void EndAttempt(int64_t attempt_id, const std::string& state,
+                  const std::string& reason, double now);
+  // Inserts or replaces the metrics of (trial, epoch).
+  void PutMetrics(int64_t study, const MetricRow& row);
+  // Deletes metrics of `trial` after `epoch` (a job restarts from there).
+  void DeleteMetricsAfter(int64_t study, int64_t trial, int epoch);
+  // Appends scheduler event number `seq` (0, 1, 2...).
+  void AddEvent(int64_t study, int64_t seq, const std::string& event_json);
+  int64_t AddWorker(const std::string& name, const std::string& host,
+                    const nlohmann::json& devices, int slots, int64_t pid,
+                    double now);
+  void UpdateWorker(int64_t worker_id, const std::string& state, double now);
+
+  // Ends the open transaction, if any. Throws hpo::Error if the disk refuses
+  // (then nothing of the batch is written).
+  void Commit();
+  // Writes since the last Commit().
+  int64_t pending_writes() const { return pending_; }
+
+  // --- Reads (see committed data and this connection's open batch) ---
+  std::vector<StudyRow> Studies();
+  std::optional<StudyRow> FindStudy(const std::string& name);
+  // Trials of a study by number; `state` filters when not empty.
+  std::vector<TrialRow> Trials(int64_t study, const std::string& state = "");
+  std::vector<MetricRow> Metrics(int64_t study, int64_t trial);
+  std::vector<AttemptRow> Attempts(int64_t study, int64_t trial = -1);
+  // Scheduler events in order.
+  std::vector<std::string> Events(int64_t study);
+
+ private:
+  Store(sqlite3* db, std::string path);
+  void Exec(const std::string& sql);
+  // Throws the hpo::Error for SQLite result code `rc`.
+  [[noreturn]] void Fail(int rc, const char* what);
+  void Migrate(bool read_only);
+  void Begin();
+  class Statement;
+  Statement& Prepared(int id, const char* sql);
+
+  sqlite3* db_;
+  std::string path_;
+  bool in_transaction_ = false;
+  int64_t pending_ = 0;
+  std::vector<std::unique_ptr<Statement>> statements_;
+};
+
+// A stable fingerprint of a study file's contents (hex).
+std::string HashText(const std::string& text);
+
+}  // namespace hpo
+
+#endif  // HPO_COMMON_STORE_H_

@@ -1,0 +1,717 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+#include "common/json_util.h"
+
+namespace hpo {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kCommitInterval = 0.2;  // Seconds between batch commits.
+constexpr int64_t kMaxBatch = 50000;     // Writes that force a commit.
+constexpr int kMaxSlots = 256;
+
+// Failure kinds that happen again on any worker: the trial fails at once.
+bool Retryable(const std::string& kind) {
+  return kind != "diverged" && kind != "oom" && kind != "config" &&
+         kind != "data";
+}
+
+// Parts of a study file that may change between sessions: they do not
+// affect which configurations run or in what order.
+bool MayChangeOnResume(const std::string& change) {
+  return change.rfind("description", 0) == 0 ||
+         change.rfind("budget.max_hours", 0) == 0 ||
+         change.rfind("execution", 0) == 0;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(const StudySpec& spec, const json& spec_json,
+                         const std::string& spec_text, Store& store,
+                         Clock& clock, Transport& transport, bool resume,
+                         Logger log)
+    : spec_(spec),
+      spec_json_(spec_json),
+      store_(store),
+      clock_(clock),
+      transport_(transport),
+      log_(std::move(log)),
+      scheduler_(NewScheduler(spec)) {
+  json plan = scheduler_->Plan();
+  planned_trials_ = plan.value("trials", int64_t{0});
+  session_start_ = clock_.Now();
+  last_commit_ = session_start_;
+  std::optional<StudyRow> existing = store_.FindStudy(spec.name);
+  if (existing && !resume) {
+    throw BadInput("study \"" + spec.name + "\" already exists in " +
+                   store.path() + " (" + existing->state +
+                   "); pass --resume to continue it, or rename the study or "
+                   "use another --db to start afresh");
+  }
+  if (!existing && resume) {
+    throw BadInput("--resume: " + store.path() + " has no study named \"" +
+                   spec.name + "\"; run without --resume to start it");
+  }
+  if (existing) {
+    ResumeFrom(*existing, spec_json);
+  } else {
+    StartNew(spec, spec_text);
+  }
+  store_.Commit();
+}
+
+Coordinator::~Coordinator() = default;
+
+void Coordinator::StartNew(const StudySpec& spec,
+                           const std::string& spec_text) {
+  StudyRow row;
+  row.name = spec.name;
+  row.spec = spec_text;
+  row.spec_hash = HashText(spec_json_.dump());
+  row.algorithm = ToString(spec.algorithm.type);
+  row.metric = spec.objective.metric;
+  row.mode = ToString(spec.objective.mode);
+  row.state = "running";
+  row.created_at = row.updated_at = clock_.WallTime();
+  study_id_ = store_.CreateStudy(row);
+}
+
+void Coordinator::ResumeFrom(const StudyRow& study, const json& spec_json) {
+  json before;
+  try {
+    before = json::parse(study.spec);
+  } catch (const json::exception&) {
+    throw BadInput(store_.path() + ": the recorded file of study \"" +
+                   study.name + "\" is not JSON; the database is damaged");
+  }
+  std::vector<std::string> refused;
+  for (const std::string& change : DescribeChanges(before, spec_json)) {
+    if (!MayChangeOnResume(change)) refused.push_back(change);
+  }
+  if (!refused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < refused.size() && i < 5; ++i) {
+      list += (i ? "; " : "") + refused[i];
+    }
+    if (refused.size() > 5) {
+      list += "; and " + std::to_string(refused.size() - 5) + " more";
+    }
+    throw BadInput("--resume: the study file changed since study \"" +
+                   study.name + "\" started (" + list +
+                   "); resuming needs the same search (only description, "
+                   "budget.max_hours and execution may change): restore the "
+                   "file, or start a new study under another name");
+  }
+  study_id_ = study.id;
+  prior_elapsed_ = study.elapsed_s;
+
+  // Rebuild the scheduler from its event log.
+  std::vector<std::string> events = store_.Events(study_id_);
+  for (const std::string& text : events) {
+    json event = json::parse(text, nullptr, false);
+    if (event.is_discarded()) {
+      throw BadInput(store_.path() + ": event " + std::to_string(next_event_) +
+                     " of study \"" + study.name + "\" is not JSON");
+    }
+    scheduler_->Apply(SchedulerEvent::FromJson(event));
+    ++next_event_;
+  }
+  scheduler_->TakeStateChanges();
+  if (study.state == "complete") {
+    outcome_ = "complete";
+    finished_ = true;
+    log_("study \"" + study.name + "\" is already complete; nothing to do");
+    return;
+  }
+
+  for (TrialRow& row : store_.Trials(study_id_)) {
+    TrialInfo& info = trials_[row.number];
+    info.row = std::move(row);
+  }
+  for (const MetricRow& m : store_.Metrics(study_id_, -1)) {
+    auto it = trials_.find(m.trial);
+    if (it == trials_.end()) continue;
+    std::vector<double>& values = it->second.values;
+    values.resize(std::max(values.size(), static_cast<size_t>(m.epoch)),
+                  std::nan(""));
+    values[static_cast<size_t>(m.epoch - 1)] =
+        m.objective.value_or(std::nan(""));
+  }
+  for (const AttemptRow& a : store_.Attempts(study_id_)) {
+    if (a.state == "lost" || a.state == "failed") ++trials_[a.trial].failures;
+    if (a.state == "running") {
+      store_.EndAttempt(a.id, "interrupted", "the coordinator stopped",
+                        clock_.WallTime());
+    }
+  }
+  int requeued = 0;
+  for (const Job& job : scheduler_->RunningJobs()) {
+    Requeue(job.trial);
+    ++requeued;
+  }
+  for (const auto& [number, info] : trials_) {
+    for (double v : info.values) {
+      double score = scheduler_->Score(v);
+      if (std::isfinite(score) && (best_trial_ < 0 || score < best_score_)) {
+        best_trial_ = number;
+        best_score_ = score;
+        best_value_ = v;
+      }
+    }
+  }
+  store_.UpdateStudy(study_id_, "running", prior_elapsed_, clock_.WallTime());
+  log_("resuming study \"" + study.name +
+       "\": " + std::to_string(trials_.size()) + " trials recorded, " +
+       std::to_string(events.size()) + " scheduler events replayed, " +
+       std::to_string(requeued) + " jobs queued to restart");
+}
+
+void Coordinator::OnMessage(const std::string& identity,
+                            const std::string& bytes) {
+  if (finished_) return;
+  Message m;
+  try {
+    m = Decode(bytes);
+  } catch (const ProtocolError& e) {
+    if (e.version_mismatch()) {
+      Send(identity, MessageType::kError,
+           {{"message",
+             std::string("coordinator refused the message: ") + e.what()}});
+    }
+    Drop(identity, e.what());
+    return;
+  }
+  if (m.type == MessageType::kHello) {
+    HandleHello(identity, m);
+    return;
+  }
+  auto it = workers_.find(identity);
+  if (it == workers_.end()) {
+    // A worker this coordinator does not know (it restarted, or the worker
+    // was declared lost): it must say hello again.
+    if (m.type == MessageType::kEpoch || m.type == MessageType::kFailure ||
+        m.type == MessageType::kHeartbeat) {
+      Send(identity, MessageType::kRejoin,
+           {{"why", "the coordinator does not know this worker session"}});
+    }
+    ++dropped_;
+    return;
+  }
+  it->second.last_heard = clock_.Now();
+  switch (m.type) {
+    case MessageType::kHeartbeat:
+      break;
+    case MessageType::kEpoch:
+      HandleEpoch(identity, m);
+      break;
+    case MessageType::kFailure:
+      HandleFailure(identity, m);
+      break;
+    default:
+      Drop(identity,
+           std::string("a worker may not send \"") + ToString(m.type) + "\"");
+  }
+}
+
+void Coordinator::HandleHello(const std::string& identity, const Message& m) {
+  const json& b = m.body;
+  const int64_t session = b.at("session").get<int64_t>();
+  auto it = workers_.find(identity);
+  if (it != workers_.end() && it->second.session != session) {
+    LoseWorker(identity, "it rejoined with a new session");
+    it = workers_.end();
+  }
+  if (it == workers_.end()) {
+    Worker w;
+    w.name = b.at("name").get<std::string>();
+    w.session = session;
+    w.slots = static_cast<int>(
+        std::min<int64_t>(b.at("slots").get<int64_t>(), kMaxSlots));
+    w.id = store_.AddWorker(w.name, b.at("host").get<std::string>(),
+                            b.at("devices"), w.slots, b.value("pid", 0),
+                            clock_.WallTime());
+    w.last_heard = clock_.Now();
+    log_("worker " + w.name + " joined from " +
+         b.at("host").get<std::string>() + " (" + std::to_string(w.slots) +
+         " slot" + (w.slots == 1 ? "" : "s") + ", devices " +
+         b.at("devices").dump() + ")");
+    it = workers_.emplace(identity, std::move(w)).first;
+  }
+  it->second.last_heard = clock_.Now();
+  Send(identity, MessageType::kWelcome,
+       {{"worker_id", it->second.id},
+        {"study", spec_.name},
+        {"spec", spec_json_},
+        {"heartbeat_s", spec_.execution.heartbeat_s},
+        {"lease_timeout_s", spec_.execution.lease_timeout_s}});
+  DispatchAll();
+}
+
+Coordinator::Attempt* Coordinator::FindAttempt(const std::string& identity,
+                                               const Message& m) {
+  auto it = attempts_.find(m.body.at("lease").get<int64_t>());
+  if (it == attempts_.end() || it->second.identity != identity ||
+      it->second.trial != m.body.at("trial").get<int64_t>()) {
+    ++dropped_;  // A late message from an attempt given up on.
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
+  Attempt* a = FindAttempt(identity, m);
+  if (a == nullptr) return;
+  const int epoch = static_cast<int>(
+      std::min<int64_t>(m.body.at("epoch").get<int64_t>(), 1 << 30));
+  if (epoch <= a->epoch) {
+    ++dropped_;  // A duplicate.
+    return;
+  }
+  if (epoch != a->epoch + 1 || epoch > a->to_epoch) {
+    Drop(identity, "epoch " + std::to_string(epoch) + " of trial " +
+                       std::to_string(a->trial) + " out of order (expected " +
+                       std::to_string(a->epoch + 1) + ")");
+    return;
+  }
+  const int64_t lease = m.body.at("lease").get<int64_t>();
+  const int64_t trial = a->trial;
+  TrialInfo& info = trials_.at(trial);
+  const json& metrics = m.body.at("metrics");
+  auto mv = metrics.find(spec_.objective.metric);
+  double value =
+      mv != metrics.end() && mv->is_number() ? mv->get<double>() : std::nan("");
+  if (!std::isfinite(value)) value = std::nan("");
+
+  MetricRow row;
+  row.trial = trial;
+  row.epoch = epoch;
+  row.attempt_id = a->row_id;
+  row.metrics = metrics;
+  if (std::isfinite(value)) row.objective = value;
+  row.recorded_at = clock_.WallTime();
+  store_.PutMetrics(study_id_, row);
+  a->epoch = epoch;
+  ++epochs_;
+
+  info.values.resize(static_cast<size_t>(epoch), std::nan(""));
+  info.values[static_cast<size_t>(epoch - 1)] = value;
+  info.row.epochs = epoch;
+  info.row.value = row.objective;
+  double score = scheduler_->Score(value);
+  if (std::isfinite(score)) {
+    if (!info.row.best_value ||
+        score < scheduler_->Score(*info.row.best_value)) {
+      info.row.best_value = value;
+    }
+    if (best_trial_ < 0 || score < best_score_) {
+      best_trial_ = trial;
+      best_score_ = score;
+      best_value_ = value;
+    }
+  }
+  auto ck = m.body.find("checkpoint");
+  if (ck != m.body.end() && ck->is_string() &&
+      !ck->get<std::string>().empty()) {
+    info.row.checkpoint = ck->get<std::string>();
+    info.row.checkpoint_epoch = epoch;
+  }
+
+  RecordEvent({SchedulerEvent::Type::kEpoch, trial, epoch, value});
+  Verdict verdict = scheduler_->OnEpoch(trial, epoch, value);
+  SaveStateChanges();
+  SaveTrial(info);
+  if (verdict == Verdict::kContinue) return;
+
+  const TrialState state = scheduler_->trials().at(trial).state;
+  if (state == TrialState::kPaused) {
+    // The job reached the end of its rung. If the scheduler's next job
+    // continues this very trial, the worker keeps going without reloading.
+    std::optional<Job> next = NextJob();
+    if (next && next->trial == trial && next->from_epoch == epoch) {
+      a->to_epoch = next->to_epoch;
+      store_.UpdateAttemptTarget(a->row_id, next->to_epoch);
+      Send(identity, MessageType::kDecision,
+           {{"lease", lease},
+            {"trial", trial},
+            {"action", "continue"},
+            {"to_epoch", next->to_epoch}});
+      return;
+    }
+    EndAttempt(lease, "done", "");
+    Send(identity, MessageType::kDecision,
+         {{"lease", lease},
+          {"trial", trial},
+          {"action", "stop"},
+          {"to_epoch", epoch}});
+    if (next) Assign(identity, workers_.at(identity), *next);
+  } else {
+    EndAttempt(lease, state == TrialState::kPruned ? "pruned" : "done", "");
+    Send(identity, MessageType::kDecision,
+         {{"lease", lease},
+          {"trial", trial},
+          {"action", "stop"},
+          {"to_epoch", epoch}});
+  }
+  DispatchAll();
+  CheckDone();
+}
+
+void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
+  Attempt* a = FindAttempt(identity, m);
+  if (a == nullptr) return;
+  const int64_t trial = a->trial;
+  const std::string kind = m.body.at("kind").get<std::string>();
+  std::string message = m.body.at("message").get<std::string>();
+  if (message.size() > 500) message = message.substr(0, 497) + "...";
+  const std::string reason = kind + ": " + message;
+  log_("trial " + std::to_string(trial) + " failed on " +
+       workers_.at(identity).name + " at epoch " +
+       std::to_string(m.body.at("epoch").get<int64_t>()) + ": " + reason);
+  EndAttempt(m.body.at("lease").get<int64_t>(), "failed", reason);
+  if (Retryable(kind)) {
+    RetryOrFail(trial, reason);
+  } else {
+    FailTrial(trial, reason);
+  }
+  DispatchAll();
+  CheckDone();
+}
+
+std::optional<Job> Coordinator::NextJob() {
+  if (!queue_.empty()) {
+    Job job = queue_.front();
+    queue_.pop_front();
+    return job;
+  }
+  if (scheduler_done_ || finished_) return std::nullopt;
+  Decision d = scheduler_->NextJob();
+  if (d.type == Decision::Type::kWait) return std::nullopt;  // Not recorded.
+  RecordEvent({SchedulerEvent::Type::kNextJob, -1, 0, 0});
+  SaveStateChanges();
+  if (d.type == Decision::Type::kDone) {
+    scheduler_done_ = true;
+    return std::nullopt;
+  }
+  return d.job;
+}
+
+void Coordinator::DispatchAll() {
+  bool progress = true;
+  while (progress && !finished_) {
+    progress = false;
+    for (auto& [identity, worker] : workers_) {
+      if (static_cast<int>(worker.leases.size()) >= worker.slots) continue;
+      std::optional<Job> job = NextJob();
+      if (!job) return;
+      Assign(identity, worker, *job);
+      progress = true;
+    }
+  }
+}
+
+void Coordinator::Assign(const std::string& identity, Worker& worker,
+                         const Job& job) {
+  TrialInfo& info = trials_.at(job.trial);
+  const int64_t lease = NewLease();
+  ++info.row.attempts;
+  info.row.worker = worker.name;
+  info.lease = lease;
+  AttemptRow row;
+  row.trial = job.trial;
+  row.attempt = info.row.attempts;
+  row.lease = lease;
+  row.worker = worker.name;
+  row.from_epoch = job.from_epoch;
+  row.to_epoch = job.to_epoch;
+  row.state = "running";
+  row.started_at = clock_.WallTime();
+  Attempt a;
+  a.trial = job.trial;
+  a.row_id = store_.AddAttempt(study_id_, row);
+  a.identity = identity;
+  a.from_epoch = a.epoch = job.from_epoch;
+  a.to_epoch = job.to_epoch;
+  attempts_.emplace(lease, a);
+  worker.leases.insert(lease);
+  SetTrialState(info, TrialState::kRunning);
+  SaveTrial(info);
+  json checkpoint = nullptr;
+  if (job.from_epoch > 0 && info.row.checkpoint_epoch == job.from_epoch &&
+      !info.row.checkpoint.empty()) {
+    checkpoint = info.row.checkpoint;
+  }
+  Send(identity, MessageType::kAssign,
+       {{"lease", lease},
+        {"trial", job.trial},
+        {"attempt", info.row.attempts},
+        {"study", spec_.name},
+        {"params", job.params},
+        {"from_epoch", job.from_epoch},
+        {"to_epoch", job.to_epoch},
+        {"checkpoint", checkpoint}});
+}
+
+void Coordinator::EndAttempt(int64_t lease, const std::string& state,
+                             const std::string& reason) {
+  auto it = attempts_.find(lease);
+  if (it == attempts_.end()) return;
+  store_.EndAttempt(it->second.row_id, state, reason, clock_.WallTime());
+  auto w = workers_.find(it->second.identity);
+  if (w != workers_.end()) w->second.leases.erase(lease);
+  auto t = trials_.find(it->second.trial);
+  if (t != trials_.end() && t->second.lease == lease) t->second.lease = 0;
+  attempts_.erase(it);
+}
+
+void Coordinator::RetryOrFail(int64_t trial, const std::string& reason) {
+  TrialInfo& info = trials_.at(trial);
+  ++info.failures;
+  if (info.failures >= spec_.execution.max_attempts) {
+    FailTrial(trial, reason + " (after " + std::to_string(info.failures) +
+                         " attempts; execution.max_attempts is " +
+                         std::to_string(spec_.execution.max_attempts) + ")");
+  } else {
+    Requeue(trial);
+  }
+}
+
+void Coordinator::Requeue(int64_t trial) {
+  RecordEvent({SchedulerEvent::Type::kRestart, trial, 0, 0});
+  scheduler_->OnRestart(trial);
+  const TrialRecord& record = scheduler_->trials().at(trial);
+  const int from = record.job.from_epoch;
+  TrialInfo& info = trials_[trial];
+  if (info.row.number != trial) {  // Not yet in the database.
+    info.row.number = trial;
+    info.row.params = record.params;
+  }
+  info.values.resize(static_cast<size_t>(from));
+  info.row.epochs = from;
+  info.row.value.reset();
+  info.row.best_value.reset();
+  for (double v : info.values) {
+    if (!std::isfinite(v)) continue;
+    info.row.value = v;
+    if (!info.row.best_value ||
+        scheduler_->Score(v) < scheduler_->Score(*info.row.best_value)) {
+      info.row.best_value = v;
+    }
+  }
+  store_.DeleteMetricsAfter(study_id_, trial, from);
+  SetTrialState(info, TrialState::kQueued);
+  SaveTrial(info);
+  queue_.push_back(record.job);
+}
+
+void Coordinator::FailTrial(int64_t trial, const std::string& reason) {
+  TrialInfo& info = trials_.at(trial);
+  info.row.error = reason;
+  RecordEvent({SchedulerEvent::Type::kFailed, trial, 0, 0});
+  scheduler_->OnFailed(trial);
+  SaveStateChanges();
+  SaveTrial(info);
+}
+
+void Coordinator::LoseWorker(const std::string& identity,
+                             const std::string& why) {
+  auto it = workers_.find(identity);
+  if (it == workers_.end()) return;
+  Worker worker = std::move(it->second);
+  workers_.erase(it);
+  store_.UpdateWorker(worker.id, "lost", clock_.WallTime());
+  log_("worker " + worker.name + " lost: " + why +
+       (worker.leases.empty()
+            ? ""
+            : "; retrying its " + std::to_string(worker.leases.size()) +
+                  " trial(s) elsewhere"));
+  for (int64_t lease : worker.leases) {
+    auto a = attempts_.find(lease);
+    if (a == attempts_.end()) continue;
+    const int64_t trial = a->second.trial;
+    store_.EndAttempt(a->second.row_id, "lost", why, clock_.WallTime());
+    attempts_.erase(a);
+    TrialInfo& info = trials_.at(trial);
+    info.lease = 0;
+    SetTrialState(info, TrialState::kLost);
+    RetryOrFail(trial, "worker " + worker.name + " lost: " + why);
+  }
+  DispatchAll();
+}
+
+void Coordinator::RecordEvent(const SchedulerEvent& event) {
+  store_.AddEvent(study_id_, next_event_++, event.ToJson().dump());
+}
+
+void Coordinator::SaveStateChanges() {
+  for (const StateChange& change : scheduler_->TakeStateChanges()) {
+    const TrialRecord& record = scheduler_->trials().at(change.trial);
+    TrialInfo& info = trials_[change.trial];
+    if (info.row.number != change.trial || info.row.params.empty()) {
+      info.row.number = change.trial;
+      info.row.params = record.params;
+    }
+    info.row.bracket = record.bracket;
+    info.row.rung = record.rung;
+    SetTrialState(info, change.state);
+    SaveTrial(info);
+  }
+}
+
+void Coordinator::SetTrialState(TrialInfo& info, TrialState state) {
+  if (info.row.state == state && info.row.updated_at != 0) return;
+  info.row.state = state;
+  store_.AddStateChange(study_id_, info.row.number, state, info.row.epochs,
+                        clock_.WallTime());
+}
+
+void Coordinator::SaveTrial(TrialInfo& info) {
+  info.row.updated_at = clock_.WallTime();
+  store_.PutTrial(study_id_, info.row);
+}
+
+void Coordinator::Tick() {
+  if (finished_) return;
+  const double now = clock_.Now();
+  std::vector<std::string> silent;
+  for (const auto& [identity, worker] : workers_) {
+    if (now - worker.last_heard > spec_.execution.lease_timeout_s) {
+      silent.push_back(identity);
+    }
+  }
+  for (const std::string& identity : silent) {
+    char why[96];
+    std::snprintf(why, sizeof why, "no message for %.1f s (lease_timeout_s)",
+                  spec_.execution.lease_timeout_s);
+    LoseWorker(identity, why);
+  }
+  for (auto& [identity, worker] : workers_) {
+    if (now - worker.last_sent >= spec_.execution.heartbeat_s) {
+      Send(identity, MessageType::kHeartbeat, json::object());
+    }
+  }
+  if (spec_.budget.max_hours > 0 &&
+      Elapsed() >= spec_.budget.max_hours * 3600) {
+    log_("budget.max_hours reached; stopping the study");
+    Stop("time_limit");
+    return;
+  }
+  CheckDone();
+  if (!finished_ && store_.pending_writes() > 0 &&
+      (now - last_commit_ >= kCommitInterval ||
+       store_.pending_writes() >= kMaxBatch)) {
+    store_.Commit();
+    last_commit_ = now;
+  }
+}
+
+void Coordinator::CheckDone() {
+  if (finished_ || !attempts_.empty() || !queue_.empty()) return;
+  if (!scheduler_done_) {
+    // Nothing runs: the scheduler either has more work (queued until a
+    // worker comes) or is done.
+    std::optional<Job> job = NextJob();
+    if (job) {
+      queue_.push_back(*job);
+      SetTrialState(trials_.at(job->trial), TrialState::kQueued);
+      SaveTrial(trials_.at(job->trial));
+      DispatchAll();
+      return;
+    }
+  }
+  if (scheduler_done_) Finish("complete");
+}
+
+void Coordinator::Stop(const std::string& why) {
+  if (finished_) return;
+  std::vector<int64_t> leases;
+  for (const auto& [lease, a] : attempts_) leases.push_back(lease);
+  for (int64_t lease : leases) {
+    const Attempt a = attempts_.at(lease);
+    Send(a.identity, MessageType::kDecision,
+         {{"lease", lease},
+          {"trial", a.trial},
+          {"action", "stop"},
+          {"to_epoch", a.epoch}});
+    EndAttempt(lease, "interrupted", why);
+    TrialInfo& info = trials_.at(a.trial);
+    SetTrialState(info, TrialState::kQueued);
+    SaveTrial(info);
+  }
+  Finish(why);
+}
+
+void Coordinator::Finish(const std::string& outcome) {
+  store_.UpdateStudy(study_id_, outcome, Elapsed(), clock_.WallTime());
+  store_.Commit();
+  finished_ = true;
+  outcome_ = outcome;
+  if (outcome == "complete" || outcome == "time_limit") {
+    for (const auto& [identity, worker] : workers_) {
+      Send(identity, MessageType::kDone, {{"study", spec_.name}});
+    }
+  }
+}
+
+double Coordinator::Elapsed() const {
+  return prior_elapsed_ + (clock_.Now() - session_start_);
+}
+
+CoordinatorStats Coordinator::stats() const {
+  CoordinatorStats s;
+  s.planned_trials = planned_trials_;
+  for (const auto& [number, info] : trials_) {
+    ++s.trials;
+    switch (info.row.state) {
+      case TrialState::kComplete:
+        ++s.complete;
+        break;
+      case TrialState::kPruned:
+        ++s.pruned;
+        break;
+      case TrialState::kFailed:
+        ++s.failed;
+        break;
+      default:
+        break;
+    }
+  }
+  s.running = static_cast<int64_t>(attempts_.size());
+  s.queued = static_cast<int64_t>(queue_.size());
+  s.workers = static_cast<int64_t>(workers_.size());
+  for (const auto& [identity, worker] : workers_) s.slots += worker.slots;
+  s.epochs = epochs_;
+  s.best_trial = best_trial_;
+  s.best_value = best_value_;
+  s.dropped_messages = dropped_;
+  s.elapsed_s = Elapsed();
+  return s;
+}
+
+void Coordinator::Send(const std::string& identity, MessageType type,
+                       json fields) {
+  transport_.Send(identity, Encode(MakeMessage(type, std::move(fields))));
+  auto it = workers_.find(identity);
+  if (it != workers_.end()) it->second.last_sent = clock_.Now();
+}
+
+void Coordinator::Drop(const std::string& identity, const std::string& why) {
+  ++dropped_;
+  // Log the first few and then every thousandth, so a flood cannot fill
+  // the log.
+  if (dropped_ <= 20 || dropped_ % 1000 == 0) {
+    auto it = workers_.find(identity);
+    log_("dropped a message from " +
+         (it != workers_.end() ? "worker " + it->second.name
+                               : std::string("an unknown peer")) +
+         ": " + why + " (" + std::to_string(dropped_) + " dropped so far)");
+  }
+}
+
+}  // namespace hpo

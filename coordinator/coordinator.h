@@ -1,0 +1,194 @@
+// The coordinator's service logic: one study, its scheduler, the workers
+// connected to it, their leases, and the results database.
+//
+// Coordinator reacts to three things: a message from a worker (OnMessage),
+// the passage of time (Tick), and a request to stop (Stop). It sends through a
+// Transport and reads time from a Clock, so tests drive it without sockets or
+// sleeps; hpo-coordinator wires it to a ZeroMQ ROUTER and the system clock.
+// It is single-threaded.
+//
+// Every scheduler input is appended to the study's event log in the same
+// database transaction as the results it came with, so a resumed
+// coordinator rebuilds its scheduler by replaying the log (see Replay()) and
+// restarts the jobs that were running from their last checkpoint.
+#ifndef HPO_COORDINATOR_COORDINATOR_H_
+#define HPO_COORDINATOR_COORDINATOR_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/store.h"
+#include "common/study_spec.h"
+#include "coordinator/clock.h"
+#include "search/scheduler.h"
+
+namespace hpo {
+
+// Delivers one encoded message to the worker with ZeroMQ routing id
+// `identity`. Must not block; a message to a vanished worker may be lost.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void Send(const std::string& identity, const std::string& bytes) = 0;
+};
+
+// What the coordinator is doing, for the progress line.
+struct CoordinatorStats {
+  int64_t planned_trials = 0;  // From the plan; 0 if unknown.
+  int64_t trials = 0;          // Started so far.
+  int64_t complete = 0;
+  int64_t pruned = 0;
+  int64_t failed = 0;
+  int64_t running = 0;  // On a worker now.
+  int64_t queued = 0;   // Waiting for a worker (retries, resumed jobs).
+  int64_t workers = 0;
+  int64_t slots = 0;
+  int64_t epochs = 0;  // Epoch reports accepted this session.
+  int64_t best_trial = -1;
+  double best_value = 0;
+  int64_t dropped_messages = 0;  // Malformed, oversized, unknown, stale.
+  double elapsed_s = 0;          // Over all sessions of the study.
+};
+
+class Coordinator {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+
+  // Starts study `spec` (parsed from `spec_json`, the text of file `source`)
+  // in `store`, or resumes it when `resume` is true. Throws hpo::Error (bad
+  // input) when the study exists and `resume` is false, when `resume` is true
+  // and it does not, and when the file changed in a way that would change the
+  // search (the message lists the changes).
+  Coordinator(const StudySpec& spec, const nlohmann::json& spec_json,
+              const std::string& spec_text, Store& store, Clock& clock,
+              Transport& transport, bool resume, Logger log);
+  ~Coordinator();
+
+  // Handles one message from the worker with routing id `identity`. Never
+  // throws for bad input: malformed, oversized, unknown or stale messages are
+  // logged and dropped. Throws hpo::Error only when the database fails.
+  void OnMessage(const std::string& identity, const std::string& bytes);
+
+  // Heartbeats, lease expiry, the time budget, and periodic commits. Call at
+  // least a few times per heartbeat interval.
+  void Tick();
+
+  // Stops dispatching, asks workers to stop the trials they run, records them
+  // as queued (a resume restarts them from their checkpoints), saves
+  // everything and finishes. `why` is recorded as the study's state.
+  void Stop(const std::string& why);
+
+  // True once the study is over (done, out of time, or stopped); everything
+  // is then saved.
+  bool finished() const { return finished_; }
+  // "complete", "time_limit", or what Stop() was given.
+  const std::string& outcome() const { return outcome_; }
+
+  CoordinatorStats stats() const;
+
+ private:
+  struct Worker {
+    int64_t id = 0;  // Row in the workers table.
+    std::string name;
+    int64_t session = 0;
+    int slots = 1;
+    std::set<int64_t> leases;
+    double last_heard = 0;
+    double last_sent = 0;
+  };
+  struct Attempt {
+    int64_t trial = 0;
+    int64_t row_id = 0;  // Row in the attempts table.
+    std::string identity;
+    int from_epoch = 0;
+    int to_epoch = 0;
+    int epoch = 0;  // Epochs the trial has completed in this attempt.
+  };
+  struct TrialInfo {
+    TrialRow row;
+    std::vector<double> values;  // values[e-1]: objective after epoch e.
+    int failures = 0;            // Attempts lost or failed (retryable).
+    int64_t lease = 0;           // Active attempt, 0 if none.
+  };
+
+  void StartNew(const StudySpec& spec, const std::string& spec_text);
+  void ResumeFrom(const StudyRow& study, const nlohmann::json& spec_json);
+
+  void HandleHello(const std::string& identity, const Message& m);
+  void HandleEpoch(const std::string& identity, const Message& m);
+  void HandleFailure(const std::string& identity, const Message& m);
+  // The live attempt a message refers to, or nullptr (stale: dropped).
+  Attempt* FindAttempt(const std::string& identity, const Message& m);
+
+  // The next job to run: a queued retry first, else the scheduler's choice.
+  std::optional<Job> NextJob();
+  // Hands out work to every worker with a free slot, one job per worker per
+  // round.
+  void DispatchAll();
+  void Assign(const std::string& identity, Worker& worker, const Job& job);
+  // Ends attempt `lease` with `state` (its slot becomes free).
+  void EndAttempt(int64_t lease, const std::string& state,
+                  const std::string& reason);
+  // The attempt failed or was lost: retry it if attempts remain, else fail
+  // the trial.
+  void RetryOrFail(int64_t trial, const std::string& reason);
+  // Puts a running job back in the queue, restarting from its checkpoint.
+  void Requeue(int64_t trial);
+  void FailTrial(int64_t trial, const std::string& reason);
+  void LoseWorker(const std::string& identity, const std::string& why);
+
+  void RecordEvent(const SchedulerEvent& event);
+  // Applies the scheduler's state changes to the trial rows.
+  void SaveStateChanges();
+  void SetTrialState(TrialInfo& info, TrialState state);
+  void SaveTrial(TrialInfo& info);
+  void CheckDone();
+  void Finish(const std::string& outcome);
+  double Elapsed() const;
+
+  void Send(const std::string& identity, MessageType type,
+            nlohmann::json fields);
+  void Drop(const std::string& identity, const std::string& why);
+
+  const StudySpec spec_;
+  nlohmann::json spec_json_;
+  Store& store_;
+  Clock& clock_;
+  Transport& transport_;
+  Logger log_;
+  std::unique_ptr<Scheduler> scheduler_;
+
+  int64_t study_id_ = 0;
+  int64_t next_event_ = 0;
+  int64_t planned_trials_ = 0;
+  double prior_elapsed_ = 0;
+  double session_start_ = 0;
+  double last_commit_ = 0;
+
+  std::map<std::string, Worker> workers_;
+  std::unordered_map<int64_t, Attempt> attempts_;  // By lease.
+  std::map<int64_t, TrialInfo> trials_;
+  std::deque<Job> queue_;
+  bool scheduler_done_ = false;
+  bool finished_ = false;
+  std::string outcome_;
+
+  int64_t epochs_ = 0;
+  int64_t dropped_ = 0;
+  int64_t best_trial_ = -1;
+  double best_score_ = 0;
+  double best_value_ = 0;
+};
+
+}  // namespace hpo
+
+#endif  // HPO_COORDINATOR_COORDINATOR_H_

@@ -1,0 +1,224 @@
+#include "results/result_set.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "common/error.h"
+
+namespace hpo {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+// JSON text of `value`, compact; bad UTF-8 bytes become U+FFFD instead of
+// throwing.
+std::string Dump(const ordered_json& value, int indent = -1) {
+  return value.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+// The cell of `row` in column `name`; null when the row lacks it.
+const ordered_json& Cell(const ordered_json& row, const std::string& name) {
+  static const ordered_json kNull;
+  auto it = row.find(name);
+  return it == row.end() ? kNull : *it;
+}
+
+// `text` with every control character (newline, tab...) made a space.
+std::string OneLine(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+// Columns `text` takes on a terminal: one per UTF-8 code point.
+size_t DisplayWidth(const std::string& text) {
+  size_t width = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xc0) != 0x80) ++width;
+  }
+  return width;
+}
+
+// A value inside a table cell: numbers rounded, strings bare.
+std::string Compact(const ordered_json& value) {
+  switch (value.type()) {
+    case ordered_json::value_t::number_float:
+      return FormatNumber(value.get<double>());
+    case ordered_json::value_t::string:
+      return OneLine(value.get<std::string>());
+    case ordered_json::value_t::array: {
+      std::string out = "[";
+      for (const auto& element : value) {
+        if (out.size() > 1) out += ",";
+        out += Compact(element);
+      }
+      return out + "]";
+    }
+    case ordered_json::value_t::object: {
+      std::string out;
+      for (const auto& [key, element] : value.items()) {
+        if (!out.empty()) out += " ";
+        out += OneLine(key) + "=" + Compact(element);
+      }
+      return out;
+    }
+    default:  // null, booleans, integers.
+      return Dump(value);
+  }
+}
+
+std::string TableCell(const ordered_json& value) {
+  return value.is_null() ? "-" : Compact(value);
+}
+
+std::string CsvCell(const ordered_json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return CsvField(value.get<std::string>());
+  return CsvField(Dump(value));
+}
+
+// One CSV column: a plain column, or one key of a spread column.
+struct CsvColumn {
+  std::string header;
+  std::string column;
+  std::string key;  // Empty for a plain column.
+  bool spread = false;
+};
+
+std::vector<CsvColumn> CsvColumns(const ResultSet& results) {
+  std::vector<CsvColumn> out;
+  for (const ResultColumn& column : results.columns) {
+    if (!column.spread) {
+      out.push_back({column.name, column.name, "", false});
+      continue;
+    }
+    std::set<std::string> keys;
+    for (const ordered_json& row : results.rows) {
+      const ordered_json& cell = Cell(row, column.name);
+      if (!cell.is_object()) continue;
+      for (const auto& item : cell.items()) keys.insert(item.key());
+    }
+    for (const std::string& key : keys) {
+      out.push_back({column.name + "_" + key, column.name, key, true});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+OutputFormat ParseOutputFormat(const std::string& name) {
+  if (name == "table") return OutputFormat::kTable;
+  if (name == "csv") return OutputFormat::kCsv;
+  if (name == "json") return OutputFormat::kJson;
+  throw BadInput("--format " + name +
+                 ": unknown format; use table, csv or json");
+}
+
+std::string FormatNumber(double value) {
+  char buffer[32];
+  double magnitude = std::fabs(value);
+  const char* format = magnitude >= 1e4 && magnitude < 1e9 ? "%.0f" : "%.4g";
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+std::string CsvField(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void WriteTable(const ResultSet& results, std::ostream& out) {
+  size_t n = results.columns.size();
+  std::vector<std::vector<std::string>> lines(1);
+  for (const ResultColumn& column : results.columns) {
+    lines[0].push_back(column.name);
+  }
+  // A column is right-aligned when every value in it is a number.
+  std::vector<bool> numeric(n, true);
+  for (const ordered_json& row : results.rows) {
+    std::vector<std::string>& line = lines.emplace_back();
+    for (size_t i = 0; i < n; ++i) {
+      const ordered_json& cell = Cell(row, results.columns[i].name);
+      if (!cell.is_null() && !cell.is_number()) numeric[i] = false;
+      line.push_back(TableCell(cell));
+    }
+  }
+  std::vector<size_t> widths(n, 0);
+  for (const auto& line : lines) {
+    for (size_t i = 0; i < n; ++i) {
+      widths[i] = std::max(widths[i], DisplayWidth(line[i]));
+    }
+  }
+  auto write_line = [&](const std::vector<std::string>& line) {
+    for (size_t i = 0; i < n; ++i) {
+      std::string padding(widths[i] - DisplayWidth(line[i]), ' ');
+      bool last = i + 1 == n;
+      if (i > 0) out << "  ";
+      if (numeric[i]) {
+        out << padding << line[i];
+      } else {
+        out << line[i] << (last ? "" : padding);
+      }
+    }
+    out << "\n";
+  };
+  write_line(lines[0]);
+  std::vector<std::string> rule;
+  for (size_t width : widths) rule.push_back(std::string(width, '-'));
+  write_line(rule);
+  for (size_t i = 1; i < lines.size(); ++i) write_line(lines[i]);
+}
+
+void WriteCsv(const ResultSet& results, std::ostream& out) {
+  std::vector<CsvColumn> columns = CsvColumns(results);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    out << (i > 0 ? "," : "") << CsvField(columns[i].header);
+  }
+  out << "\r\n";
+  for (const ordered_json& row : results.rows) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const CsvColumn& column = columns[i];
+      const ordered_json& cell = Cell(row, column.column);
+      if (i > 0) out << ",";
+      if (!column.spread) {
+        out << CsvCell(cell);
+      } else if (cell.is_object()) {
+        out << CsvCell(Cell(cell, column.key));
+      }
+    }
+    out << "\r\n";
+  }
+}
+
+void WriteJson(const ResultSet& results, std::ostream& out) {
+  ordered_json array = ordered_json::array();
+  for (const ordered_json& row : results.rows) array.push_back(row);
+  out << Dump(array, 2) << "\n";
+}
+
+void WriteResults(const ResultSet& results, OutputFormat format,
+                  std::ostream& out) {
+  switch (format) {
+    case OutputFormat::kTable:
+      WriteTable(results, out);
+      return;
+    case OutputFormat::kCsv:
+      WriteCsv(results, out);
+      return;
+    case OutputFormat::kJson:
+      WriteJson(results, out);
+      return;
+  }
+}
+
+}  // namespace hpo

@@ -1,0 +1,67 @@
+// What a worker trains, behind one interface: the synthetic trainer (analytic
+// learning curves, for tests and benchmarks) now, LibTorch models later, both
+// chosen by the study's `trainer.model`.
+#ifndef HPO_WORKER_TRAINER_H_
+#define HPO_WORKER_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "common/study_spec.h"
+
+namespace hpo {
+
+// One job of one trial, as the coordinator assigned it.
+struct TrialTask {
+  const StudySpec* spec = nullptr;  // Outlives the task.
+  int64_t lease = 0;
+  int64_t trial = 0;
+  int attempt = 1;
+  nlohmann::json params;   // The trial's searched parameters.
+  int from_epoch = 0;      // Resume after this many epochs...
+  std::string checkpoint;  // ...from this checkpoint (may be empty).
+  int to_epoch = 0;
+  std::string data_dir;  // The worker's --data.
+  std::string device;    // The worker's --device.
+  int threads = 0;       // The worker's --threads (0: library default).
+};
+
+// A trial that cannot go on. `kind` tells the coordinator whether another
+// attempt could succeed: "diverged", "oom", "config" and "data" fail the
+// trial at once; anything else ("error") is retried elsewhere.
+class TrialFailure : public std::runtime_error {
+ public:
+  TrialFailure(std::string kind, const std::string& message)
+      : std::runtime_error(message), kind_(std::move(kind)) {}
+  const std::string& kind() const { return kind_; }
+
+ private:
+  std::string kind_;
+};
+
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+
+  // Trains epoch number `epoch` (1-based) and returns its metrics (names
+  // from KnownMetrics(); a value may be null). Returns early with an empty
+  // object if `cancel` becomes true. Throws TrialFailure.
+  virtual nlohmann::json TrainEpoch(int epoch,
+                                    const std::atomic<bool>& cancel) = 0;
+
+  // Saves the full training state after `epoch` epochs and returns where,
+  // or "" for a trainer with no state to save. Throws TrialFailure.
+  virtual std::string SaveCheckpoint(int epoch) = 0;
+};
+
+// The trainer for `task`, restored to task.from_epoch. Throws TrialFailure
+// ("config") for a model this build cannot train.
+std::unique_ptr<Trainer> NewTrainer(const TrialTask& task);
+
+}  // namespace hpo
+
+#endif  // HPO_WORKER_TRAINER_H_

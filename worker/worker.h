@@ -1,0 +1,38 @@
+// hpo-worker's service: connects a ZeroMQ DEALER to the coordinator, says
+// hello, runs up to `slots` trials at once (one thread each), streams their
+// metrics, and follows the coordinator's decisions.
+//
+// The worker survives its coordinator: when it hears nothing for the lease
+// timeout (or the coordinator does not know it any more), it abandons its
+// trials (the coordinator retries them) and says hello again until a
+// coordinator answers, then carries on with whatever study that one runs.
+#ifndef HPO_WORKER_WORKER_H_
+#define HPO_WORKER_WORKER_H_
+
+#include <atomic>
+#include <string>
+
+namespace hpo {
+
+struct WorkerOptions {
+  std::string connect;  // Coordinator endpoint, e.g. tcp://head:5555.
+  std::string name;     // Shown in logs and the workers table.
+  std::string host;
+  std::string device = "cpu";
+  std::string data_dir = ".";
+  int slots = 1;
+  int threads = 0;
+  bool exit_when_done = false;
+  // Seconds between hellos while no coordinator answers.
+  double hello_interval_s = 1.0;
+};
+
+// Runs until `stop` becomes true (returns 0 after abandoning running trials)
+// or, with exit_when_done, until a study ends (returns 0). Returns 2 when the
+// coordinator speaks another protocol version. Throws hpo::Error for a bad
+// endpoint.
+int RunWorker(const WorkerOptions& options, const std::atomic<int>& stop);
+
+}  // namespace hpo
+
+#endif  // HPO_WORKER_WORKER_H_

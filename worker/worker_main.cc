@@ -1,0 +1,114 @@
+// hpo-worker: trains the trials a coordinator assigns (DESIGN.md).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/error.h"
+#include "worker/worker.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: hpo-worker --connect tcp://HOST:5555 [--data DIR] "
+    "[--device auto|cpu|cuda|cuda:N] [--slots N] [--threads N] [--name NAME] "
+    "[--exit-when-done]\n";
+
+std::atomic<int> g_signal{0};
+
+extern "C" void OnSignal(int sig) { g_signal = sig; }
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "unknown";
+  return host;
+}
+
+int Main(int argc, char** argv) {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help and exit")(
+      "connect", po::value<std::string>(),
+      "coordinator endpoint, e.g. tcp://head:5555 (required)")(
+      "data", po::value<std::string>()->default_value("."),
+      "directory that the studies' data paths are relative to")(
+      "device", po::value<std::string>()->default_value("auto"),
+      "auto, cpu, cuda or cuda:N")("slots", po::value<int>()->default_value(1),
+                                   "trials to run at once")(
+      "threads", po::value<int>()->default_value(0),
+      "compute threads per trial (0: the library's default)")(
+      "name", po::value<std::string>(),
+      "name in logs and the results database (default HOST-PID)")(
+      "exit-when-done",
+      "exit 0 when the study is over, instead of waiting "
+      "for the next one");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw hpo::BadInput("hpo-worker: " + std::string(e.what()) +
+                        " (see --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << kUsage << "\nTrains the trials that a coordinator assigns.\n\n"
+              << options;
+    return 0;
+  }
+  if (!vm.count("connect")) {
+    throw hpo::BadInput(
+        "hpo-worker: --connect ENDPOINT is required, e.g. --connect "
+        "tcp://127.0.0.1:5555 (see --help)");
+  }
+  hpo::WorkerOptions o;
+  o.connect = vm["connect"].as<std::string>();
+  o.data_dir = vm["data"].as<std::string>();
+  o.device = vm["device"].as<std::string>();
+  o.slots = vm["slots"].as<int>();
+  o.threads = vm["threads"].as<int>();
+  o.exit_when_done = vm.count("exit-when-done") > 0;
+  o.host = HostName();
+  o.name = vm.count("name") ? vm["name"].as<std::string>()
+                            : o.host + "-" + std::to_string(getpid());
+  if (!std::regex_match(o.device, std::regex("auto|cpu|cuda(:[0-9]+)?"))) {
+    throw hpo::BadInput("hpo-worker: --device " + o.device +
+                        " is not one of auto, cpu, cuda, cuda:N");
+  }
+  if (o.device == "auto") o.device = "cpu";  // No CUDA trainer in this build.
+  if (o.slots < 1 || o.slots > 256) {
+    throw hpo::BadInput("hpo-worker: --slots must be from 1 to 256 (got " +
+                        std::to_string(o.slots) + ")");
+  }
+  if (o.threads < 0) {
+    throw hpo::BadInput("hpo-worker: --threads must be 0 or more");
+  }
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return hpo::RunWorker(o, g_signal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const hpo::Error& e) {
+    std::cerr << e.what() << "\n";
+    return e.exit_code();
+  } catch (const zmq::error_t& e) {
+    std::cerr << "hpo-worker: ZeroMQ: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "hpo-worker: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
