@@ -89,6 +89,7 @@ const std::vector<TypeInfo>& Types() {
         {"action", Kind::kString, true},
         {"to_epoch", Kind::kCount, true}}},
       {MessageType::kDone, "done", {{"study", Kind::kString, true}}},
+      {MessageType::kBye, "bye", {{"why", Kind::kString, true}}},
       {MessageType::kRejoin, "rejoin", {{"why", Kind::kString, true}}},
       {MessageType::kError, "error", {{"message", Kind::kString, true}}},
   };

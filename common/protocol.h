@@ -12,8 +12,8 @@
 //             metrics [checkpoint]              from_epoch to_epoch
 //   failure   lease trial epoch                 [checkpoint]
 //             kind message           decision   lease trial action to_epoch
-//                                    done       study        (study over)
-//                                    rejoin     why    (say hello again)
+//   bye       why  (leaves the       done       study        (study over)
+//             study after done)      rejoin     why    (say hello again)
 //   error / error: message           (a fatal mismatch, e.g. the version)
 //
 // A worker's hello carries a session number it draws each time it (re)joins;
@@ -53,6 +53,7 @@ enum class MessageType {
   kFailure,
   kDecision,
   kDone,
+  kBye,
   kRejoin,
   kError,
 };

@@ -175,7 +175,6 @@ void Coordinator::ResumeFrom(const StudyRow& study, const json& spec_json) {
 
 void Coordinator::OnMessage(const std::string& identity,
                             const std::string& bytes) {
-  if (finished_) return;
   Message m;
   try {
     m = Decode(bytes);
@@ -186,6 +185,10 @@ void Coordinator::OnMessage(const std::string& identity,
              std::string("coordinator refused the message: ") + e.what()}});
     }
     Drop(identity, e.what());
+    return;
+  }
+  if (finished_) {
+    AfterFinish(identity, m);
     return;
   }
   if (m.type == MessageType::kHello) {
@@ -207,6 +210,10 @@ void Coordinator::OnMessage(const std::string& identity,
   it->second.last_heard = clock_.Now();
   switch (m.type) {
     case MessageType::kHeartbeat:
+      HandleHeartbeat(identity, m);
+      break;
+    case MessageType::kBye:
+      LoseWorker(identity, "it left: " + m.body.at("why").get<std::string>());
       break;
     case MessageType::kEpoch:
       HandleEpoch(identity, m);
@@ -254,6 +261,57 @@ void Coordinator::HandleHello(const std::string& identity, const Message& m) {
   DispatchAll();
 }
 
+void Coordinator::AfterFinish(const std::string& identity, const Message& m) {
+  auto it = workers_.find(identity);
+  if (m.type == MessageType::kBye) {
+    if (it != workers_.end()) {
+      store_.UpdateWorker(it->second.id, "left", clock_.WallTime());
+      workers_.erase(it);
+      store_.Commit();
+    }
+    return;
+  }
+  // A worker still in the study has missed the news (a hello comes from
+  // one that already left it: ignored).
+  if (m.type != MessageType::kHello &&
+      (outcome_ == "complete" || outcome_ == "time_limit")) {
+    Send(identity, MessageType::kDone, {{"study", spec_.name}});
+  }
+}
+
+void Coordinator::HandleHeartbeat(const std::string& identity,
+                                  const Message& m) {
+  // A safety net for a lost message: an attempt that the worker no longer
+  // runs, although the coordinator has heard nothing of it for a lease
+  // timeout, is lost.
+  Worker& worker = workers_.at(identity);
+  auto running = m.body.find("running");
+  if (running == m.body.end()) return;
+  std::set<int64_t> listed;
+  for (const json& lease : *running) listed.insert(lease.get<int64_t>());
+  const double now = clock_.Now();
+  std::vector<int64_t> gone;
+  for (int64_t lease : worker.leases) {
+    const Attempt& a = attempts_.at(lease);
+    if (!listed.count(lease) &&
+        now - a.last_activity > spec_.execution.lease_timeout_s) {
+      gone.push_back(lease);
+    }
+  }
+  for (int64_t lease : gone) {
+    const int64_t trial = attempts_.at(lease).trial;
+    log_("worker " + worker.name + " no longer runs trial " +
+         std::to_string(trial) + "; retrying it");
+    EndAttempt(lease, "lost", "the worker no longer runs it");
+    SetTrialState(trials_.at(trial), TrialState::kLost);
+    RetryOrFail(trial, "the worker " + worker.name + " no longer runs it");
+  }
+  if (!gone.empty()) {
+    DispatchAll();
+    CheckDone();
+  }
+}
+
 Coordinator::Attempt* Coordinator::FindAttempt(const std::string& identity,
                                                const Message& m) {
   auto it = attempts_.find(m.body.at("lease").get<int64_t>());
@@ -298,6 +356,7 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
   row.recorded_at = clock_.WallTime();
   store_.PutMetrics(study_id_, row);
   a->epoch = epoch;
+  a->last_activity = clock_.Now();
   ++epochs_;
 
   info.values.resize(static_cast<size_t>(epoch), std::nan(""));
@@ -438,6 +497,7 @@ void Coordinator::Assign(const std::string& identity, Worker& worker,
   a.identity = identity;
   a.from_epoch = a.epoch = job.from_epoch;
   a.to_epoch = job.to_epoch;
+  a.last_activity = clock_.Now();
   attempts_.emplace(lease, a);
   worker.leases.insert(lease);
   SetTrialState(info, TrialState::kRunning);

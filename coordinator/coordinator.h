@@ -92,6 +92,10 @@ class Coordinator {
   bool finished() const { return finished_; }
   // "complete", "time_limit", or what Stop() was given.
   const std::string& outcome() const { return outcome_; }
+  // True once every worker has left after the study finished. Keep passing
+  // messages to OnMessage() until then (for a while), so a worker that missed
+  // "done" hears it again.
+  bool drained() const { return finished_ && workers_.empty(); }
 
   CoordinatorStats stats() const;
 
@@ -112,6 +116,7 @@ class Coordinator {
     int from_epoch = 0;
     int to_epoch = 0;
     int epoch = 0;  // Epochs the trial has completed in this attempt.
+    double last_activity = 0;  // When assigned or last reported.
   };
   struct TrialInfo {
     TrialRow row;
@@ -124,6 +129,10 @@ class Coordinator {
   void ResumeFrom(const StudyRow& study, const nlohmann::json& spec_json);
 
   void HandleHello(const std::string& identity, const Message& m);
+  void HandleHeartbeat(const std::string& identity, const Message& m);
+  // Messages after the study is over: "done" again for a worker that missed
+  // it, and "bye" from those that leave.
+  void AfterFinish(const std::string& identity, const Message& m);
   void HandleEpoch(const std::string& identity, const Message& m);
   void HandleFailure(const std::string& identity, const Message& m);
   // The live attempt a message refers to, or nullptr (stale: dropped).

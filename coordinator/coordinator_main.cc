@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <cmath>
@@ -106,6 +107,26 @@ std::string ProgressLine(const hpo::StudySpec& spec,
   return buf;
 }
 
+// Hands what is waiting on the socket to the coordinator, a bounded batch
+// at a time.
+void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
+                hpo::Coordinator& coordinator) {
+  for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
+    zmq::message_t identity;
+    zmq::message_t payload;
+    if (!socket.recv(identity, zmq::recv_flags::dontwait)) break;
+    if (!identity.more()) continue;
+    (void)socket.recv(payload, zmq::recv_flags::dontwait);
+    // Frames after the payload are not part of the protocol.
+    while (payload.more()) {
+      zmq::message_t extra;
+      (void)socket.recv(extra, zmq::recv_flags::dontwait);
+      if (!extra.more()) break;
+    }
+    coordinator.OnMessage(identity.to_string(), payload.to_string());
+  }
+}
+
 int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
         const std::string& spec_text, const std::string& db_path,
         const std::string& bind, bool resume) {
@@ -156,21 +177,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    // Drain what is waiting, a bounded batch at a time.
-    for (int i = 0; i < 4096 && (items[0].revents & ZMQ_POLLIN); ++i) {
-      zmq::message_t identity;
-      zmq::message_t payload;
-      if (!socket.recv(identity, zmq::recv_flags::dontwait)) break;
-      if (!identity.more()) continue;
-      (void)socket.recv(payload, zmq::recv_flags::dontwait);
-      // Frames after the payload are not part of the protocol.
-      while (payload.more()) {
-        zmq::message_t extra;
-        (void)socket.recv(extra, zmq::recv_flags::dontwait);
-        if (!extra.more()) break;
-      }
-      coordinator.OnMessage(identity.to_string(), payload.to_string());
-    }
+    ReceiveAll(socket, items[0], coordinator);
     coordinator.Tick();
     const double now = clock.Now();
     if (now - last_progress >= progress_every) {
@@ -181,6 +188,20 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
       std::cerr << (tty ? "\r\033[K" : "") << ProgressLine(spec, s, rate)
                 << (tty ? "" : "\n") << std::flush;
     }
+  }
+  // Until the workers have left (or a few heartbeats have passed), answer
+  // them: one that missed "done" hears it again.
+  const double drain_until =
+      clock.Now() +
+      std::min(5.0, std::max(1.0, 3 * spec.execution.heartbeat_s));
+  while (coordinator.outcome() != "interrupted" && !coordinator.drained() &&
+         clock.Now() < drain_until && g_signal == 0) {
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(20));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    ReceiveAll(socket, items[0], coordinator);
   }
   hpo::CoordinatorStats s = coordinator.stats();
   if (tty) std::cerr << "\r\033[K";

@@ -214,6 +214,10 @@ class WorkerService {
     while (true) {
       if (stop_ != 0) {
         ReportAbandoned("the worker was stopped");
+        if (joined_) {
+          SendRaw(Encode(MakeMessage(MessageType::kBye,
+                                     {{"why", "the worker was stopped"}})));
+        }
         Log(options_.name, "stopping");
         return 0;
       }
@@ -291,6 +295,10 @@ class WorkerService {
       case MessageType::kDone:
         Log(options_.name,
             "study \"" + b.at("study").get<std::string>() + "\" is over");
+        SendRaw(Encode(MakeMessage(
+            MessageType::kBye, {{"why", options_.exit_when_done
+                                            ? "exiting (--exit-when-done)"
+                                            : "waiting for the next study"}})));
         if (options_.exit_when_done) {
           AbandonAll();
           return 0;

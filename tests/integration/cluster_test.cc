@@ -1,0 +1,418 @@
+// Integration tests: a real hpo-coordinator and real hpo-worker processes
+// over ZeroMQ on loopback, with a real SQLite file, killed with real signals.
+// Studies use the synthetic trainer (analytic learning curves), so they take
+// seconds.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "common/store.h"
+#include "tests/integration/process.h"
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+using testing::Process;
+using testing::ReadFile;
+using testing::RunCommand;
+using testing::WaitFor;
+
+// A study over three parameters on the synthetic trainer.
+json SyntheticStudy(const std::string& name, json algorithm,
+                    double epoch_seconds) {
+  return {
+      {"name", name},
+      {"seed", 11},
+      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
+      {"trainer", {{"model", "synthetic"}, {"epoch_seconds", epoch_seconds}}},
+      {"search_space",
+       {{"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1e-1}}},
+        {"batch_size",
+         {{"type", "int"}, {"low", 16}, {"high", 256}, {"log", true}}},
+        {"scheduler",
+         {{"type", "choice"},
+          {"values", {"none", "onecycle", "plateau", "cyclic"}}}}}},
+      {"algorithm", algorithm},
+      {"execution",
+       {{"max_attempts", 3}, {"heartbeat_s", 0.1}, {"lease_timeout_s", 1.0}}}};
+}
+
+json Hyperband() {
+  return {
+      {"type", "hyperband"}, {"min_epochs", 1}, {"max_epochs", 9}, {"eta", 3}};
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hpo-cluster-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    processes_.clear();
+    if (!HasFailure()) {
+      std::filesystem::remove_all(dir_);
+    } else {
+      std::cerr << "logs kept in " << dir_ << "\n";
+    }
+  }
+
+  std::string WriteStudy(const json& study, const std::string& file) {
+    std::string path = dir_ + "/" + file;
+    std::ofstream(path) << study.dump(2);
+    return path;
+  }
+
+  // Starts a coordinator and returns it with the endpoint it bound.
+  Process* StartCoordinator(const std::string& study, const std::string& db,
+                            const std::string& bind, bool resume,
+                            std::string* endpoint) {
+    const std::string log =
+        dir_ + "/coordinator-" + std::to_string(++coordinators_) + ".log";
+    std::vector<std::string> argv = {
+        HPO_COORDINATOR, "--study", study, "--db", db, "--bind", bind};
+    if (resume) argv.push_back("--resume");
+    processes_.push_back(std::make_unique<Process>(argv, log));
+    Process* p = processes_.back().get();
+    const std::string marker = "listening on ";
+    EXPECT_TRUE(WaitFor(
+        [&] { return ReadFile(log).find(marker) != std::string::npos; }, 20))
+        << ReadFile(log);
+    std::string text = ReadFile(log);
+    size_t at = text.find(marker);
+    if (at != std::string::npos) {
+      at += marker.size();
+      *endpoint = text.substr(at, text.find(',', at) - at);
+    }
+    return p;
+  }
+
+  Process* StartWorker(const std::string& endpoint, const std::string& name,
+                       int slots) {
+    processes_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
+                                 name, "--slots", std::to_string(slots),
+                                 "--exit-when-done"},
+        dir_ + "/" + name + ".log"));
+    return processes_.back().get();
+  }
+
+  json Plan(const std::string& study) {
+    auto r = RunCommand({HPO_COORDINATOR, "--study", study, "--plan"}, dir_);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  // The trials as hpo-query reports them (the contract of issue 3).
+  json QueryTrials(const std::string& db, const std::string& study) {
+    auto r = RunCommand(
+        {HPO_QUERY, "--db", db, "trials", "--study", study, "--format", "json"},
+        dir_);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  int64_t CountMetrics(const std::string& db) {
+    if (!std::filesystem::exists(db)) return 0;
+    try {
+      auto store = Store::Open(db, true);
+      auto studies = store->Studies();
+      return studies.empty() ? 0
+                             : static_cast<int64_t>(
+                                   store->Metrics(studies[0].id, -1).size());
+    } catch (const std::exception&) {
+      return 0;  // Not created yet.
+    }
+  }
+
+  // Every trial is final, trial numbers are unique, and each trial has
+  // exactly one metrics row per epoch it completed: nothing lost or
+  // duplicated.
+  void CheckConsistent(const std::string& db, const std::string& name) {
+    auto store = Store::Open(db, true);
+    std::optional<StudyRow> study = store->FindStudy(name);
+    ASSERT_TRUE(study);
+    EXPECT_EQ(study->state, "complete");
+    std::set<int64_t> numbers;
+    for (const TrialRow& t : store->Trials(study->id)) {
+      EXPECT_TRUE(numbers.insert(t.number).second);
+      EXPECT_TRUE(IsFinal(t.state))
+          << "trial " << t.number << " " << ToString(t.state);
+      std::vector<MetricRow> metrics = store->Metrics(study->id, t.number);
+      ASSERT_EQ(static_cast<int>(metrics.size()), t.epochs)
+          << "trial " << t.number;
+      for (size_t i = 0; i < metrics.size(); ++i) {
+        EXPECT_EQ(metrics[i].epoch, static_cast<int>(i) + 1);
+      }
+    }
+  }
+
+  std::string dir_;
+  int coordinators_ = 0;
+  std::vector<std::unique_ptr<Process>> processes_;
+};
+
+TEST_F(ClusterTest, HyperbandStudyFinishesWithThePlannedTrials) {
+  const std::string study =
+      WriteStudy(SyntheticStudy("hb", Hyperband(), 0.005), "hb.json");
+  const std::string db = dir_ + "/results.db";
+  json plan = Plan(study);
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  std::vector<Process*> workers;
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(StartWorker(endpoint, "w" + std::to_string(i), 2));
+  }
+  ASSERT_EQ(coordinator->Wait(60), 0) << coordinator->log();
+  for (Process* w : workers) EXPECT_EQ(w->Wait(20), 0) << w->log();
+
+  json trials = QueryTrials(db, "hb");
+  ASSERT_TRUE(trials.is_array());
+  // Per bracket and rung: as many trials reached the rung as planned.
+  int64_t planned = 0;
+  for (size_t b = 0; b < plan["brackets"].size(); ++b) {
+    const json& rungs = plan["brackets"][b]["rungs"];
+    planned += rungs[0]["trials"].get<int64_t>();
+    for (const json& rung : rungs) {
+      int reached = 0;
+      for (const json& t : trials) {
+        reached += t["bracket"] == b && t["epochs"] >= rung["epochs"];
+      }
+      EXPECT_EQ(reached, rung["trials"]) << "bracket " << b;
+    }
+  }
+  EXPECT_EQ(static_cast<int64_t>(trials.size()), planned);
+  int64_t epochs = 0;
+  for (const json& t : trials) {
+    EXPECT_TRUE(t["state"] == "complete" || t["state"] == "pruned") << t;
+    EXPECT_TRUE(t["params"].is_object());
+    EXPECT_TRUE(t["value"].is_number());
+    epochs += t["epochs"].get<int64_t>();
+  }
+  EXPECT_EQ(epochs, plan["total_epochs"]);
+  CheckConsistent(db, "hb");
+  EXPECT_NE(coordinator->log().find("study \"hb\" complete: 17 trials"),
+            std::string::npos)
+      << coordinator->log();
+}
+
+TEST_F(ClusterTest, KilledWorkerTrialIsRetriedAndNothingIsLost) {
+  json algorithm = {{"type", "random"}, {"max_epochs", 8}};
+  json spec = SyntheticStudy("kill", algorithm, 0.04);
+  spec["budget"] = {{"max_trials", 6}};
+  const std::string study = WriteStudy(spec, "kill.json");
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  Process* victim = StartWorker(endpoint, "victim", 2);
+  Process* survivor = StartWorker(endpoint, "survivor", 1);
+  // Kill the victim while its two trials are part way through.
+  ASSERT_TRUE(WaitFor([&] { return CountMetrics(db) >= 6; }, 30));
+  victim->Signal(SIGKILL);
+  EXPECT_EQ(victim->Wait(5), 128 + SIGKILL);
+  ASSERT_EQ(coordinator->Wait(60), 0) << coordinator->log();
+  EXPECT_EQ(survivor->Wait(20), 0);
+
+  auto store = Store::Open(db, true);
+  int64_t id = store->FindStudy("kill")->id;
+  std::vector<TrialRow> trials = store->Trials(id);
+  ASSERT_EQ(trials.size(), 6u);
+  for (const TrialRow& t : trials) {
+    EXPECT_EQ(t.state, TrialState::kComplete);
+    EXPECT_EQ(t.epochs, 8);
+  }
+  int lost = 0;
+  for (const AttemptRow& a : store->Attempts(id)) {
+    if (a.state == "lost") {
+      ++lost;
+      EXPECT_EQ(a.worker, "victim");
+    }
+  }
+  EXPECT_GE(lost, 1);
+  CheckConsistent(db, "kill");
+  EXPECT_NE(coordinator->log().find("worker victim lost"), std::string::npos);
+}
+
+// The set of (trial number, parameters) of a finished study.
+std::map<int64_t, json> Configurations(const std::string& db,
+                                       const std::string& name) {
+  auto store = Store::Open(db, true);
+  std::map<int64_t, json> out;
+  for (const TrialRow& t : store->Trials(store->FindStudy(name)->id)) {
+    out[t.number] = t.params;
+  }
+  return out;
+}
+
+TEST_F(ClusterTest, KilledCoordinatorResumesToTheSameConfigurations) {
+  const std::string study =
+      WriteStudy(SyntheticStudy("resume", Hyperband(), 0.03), "resume.json");
+  // An uninterrupted run, for reference.
+  const std::string reference_db = dir_ + "/reference.db";
+  {
+    std::string endpoint;
+    Process* c = StartCoordinator(study, reference_db, "tcp://127.0.0.1:*",
+                                  false, &endpoint);
+    StartWorker(endpoint, "r1", 2);
+    StartWorker(endpoint, "r2", 2);
+    ASSERT_EQ(c->Wait(60), 0) << c->log();
+  }
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* first =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  Process* w1 = StartWorker(endpoint, "w1", 2);
+  Process* w2 = StartWorker(endpoint, "w2", 2);
+  ASSERT_TRUE(WaitFor([&] { return CountMetrics(db) >= 12; }, 30));
+  first->Signal(SIGKILL);
+  EXPECT_EQ(first->Wait(5), 128 + SIGKILL);
+  {
+    auto store = Store::Open(db, true);
+    ASSERT_EQ(store->FindStudy("resume")->state, "running")
+        << "the study ended before the coordinator was killed";
+  }
+
+  // Without --resume the recorded study is refused.
+  auto refused = RunCommand(
+      {HPO_COORDINATOR, "--study", study, "--db", db, "--bind", endpoint},
+      dir_);
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("pass --resume"), std::string::npos)
+      << refused.err;
+
+  // Same endpoint: the workers reconnect by themselves.
+  std::string again;
+  Process* second = StartCoordinator(study, db, endpoint, true, &again);
+  ASSERT_EQ(second->Wait(60), 0) << second->log();
+  EXPECT_NE(second->log().find("resuming study"), std::string::npos);
+  EXPECT_EQ(second->log().find(" 0 jobs queued to restart"), std::string::npos)
+      << second->log();
+  EXPECT_EQ(w1->Wait(20), 0) << w1->log();
+  EXPECT_EQ(w2->Wait(20), 0) << w2->log();
+  EXPECT_EQ(Configurations(db, "resume"),
+            Configurations(reference_db, "resume"));
+  CheckConsistent(db, "resume");
+}
+
+TEST_F(ClusterTest, SigtermStopsCleanlyAndResumeFinishes) {
+  json spec = SyntheticStudy("term", Hyperband(), 0.02);
+  const std::string study = WriteStudy(spec, "term.json");
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* first =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  Process* worker = StartWorker(endpoint, "w", 3);
+  ASSERT_TRUE(WaitFor([&] { return CountMetrics(db) >= 5; }, 30));
+  first->Signal(SIGTERM);
+  EXPECT_EQ(first->Wait(10), 128 + SIGTERM) << first->log();
+  EXPECT_NE(first->log().find("--resume"), std::string::npos);
+  {
+    auto store = Store::Open(db, true);
+    std::optional<StudyRow> row = store->FindStudy("term");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->state, "interrupted");
+    for (const AttemptRow& a : store->Attempts(row->id)) {
+      EXPECT_NE(a.state, "running");
+    }
+  }
+  // A changed search space is refused, naming the change.
+  json changed = spec;
+  changed["search_space"]["lr"]["high"] = 0.5;
+  auto refused = RunCommand(
+      {HPO_COORDINATOR, "--study", WriteStudy(changed, "changed.json"), "--db",
+       db, "--bind", endpoint, "--resume"},
+      dir_);
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("search_space.lr.high: 0.1 -> 0.5"),
+            std::string::npos)
+      << refused.err;
+
+  std::string again;
+  Process* second = StartCoordinator(study, db, endpoint, true, &again);
+  ASSERT_EQ(second->Wait(60), 0) << second->log();
+  EXPECT_EQ(worker->Wait(20), 0) << worker->log();
+  CheckConsistent(db, "term");
+}
+
+TEST_F(ClusterTest, MalformedMessagesDoNotDisturbARunningStudy) {
+  const std::string study =
+      WriteStudy(SyntheticStudy("noise", Hyperband(), 0.01), "noise.json");
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  Process* worker = StartWorker(endpoint, "w", 2);
+  ASSERT_TRUE(WaitFor([&] { return CountMetrics(db) >= 3; }, 30));
+
+  zmq::context_t context;
+  zmq::socket_t rogue(context, zmq::socket_type::dealer);
+  rogue.set(zmq::sockopt::linger, 0);
+  rogue.connect(endpoint);
+  auto send = [&](const std::string& bytes) {
+    rogue.send(zmq::buffer(bytes), zmq::send_flags::none);
+  };
+  send("");
+  send("\xc1\xff garbage");
+  send("[1, 2, 3]");
+  send(R"({"v": 1, "type": "launch_missiles"})");
+  send(R"({"v": 1, "type": "epoch", "lease": "x"})");
+  send(R"({"v": 1, "type": "epoch", "lease": 42, "trial": 0, "epoch": 1,
+           "metrics": {"val_accuracy": 0.99}})");
+  send(std::string(2 * kMaxMessageBytes, 'x'));
+  send(R"({"v": 99, "type": "hello"})");
+  // A wrong version gets a clear error back.
+  zmq::pollitem_t item = {rogue.handle(), 0, ZMQ_POLLIN, 0};
+  bool answered = false;
+  for (int i = 0; i < 50 && !answered; ++i) {
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    zmq::message_t reply;
+    while (rogue.recv(reply, zmq::recv_flags::dontwait)) {
+      json body = json::from_msgpack(reply.to_string(), true, false);
+      if (body.value("type", "") == "error") {
+        answered = true;
+        EXPECT_NE(body["message"].get<std::string>().find("protocol version"),
+                  std::string::npos);
+      }
+    }
+  }
+  EXPECT_TRUE(answered);
+
+  ASSERT_EQ(coordinator->Wait(60), 0) << coordinator->log();
+  EXPECT_EQ(worker->Wait(20), 0);
+  CheckConsistent(db, "noise");
+  const std::string log = coordinator->log();
+  EXPECT_NE(log.find("dropped a message"), std::string::npos) << log;
+  EXPECT_NE(log.find("unknown message type"), std::string::npos) << log;
+  // The forged epoch for lease 42 was not recorded.
+  auto store = Store::Open(db, true);
+  for (const MetricRow& m : store->Metrics(store->FindStudy("noise")->id, -1)) {
+    EXPECT_NE(m.metrics.value("val_accuracy", 0.0), 0.99);
+  }
+}
+
+TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
+  char tmpl[] = "/tmp/hpo-cli-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  auto r = RunCommand({HPO_WORKER, "--slots", "2"}, tmpl);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--connect"), std::string::npos) << r.err;
+  r = RunCommand(
+      {HPO_WORKER, "--connect", "tcp://127.0.0.1:1", "--device", "tpu"}, tmpl);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--device tpu"), std::string::npos) << r.err;
+  std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
+}  // namespace hpo
