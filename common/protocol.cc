@@ -167,6 +167,75 @@ const char* KindName(Kind kind) {
   return "?";
 }
 
+// Deepest nesting of arrays and maps a message may have. nlohmann's
+// MessagePack reader recurses once per level, so without this limit a
+// message of a few hundred thousand nested arrays (well under
+// kMaxMessageBytes) would overflow the stack.
+constexpr size_t kMaxDepth = 128;
+
+// How a MessagePack value with first byte 0xc0 + i is laid out: `length`
+// bytes of big-endian count follow; then, for a scalar, count + `fixed`
+// payload bytes; for an array or a map (`per_item` 1 or 2), count items
+// (map entries are a key and a value).
+struct Format {
+  uint8_t length;
+  uint8_t fixed;
+  uint8_t per_item;
+};
+constexpr Format kFormats[32] = {
+    {0, 0, 0},  {0, 0, 0}, {0, 0, 0}, {0, 0, 0},   // nil, (unused), false, true
+    {1, 0, 0},  {2, 0, 0}, {4, 0, 0},              // bin 8/16/32
+    {1, 1, 0},  {2, 1, 0}, {4, 1, 0},              // ext 8/16/32
+    {0, 4, 0},  {0, 8, 0},                         // float 32/64
+    {0, 1, 0},  {0, 2, 0}, {0, 4, 0}, {0, 8, 0},   // uint 8..64
+    {0, 1, 0},  {0, 2, 0}, {0, 4, 0}, {0, 8, 0},   // int 8..64
+    {0, 2, 0},  {0, 3, 0}, {0, 5, 0}, {0, 9, 0},   // fixext 1..8
+    {0, 17, 0},                                    // fixext 16
+    {1, 0, 0},  {2, 0, 0}, {4, 0, 0},              // str 8/16/32
+    {2, 0, 1},  {4, 0, 1}, {2, 0, 2}, {4, 0, 2}};  // array 16/32, map 16/32
+
+// False if the MessagePack value at the start of `bytes` nests deeper than
+// kMaxDepth. Walks the encoding without recursion; malformed or truncated
+// input passes here and is left to the parser to report.
+bool MsgpackDepthOk(const uint8_t* bytes, size_t size) {
+  std::vector<uint64_t> open;  // Items still to come in each open container.
+  size_t i = 0;
+  while (i < size) {
+    const uint8_t b = bytes[i++];
+    uint64_t items = 0;  // Of a container that starts here.
+    uint64_t skip = 0;   // Payload bytes of a scalar.
+    // Fixints (0x00-0x7f, 0xe0-0xff) are the one byte.
+    if (b >= 0x80 && b <= 0x8f) {
+      items = 2 * uint64_t{b & 0x0fu};  // fixmap
+    } else if (b >= 0x90 && b <= 0x9f) {
+      items = b & 0x0fu;  // fixarray
+    } else if (b >= 0xa0 && b <= 0xbf) {
+      skip = b & 0x1fu;  // fixstr
+    } else if (b >= 0xc0 && b <= 0xdf) {
+      const Format& f = kFormats[b - 0xc0];
+      uint64_t count = 0;
+      for (int k = 0; k < f.length && i < size; ++k) {
+        count = (count << 8) | bytes[i++];
+      }
+      if (f.per_item > 0) {
+        items = count * f.per_item;
+      } else {
+        skip = count + f.fixed;
+      }
+    }
+    if (skip > size - i) return true;  // Truncated.
+    i += static_cast<size_t>(skip);
+    if (!open.empty()) --open.back();
+    if (items > 0) {
+      if (open.size() >= kMaxDepth) return false;
+      open.push_back(items);
+    }
+    while (!open.empty() && open.back() == 0) open.pop_back();
+    if (open.empty()) return true;  // The top-level value is complete.
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* ToString(MessageType type) {
@@ -208,7 +277,19 @@ Message Decode(const void* data, size_t size) {
     if (bytes[0] == '{') {
       body = json::parse(bytes, bytes + size);
     } else {
+      if (!MsgpackDepthOk(bytes, size)) {
+        throw ProtocolError("nested more than " + std::to_string(kMaxDepth) +
+                            " levels deep");
+      }
       body = json::from_msgpack(bytes, bytes + size);
+      // MessagePack strings are not checked for UTF-8 (JSON text is), and
+      // dumping an invalid one later (a log line, the metrics column) would
+      // throw far from here.
+      try {
+        (void)body.dump();
+      } catch (const json::type_error&) {
+        throw ProtocolError("a string is not valid UTF-8");
+      }
     }
   } catch (const json::exception& e) {
     throw ProtocolError(std::string("not MessagePack or JSON: ") + e.what());

@@ -272,11 +272,12 @@ std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
   }
   std::unique_ptr<Store> store(new Store(db, path));
   sqlite3_busy_timeout(db, 5000);
+  // Check (and migrate) first: a file that is refused is left as it was.
+  store->Migrate(read_only);
   if (!read_only) {
     store->Exec("PRAGMA journal_mode=WAL");
     store->Exec("PRAGMA synchronous=NORMAL");
   }
-  store->Migrate(read_only);
   return store;
 }
 

@@ -45,7 +45,20 @@ Coordinator::Coordinator(const StudySpec& spec, const json& spec_json,
       log_(std::move(log)),
       scheduler_(NewScheduler(spec)) {
   json plan = scheduler_->Plan();
-  planned_trials_ = plan.value("trials", int64_t{0});
+  // How many trials the study will start, for the progress line (ASHA runs
+  // until its trial budget is spent).
+  if (spec.algorithm.type == AlgorithmType::kAsha) {
+    planned_trials_ = spec.budget.max_trials;
+  } else if (plan.contains("n")) {
+    planned_trials_ = plan["n"].get<int64_t>();
+  } else if (plan.contains("brackets")) {
+    for (const json& b : plan["brackets"]) {
+      planned_trials_ += b["rungs"][0]["trials"].get<int64_t>();
+    }
+    planned_trials_ *= plan.value("iterations", int64_t{1});
+  } else {
+    planned_trials_ = plan.value("trials", int64_t{0});
+  }
   session_start_ = clock_.Now();
   last_commit_ = session_start_;
   std::optional<StudyRow> existing = store_.FindStudy(spec.name);
@@ -213,7 +226,8 @@ void Coordinator::OnMessage(const std::string& identity,
       HandleHeartbeat(identity, m);
       break;
     case MessageType::kBye:
-      LoseWorker(identity, "it left: " + m.body.at("why").get<std::string>());
+      LoseWorker(identity, "it left: " + m.body.at("why").get<std::string>(),
+                 /*counts=*/false);
       break;
     case MessageType::kEpoch:
       HandleEpoch(identity, m);
@@ -530,9 +544,10 @@ void Coordinator::EndAttempt(int64_t lease, const std::string& state,
   attempts_.erase(it);
 }
 
-void Coordinator::RetryOrFail(int64_t trial, const std::string& reason) {
+void Coordinator::RetryOrFail(int64_t trial, const std::string& reason,
+                              bool counts) {
   TrialInfo& info = trials_.at(trial);
-  ++info.failures;
+  info.failures += counts;
   if (info.failures >= spec_.execution.max_attempts) {
     FailTrial(trial, reason + " (after " + std::to_string(info.failures) +
                          " attempts; execution.max_attempts is " +
@@ -580,13 +595,13 @@ void Coordinator::FailTrial(int64_t trial, const std::string& reason) {
 }
 
 void Coordinator::LoseWorker(const std::string& identity,
-                             const std::string& why) {
+                             const std::string& why, bool counts) {
   auto it = workers_.find(identity);
   if (it == workers_.end()) return;
   Worker worker = std::move(it->second);
   workers_.erase(it);
-  store_.UpdateWorker(worker.id, "lost", clock_.WallTime());
-  log_("worker " + worker.name + " lost: " + why +
+  store_.UpdateWorker(worker.id, counts ? "lost" : "left", clock_.WallTime());
+  log_("worker " + worker.name + (counts ? " lost: " : " ") + why +
        (worker.leases.empty()
             ? ""
             : "; retrying its " + std::to_string(worker.leases.size()) +
@@ -595,12 +610,13 @@ void Coordinator::LoseWorker(const std::string& identity,
     auto a = attempts_.find(lease);
     if (a == attempts_.end()) continue;
     const int64_t trial = a->second.trial;
-    store_.EndAttempt(a->second.row_id, "lost", why, clock_.WallTime());
+    store_.EndAttempt(a->second.row_id, counts ? "lost" : "interrupted", why,
+                      clock_.WallTime());
     attempts_.erase(a);
     TrialInfo& info = trials_.at(trial);
     info.lease = 0;
     SetTrialState(info, TrialState::kLost);
-    RetryOrFail(trial, "worker " + worker.name + " lost: " + why);
+    RetryOrFail(trial, "worker " + worker.name + " lost: " + why, counts);
   }
   DispatchAll();
 }

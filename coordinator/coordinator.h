@@ -149,11 +149,16 @@ class Coordinator {
                   const std::string& reason);
   // The attempt failed or was lost: retry it if attempts remain, else fail
   // the trial.
-  void RetryOrFail(int64_t trial, const std::string& reason);
+  void RetryOrFail(int64_t trial, const std::string& reason,
+                   bool counts = true);
   // Puts a running job back in the queue, restarting from its checkpoint.
   void Requeue(int64_t trial);
   void FailTrial(int64_t trial, const std::string& reason);
-  void LoseWorker(const std::string& identity, const std::string& why);
+  // Ends a worker's session and requeues its trials. `counts` says whether
+  // the lost attempts count towards execution.max_attempts (not when the
+  // worker left politely, saying "bye").
+  void LoseWorker(const std::string& identity, const std::string& why,
+                  bool counts = true);
 
   void RecordEvent(const SchedulerEvent& event);
   // Applies the scheduler's state changes to the trial rows.

@@ -128,8 +128,8 @@ void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
 }
 
 int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
-        const std::string& spec_text, const std::string& db_path,
-        const std::string& bind, bool resume) {
+        const std::string& spec_text, const std::string& study_path,
+        const std::string& db_path, const std::string& bind, bool resume) {
   std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::router);
@@ -150,10 +150,12 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   }
   const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
   ZmqTransport transport(socket);
-  const bool tty = isatty(STDERR_FILENO);
+  // Progress goes to stdout: rewritten in place on a terminal, a plain line
+  // every few seconds otherwise. Log lines go to stderr.
+  const bool tty = isatty(STDOUT_FILENO);
   auto log = [tty](const std::string& line) {
-    std::cerr << (tty ? "\r\033[K" : "") << "hpo-coordinator: " << line
-              << std::endl;
+    if (tty) std::cout << "\r\033[K" << std::flush;
+    std::cerr << "hpo-coordinator: " << line << std::endl;
   };
   hpo::SystemClock clock;
   hpo::Coordinator coordinator(spec, spec_json, spec_text, *store, clock,
@@ -185,7 +187,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
       double rate = (s.epochs - last_epochs) / (now - last_progress);
       last_epochs = s.epochs;
       last_progress = now;
-      std::cerr << (tty ? "\r\033[K" : "") << ProgressLine(spec, s, rate)
+      std::cout << (tty ? "\r\033[K" : "") << ProgressLine(spec, s, rate)
                 << (tty ? "" : "\n") << std::flush;
     }
   }
@@ -204,7 +206,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     ReceiveAll(socket, items[0], coordinator);
   }
   hpo::CoordinatorStats s = coordinator.stats();
-  if (tty) std::cerr << "\r\033[K";
+  if (tty) std::cout << "\r\033[K";
   std::cout << "study \"" << spec.name << "\" " << coordinator.outcome() << ": "
             << s.trials << " trials (" << s.complete << " complete, "
             << s.pruned << " pruned, " << s.failed << " failed)";
@@ -215,8 +217,8 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   std::cout << ", " << FormatDuration(s.elapsed_s) << "; results in " << db_path
             << "\n";
   if (coordinator.outcome() == "interrupted") {
-    std::cout << "resume with: hpo-coordinator --study <file> --db " << db_path
-              << " --resume\n";
+    std::cout << "resume with: hpo-coordinator --study " << study_path
+              << " --db " << db_path << " --resume\n";
     return 128 + (g_signal != 0 ? static_cast<int>(g_signal) : SIGINT);
   }
   return 0;
@@ -263,7 +265,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   InstallSignalHandlers();
-  return Run(spec, study_json, text, vm["db"].as<std::string>(),
+  return Run(spec, study_json, text, path, vm["db"].as<std::string>(),
              vm["bind"].as<std::string>(), vm.count("resume") > 0);
 }
 

@@ -213,7 +213,9 @@ class WorkerService {
                                {outbox_.handle(), 0, ZMQ_POLLIN, 0}};
     while (true) {
       if (stop_ != 0) {
-        ReportAbandoned("the worker was stopped");
+        // "bye" tells the coordinator to retry this worker's trials now,
+        // rather than after the lease runs out.
+        AbandonAll();
         if (joined_) {
           SendRaw(Encode(MakeMessage(MessageType::kBye,
                                      {{"why", "the worker was stopped"}})));
@@ -424,22 +426,6 @@ class WorkerService {
 
   void AbandonAll() {
     for (auto& [lease, run] : runs_) run->Cancel();
-  }
-
-  // Tells the coordinator that the trials in progress will not finish here,
-  // so it retries them without waiting for the lease to run out.
-  void ReportAbandoned(const std::string& why) {
-    for (auto& [lease, run] : runs_) {
-      if (run->abandoned()) continue;
-      run->Cancel();
-      if (!joined_) continue;
-      SendRaw(
-          Encode(MakeMessage(MessageType::kFailure, {{"lease", lease},
-                                                     {"trial", run->trial()},
-                                                     {"epoch", 0},
-                                                     {"kind", "error"},
-                                                     {"message", why}})));
-    }
   }
 
   void SendRaw(const std::string& bytes) {

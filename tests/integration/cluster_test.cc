@@ -401,6 +401,34 @@ TEST_F(ClusterTest, MalformedMessagesDoNotDisturbARunningStudy) {
   }
 }
 
+TEST_F(ClusterTest, TimeBudgetEndsTheStudy) {
+  json spec =
+      SyntheticStudy("budget", {{"type", "random"}, {"max_epochs", 10}}, 0.05);
+  spec["budget"] = {{"max_trials", 50}, {"max_hours", 1.0 / 3600}};
+  const std::string study = WriteStudy(spec, "budget.json");
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  Process* worker = StartWorker(endpoint, "w", 2);
+  ASSERT_EQ(coordinator->Wait(30), 0) << coordinator->log();
+  EXPECT_EQ(worker->Wait(20), 0) << worker->log();
+  EXPECT_NE(coordinator->log().find("budget.max_hours reached"),
+            std::string::npos);
+  auto store = Store::Open(db, true);
+  std::optional<StudyRow> row = store->FindStudy("budget");
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, "time_limit");
+  EXPECT_GE(row->elapsed_s, 1.0);
+  std::vector<TrialRow> trials = store->Trials(row->id);
+  EXPECT_LT(trials.size(), 50u);
+  for (const TrialRow& t : trials) {
+    EXPECT_TRUE(t.state == TrialState::kComplete ||
+                t.state == TrialState::kQueued)
+        << ToString(t.state);
+  }
+}
+
 TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
   char tmpl[] = "/tmp/hpo-cli-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

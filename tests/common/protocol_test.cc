@@ -1,0 +1,441 @@
+#include "common/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+
+// One valid message of every type, with every optional field set.
+std::vector<std::pair<MessageType, json>> EveryType() {
+  return {
+      {MessageType::kHello,
+       {{"name", "w1"},
+        {"host", "node7"},
+        {"devices", {"cuda:0", "cuda:1"}},
+        {"slots", 2},
+        {"session", 99},
+        {"pid", 1234}}},
+      {MessageType::kWelcome,
+       {{"worker_id", 3},
+        {"study", "lr_sweep"},
+        {"spec", {{"name", "lr_sweep"}, {"seed", 7}}},
+        {"heartbeat_s", 2},
+        {"lease_timeout_s", 20.5}}},
+      {MessageType::kHeartbeat, {{"running", {1, int64_t{1} << 62}}}},
+      {MessageType::kAssign,
+       {{"lease", int64_t{0x7fffffffffffffff}},
+        {"trial", 0},
+        {"attempt", 1},
+        {"study", "lr_sweep"},
+        {"params", {{"lr", 0.001}, {"channels", {32, 64}}}},
+        {"from_epoch", 3},
+        {"to_epoch", 9},
+        {"checkpoint", "/ck/t0-e3.pt"}}},
+      {MessageType::kEpoch,
+       {{"lease", 5},
+        {"trial", 12},
+        {"epoch", 4},
+        {"metrics", {{"val_accuracy", 0.5}, {"train_loss", nullptr}}},
+        {"checkpoint", nullptr}}},
+      {MessageType::kFailure,
+       {{"lease", 5},
+        {"trial", 12},
+        {"epoch", 0},
+        {"kind", "diverged"},
+        {"message", "loss is NaN"}}},
+      {MessageType::kDecision,
+       {{"lease", 5}, {"trial", 12}, {"action", "continue"}, {"to_epoch", 9}}},
+      {MessageType::kDone, {{"study", "lr_sweep"}}},
+      {MessageType::kBye, {{"why", "the study is over"}}},
+      {MessageType::kRejoin, {{"why", "unknown session"}}},
+      {MessageType::kError, {{"message", "version 2"}}},
+  };
+}
+
+json Valid(MessageType type) {
+  for (const auto& [t, fields] : EveryType()) {
+    if (t == type) return MakeMessage(t, fields).body;
+  }
+  return json();
+}
+
+std::string Msgpack(const json& body) {
+  std::vector<uint8_t> bytes = json::to_msgpack(body);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Decodes `bytes`, expecting a ProtocolError; returns it (or a default one).
+ProtocolError DecodeError(const std::string& bytes) {
+  try {
+    Decode(bytes);
+  } catch (const ProtocolError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no ProtocolError for " << bytes.size() << " bytes";
+  return ProtocolError("none");
+}
+
+void ExpectRejected(const json& body, const std::string& words) {
+  ProtocolError e = DecodeError(Msgpack(body));
+  EXPECT_NE(std::string(e.what()).find(words), std::string::npos)
+      << e.what() << " (body " << body.dump() << ")";
+  EXPECT_FALSE(e.version_mismatch()) << body.dump();
+  // The same content as JSON text is rejected too.
+  EXPECT_THROW(Decode(body.dump()), ProtocolError) << body.dump();
+}
+
+TEST(ProtocolTest, EveryTypeRoundTrips) {
+  for (const auto& [type, fields] : EveryType()) {
+    Message m = MakeMessage(type, fields);
+    EXPECT_EQ(m.body["v"], kProtocolVersion);
+    EXPECT_EQ(m.body["type"], ToString(type));
+    Message back = Decode(Encode(m));
+    EXPECT_EQ(back.type, type) << ToString(type);
+    EXPECT_EQ(back.body, m.body) << ToString(type);
+  }
+}
+
+TEST(ProtocolTest, TypeNamesAreDistinct) {
+  std::set<std::string> names;
+  for (const auto& [type, fields] : EveryType()) names.insert(ToString(type));
+  EXPECT_EQ(names.size(), EveryType().size());
+}
+
+TEST(ProtocolTest, OptionalFieldsMayBeLeftOut) {
+  Message hello = MakeMessage(MessageType::kHello, {{"name", "w"},
+                                                    {"host", "h"},
+                                                    {"devices", json::array()},
+                                                    {"slots", 1},
+                                                    {"session", 1}});
+  EXPECT_EQ(Decode(Encode(hello)).type, MessageType::kHello);
+  Message heartbeat = MakeMessage(MessageType::kHeartbeat, json::object());
+  EXPECT_EQ(Decode(Encode(heartbeat)).type, MessageType::kHeartbeat);
+  json epoch = Valid(MessageType::kEpoch);
+  epoch.erase("checkpoint");
+  EXPECT_EQ(Decode(Msgpack(epoch)).type, MessageType::kEpoch);
+}
+
+TEST(ProtocolTest, MakeMessageWithNonObjectFieldsGivesAnEmptyBody) {
+  Message m = MakeMessage(MessageType::kHeartbeat, json::array({1, 2}));
+  EXPECT_TRUE(m.body.is_object());
+  EXPECT_EQ(m.body.size(), 2u);  // "v" and "type".
+  EXPECT_EQ(Decode(Encode(m)).type, MessageType::kHeartbeat);
+}
+
+TEST(ProtocolTest, JsonTextIsAccepted) {
+  for (const auto& [type, fields] : EveryType()) {
+    json body = MakeMessage(type, fields).body;
+    Message back = Decode(body.dump());
+    EXPECT_EQ(back.type, type);
+    EXPECT_EQ(back.body, body);
+  }
+  Message m = Decode(R"({"v": 1, "type": "rejoin", "why": "x"})");
+  EXPECT_EQ(m.type, MessageType::kRejoin);
+  EXPECT_EQ(m.body["why"], "x");
+}
+
+TEST(ProtocolTest, RawPointerOverloadDecodes) {
+  std::string bytes = Encode(MakeMessage(MessageType::kDone, {{"study", "s"}}));
+  Message m = Decode(bytes.data(), bytes.size());
+  EXPECT_EQ(m.type, MessageType::kDone);
+}
+
+TEST(ProtocolTest, RejectsEmptyAndGarbage) {
+  EXPECT_NE(std::string(DecodeError("").what()).find("empty"),
+            std::string::npos);
+  EXPECT_THROW(Decode(nullptr, 0), ProtocolError);
+  EXPECT_THROW(Decode(std::string("\xc1\xff\x00\x13", 4)), ProtocolError);
+  EXPECT_THROW(Decode("{not json"), ProtocolError);
+  EXPECT_THROW(Decode(R"({"v": 1, "type": "done", "study": "s"} trailing)"),
+               ProtocolError);
+  // A truncated MessagePack map.
+  std::string full = Encode(MakeMessage(MessageType::kDone, {{"study", "s"}}));
+  EXPECT_THROW(Decode(full.substr(0, full.size() - 2)), ProtocolError);
+  // Valid MessagePack followed by extra bytes.
+  EXPECT_THROW(Decode(full + "x"), ProtocolError);
+  for (int b = 0; b < 256; ++b) {
+    std::string one(1, static_cast<char>(b));
+    EXPECT_THROW(Decode(one), ProtocolError) << "byte " << b;
+  }
+}
+
+TEST(ProtocolTest, RejectsNonMaps) {
+  for (const json& body :
+       {json::array({1, 2}), json("hello"), json(42), json(nullptr)}) {
+    EXPECT_NE(std::string(DecodeError(Msgpack(body)).what()).find("not a map"),
+              std::string::npos)
+        << body.dump();
+  }
+  EXPECT_THROW(Decode("[1, 2]"), ProtocolError);
+}
+
+TEST(ProtocolTest, RejectsAMissingVersion) {
+  json body = Valid(MessageType::kDone);
+  body.erase("v");
+  ProtocolError e = DecodeError(Msgpack(body));
+  EXPECT_NE(std::string(e.what()).find("\"v\""), std::string::npos) << e.what();
+  body["v"] = "1";  // Not an integer.
+  EXPECT_THROW(Decode(Msgpack(body)), ProtocolError);
+  body["v"] = 1.5;
+  EXPECT_THROW(Decode(Msgpack(body)), ProtocolError);
+}
+
+TEST(ProtocolTest, WrongVersionIsAVersionMismatch) {
+  for (int v : {0, kProtocolVersion + 1, -1, 1000}) {
+    json body = Valid(MessageType::kHello);
+    body["v"] = v;
+    ProtocolError e = DecodeError(Msgpack(body));
+    EXPECT_TRUE(e.version_mismatch()) << v;
+    EXPECT_NE(std::string(e.what()).find("version"), std::string::npos)
+        << e.what();
+    EXPECT_TRUE(DecodeError(body.dump()).version_mismatch()) << v;
+  }
+}
+
+TEST(ProtocolTest, OtherErrorsAreNotVersionMismatches) {
+  EXPECT_FALSE(DecodeError("").version_mismatch());
+  EXPECT_FALSE(DecodeError("garbage!").version_mismatch());
+  EXPECT_FALSE(
+      DecodeError(R"({"v": 1, "type": "nonsense"})").version_mismatch());
+}
+
+TEST(ProtocolTest, RejectsUnknownOrMissingType) {
+  json body = Valid(MessageType::kDone);
+  body["type"] = "explode";
+  ExpectRejected(body, "unknown message type");
+  body["type"] = 3;
+  ExpectRejected(body, "type");
+  body.erase("type");
+  ExpectRejected(body, "type");
+  body["type"] = "Done";  // Type names are case-sensitive.
+  ExpectRejected(body, "unknown message type");
+}
+
+TEST(ProtocolTest, UnknownTypeMessageIsShort) {
+  json body = Valid(MessageType::kDone);
+  body["type"] = std::string(5000, 'x');
+  ProtocolError e = DecodeError(Msgpack(body));
+  EXPECT_LT(std::string(e.what()).size(), 200u);
+}
+
+TEST(ProtocolTest, RejectsEveryMissingRequiredField) {
+  const std::map<MessageType, std::set<std::string>> optional = {
+      {MessageType::kHello, {"pid"}},
+      {MessageType::kHeartbeat, {"running"}},
+      {MessageType::kAssign, {"checkpoint"}},
+      {MessageType::kEpoch, {"checkpoint"}},
+  };
+  for (const auto& [type, fields] : EveryType()) {
+    for (const auto& item : fields.items()) {
+      auto opt = optional.find(type);
+      if (opt != optional.end() && opt->second.count(item.key())) continue;
+      json body = MakeMessage(type, fields).body;
+      body.erase(item.key());
+      ExpectRejected(body, "without \"" + item.key() + "\"");
+    }
+  }
+}
+
+TEST(ProtocolTest, RejectsWrongFieldTypes) {
+  struct Case {
+    MessageType type;
+    const char* field;
+    json value;
+  };
+  json too_many_metrics = json::object();
+  for (int i = 0; i < 65; ++i) too_many_metrics["m" + std::to_string(i)] = i;
+  const std::vector<Case> cases = {
+      {MessageType::kEpoch, "epoch", -1},
+      {MessageType::kEpoch, "epoch", 0},  // Epochs count from 1.
+      {MessageType::kEpoch, "epoch", 1.5},
+      {MessageType::kEpoch, "epoch", "3"},
+      {MessageType::kEpoch, "lease", "5"},
+      {MessageType::kEpoch, "lease", 0},
+      {MessageType::kEpoch, "lease", -5},
+      {MessageType::kEpoch, "trial", -1},
+      {MessageType::kEpoch, "metrics", {{"val_accuracy", "high"}}},
+      {MessageType::kEpoch, "metrics", {{"val_accuracy", {1, 2}}}},
+      {MessageType::kEpoch, "metrics", json::array({0.5})},
+      {MessageType::kEpoch, "metrics", too_many_metrics},
+      {MessageType::kEpoch, "checkpoint", 7},
+      {MessageType::kHello, "slots", 0},
+      {MessageType::kHello, "slots", true},
+      {MessageType::kHello, "session", 0},
+      {MessageType::kHello, "devices", "cuda:0"},
+      {MessageType::kHello, "devices", json::array({1})},
+      {MessageType::kHello, "name", nullptr},
+      {MessageType::kHello, "pid", -3},
+      {MessageType::kWelcome, "heartbeat_s", 0},
+      {MessageType::kWelcome, "heartbeat_s", -1},
+      {MessageType::kWelcome, "lease_timeout_s", 1e12},
+      {MessageType::kWelcome, "spec", "{}"},
+      {MessageType::kHeartbeat, "running", json::array({0})},
+      {MessageType::kHeartbeat, "running", json::array({"1"})},
+      {MessageType::kHeartbeat, "running", 1},
+      {MessageType::kAssign, "to_epoch", 0},
+      {MessageType::kAssign, "params", json::array()},
+      {MessageType::kAssign, "attempt", 0},
+      {MessageType::kFailure, "epoch", -1},
+      {MessageType::kFailure, "kind", 1},
+      {MessageType::kDecision, "action", false},
+      {MessageType::kDone, "study", json::object()},
+      {MessageType::kBye, "why", 1},
+      {MessageType::kRejoin, "why", nullptr},
+      {MessageType::kError, "message", 404},
+  };
+  for (const Case& c : cases) {
+    json body = Valid(c.type);
+    body[c.field] = c.value;
+    ExpectRejected(body, std::string("\"") + c.field + "\" must be");
+  }
+}
+
+TEST(ProtocolTest, AcceptsBoundaryValues) {
+  json too_many = json::object();
+  for (int i = 0; i < 64; ++i) too_many["m" + std::to_string(i)] = i * 0.5;
+  json body = Valid(MessageType::kEpoch);
+  body["metrics"] = too_many;  // Exactly 64 is allowed.
+  EXPECT_EQ(Decode(Msgpack(body)).body["metrics"].size(), 64u);
+  body["metrics"] = json::object();
+  EXPECT_NO_THROW(Decode(Msgpack(body)));
+  body = Valid(MessageType::kEpoch);
+  body["lease"] = INT64_MAX;
+  EXPECT_NO_THROW(Decode(Msgpack(body)));
+  body["lease"] = uint64_t{1} << 63;  // Does not fit a lease.
+  EXPECT_THROW(Decode(Msgpack(body)), ProtocolError);
+  // Unknown extra fields are tolerated (newer minor additions).
+  body = Valid(MessageType::kDone);
+  body["extra"] = "ignored";
+  EXPECT_NO_THROW(Decode(Msgpack(body)));
+}
+
+TEST(ProtocolTest, OversizedMessagesAreRejected) {
+  std::string big(kMaxMessageBytes + 1, ' ');
+  ProtocolError e = DecodeError(big);
+  EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos)
+      << e.what();
+  EXPECT_FALSE(e.version_mismatch());
+
+  Message huge = MakeMessage(MessageType::kError,
+                             {{"message", std::string(kMaxMessageBytes, 'x')}});
+  try {
+    Encode(huge);
+    FAIL() << "Encode accepted an oversized message";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos);
+  }
+
+  // A message just under the limit goes both ways.
+  Message fits =
+      MakeMessage(MessageType::kError,
+                  {{"message", std::string(kMaxMessageBytes - 64, 'y')}});
+  std::string bytes = Encode(fits);
+  EXPECT_LE(bytes.size(), kMaxMessageBytes);
+  EXPECT_EQ(Decode(bytes).body, fits.body);
+}
+
+// A heartbeat whose extra field "x" holds `depth` nested arrays, as
+// MessagePack.
+std::string NestedHeartbeat(size_t depth) {
+  std::string bytes = Msgpack(MakeMessage(MessageType::kHeartbeat, {}).body);
+  bytes[0] = static_cast<char>(0x83);   // One more map entry...
+  bytes += "\xa1x";                     // ...named "x"...
+  bytes += std::string(depth, '\x91');  // ...of one-element arrays...
+  bytes += '\x00';                      // ...around a 0.
+  return bytes;
+}
+
+TEST(ProtocolTest, DeeplyNestedMessagesAreRejectedNotACrash) {
+  // Far under the size limit, but deep enough to overflow a stack if the
+  // decoder recursed per level.
+  std::string deep = NestedHeartbeat(kMaxMessageBytes - 64);
+  ASSERT_LE(deep.size(), kMaxMessageBytes);
+  ProtocolError e = DecodeError(deep);
+  EXPECT_NE(std::string(e.what()).find("nested"), std::string::npos)
+      << e.what();
+  EXPECT_THROW(Decode(NestedHeartbeat(200)), ProtocolError);
+  // Nested maps too: {"a": {"a": ...}}.
+  std::string maps;
+  for (int i = 0; i < 300000; ++i)
+    maps +=
+        "\x81\xa1"
+        "a";
+  maps += '\x00';
+  EXPECT_THROW(Decode(maps), ProtocolError);
+  // Reasonable nesting is fine.
+  Message m = Decode(NestedHeartbeat(100));
+  EXPECT_EQ(m.type, MessageType::kHeartbeat);
+  EXPECT_TRUE(m.body["x"].is_array());
+  // Deep JSON text does not crash either.
+  std::string text = R"({"v": 1, "type": "heartbeat", "x": )" +
+                     std::string(300000, '[') + std::string(300000, ']') + "}";
+  try {
+    Decode(text);
+  } catch (const ProtocolError&) {
+  }
+}
+
+TEST(ProtocolTest, MutatedAndRandomBytesNeverEscapeAsOtherErrors) {
+  std::mt19937 rng(12345);
+  std::vector<std::string> valid;
+  for (const auto& [type, fields] : EveryType()) {
+    valid.push_back(Encode(MakeMessage(type, fields)));
+  }
+  int decoded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes = valid[static_cast<size_t>(i / 2) % valid.size()];
+      const int flips = 1 + static_cast<int>(rng() % 4);
+      for (int f = 0; f < flips; ++f) {
+        bytes[rng() % bytes.size()] = static_cast<char>(rng() & 0xff);
+      }
+      if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    } else {
+      bytes.resize(rng() % 48);
+      for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+    }
+    try {
+      Decode(bytes);
+      ++decoded;
+    } catch (const ProtocolError&) {
+      // Expected for most.
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "Decode threw something else: " << e.what();
+    }
+  }
+  EXPECT_GT(decoded, 0);  // Some flips leave a valid message.
+}
+
+TEST(ProtocolTest, LeasesArePositiveAndDistinct) {
+  std::set<int64_t> seen;
+  constexpr int kCount = 100000;
+  for (int i = 0; i < kCount; ++i) {
+    int64_t lease = NewLease();
+    ASSERT_GT(lease, 0);
+    seen.insert(lease);
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kCount));
+  // Leases use the whole range, not a small counter.
+  EXPECT_GT(*seen.rbegin(), int64_t{1} << 60);
+}
+
+TEST(ProtocolTest, LeaseFitsAnAssign) {
+  Message m = MakeMessage(MessageType::kDecision, {{"lease", NewLease()},
+                                                   {"trial", 0},
+                                                   {"action", "stop"},
+                                                   {"to_epoch", 0}});
+  EXPECT_EQ(Decode(Encode(m)).body, m.body);
+}
+
+}  // namespace
+}  // namespace hpo
