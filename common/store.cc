@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -277,6 +278,11 @@ std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
   if (!read_only) {
     store->Exec("PRAGMA journal_mode=WAL");
     store->Exec("PRAGMA synchronous=NORMAL");
+    if (path != ":memory:" && !path.empty()) {
+      store->Exec("PRAGMA wal_autocheckpoint=0");
+      store->checkpointer_ =
+          std::thread([s = store.get()] { s->Checkpointer(); });
+    }
   }
   return store;
 }
@@ -285,7 +291,35 @@ Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
   statements_.resize(kStatementCount);
 }
 
+void Store::Checkpointer() {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path_.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return;  // The writer's connection still works; the WAL just grows.
+  }
+  std::unique_lock<std::mutex> lock(checkpointer_mutex_);
+  while (!checkpointer_wake_.wait_for(lock, std::chrono::milliseconds(500),
+                                      [this] { return stop_checkpointer_; })) {
+    lock.unlock();
+    // PASSIVE: copies what no reader needs and never blocks the writer.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+    lock.lock();
+  }
+  sqlite3_close(db);
+}
+
 Store::~Store() {
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(checkpointer_mutex_);
+      stop_checkpointer_ = true;
+    }
+    checkpointer_wake_.notify_all();
+    checkpointer_.join();
+  }
   try {
     Commit();
   } catch (const Error& e) {

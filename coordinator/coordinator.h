@@ -164,7 +164,11 @@ class Coordinator {
   // Applies the scheduler's state changes to the trial rows.
   void SaveStateChanges();
   void SetTrialState(TrialInfo& info, TrialState state);
+  // Marks the trial's row for writing with the next commit: a trial changes
+  // several times per job, its row is written once per batch.
   void SaveTrial(TrialInfo& info);
+  // Writes the marked trial rows and commits the batch.
+  void Commit();
   void CheckDone();
   void Finish(const std::string& outcome);
   double Elapsed() const;
@@ -192,6 +196,7 @@ class Coordinator {
   std::unordered_map<int64_t, Attempt> attempts_;  // By lease.
   std::map<int64_t, TrialInfo> trials_;
   std::deque<Job> queue_;
+  std::set<int64_t> unsaved_trials_;
   bool scheduler_done_ = false;
   bool finished_ = false;
   std::string outcome_;

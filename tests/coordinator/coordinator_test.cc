@@ -1027,6 +1027,9 @@ TEST(CoordinatorTest, DuplicateAndOutOfOrderEpochsAreNotCounted) {
   std::vector<MetricRow> metrics = store->Metrics(id, job.trial);
   ASSERT_EQ(metrics.size(), 2u);
   EXPECT_NE(metrics[0].objective, 0.9);
+  // Trial rows are written with each batch commit.
+  c.clock().Advance(0.1);
+  c.coordinator().Tick();
   EXPECT_EQ(store->Trials(id).at(static_cast<size_t>(job.trial)).epochs, 2);
   EXPECT_EQ(c.coordinator().stats().dropped_messages, 4);
   // The scheduler saw each epoch once: its event log has two epoch events.
