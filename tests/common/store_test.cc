@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tests/util/scratch_dir.h"
 
 namespace hpo {
 namespace {
@@ -18,20 +19,10 @@ namespace {
 using nlohmann::json;
 
 // A directory that exists for the life of the object.
-class ScratchDir {
+// A scratch directory named for this suite.
+class ScratchDir : public testutil::ScratchDir {
  public:
-  ScratchDir() {
-    std::string pattern = testing::TempDir() + "/hpo_store_XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  ScratchDir() : testutil::ScratchDir("hpo_store") {}
 };
 
 // Rows of a query on a raw SQLite connection, each column as text ("NULL"

@@ -24,6 +24,7 @@
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "search/scheduler.h"
+#include "tests/util/scratch_dir.h"
 
 namespace hpo {
 namespace {
@@ -326,20 +327,10 @@ class Cluster {
 };
 
 // A directory that exists for the life of the object.
-class ScratchDir {
+// A scratch directory named for this suite.
+class ScratchDir : public testutil::ScratchDir {
  public:
-  ScratchDir() {
-    std::string pattern = testing::TempDir() + "/hpo_coord_XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  ScratchDir() : testutil::ScratchDir("hpo_coord") {}
 };
 
 int64_t StudyId(Store& store, const std::string& name) {

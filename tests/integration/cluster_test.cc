@@ -14,16 +14,17 @@
 
 #include "common/protocol.h"
 #include "common/store.h"
-#include "tests/integration/process.h"
+#include "tests/util/process.h"
+#include "tests/util/scratch_dir.h"
 
 namespace hpo {
 namespace {
 
 using nlohmann::json;
-using testing::Process;
-using testing::ReadFile;
-using testing::RunCommand;
-using testing::WaitFor;
+using testutil::Process;
+using testutil::ReadFile;
+using testutil::RunCommand;
+using testutil::WaitFor;
 
 // A study over three parameters on the synthetic trainer.
 json SyntheticStudy(const std::string& name, json algorithm,
@@ -52,16 +53,11 @@ json Hyperband() {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hpo-cluster-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
   void TearDown() override {
     processes_.clear();
-    if (!HasFailure()) {
-      std::filesystem::remove_all(dir_);
-    } else {
+    if (HasFailure()) {
+      scratch_.Keep();
       std::cerr << "logs kept in " << dir_ << "\n";
     }
   }
@@ -156,7 +152,8 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  testutil::ScratchDir scratch_{"hpo_cluster"};
+  const std::string dir_ = scratch_.path();
   int coordinators_ = 0;
   std::vector<std::unique_ptr<Process>> processes_;
 };
@@ -430,8 +427,8 @@ TEST_F(ClusterTest, TimeBudgetEndsTheStudy) {
 }
 
 TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
-  char tmpl[] = "/tmp/hpo-cli-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  testutil::ScratchDir scratch("hpo_cli");
+  const std::string tmpl = scratch.path();
   auto r = RunCommand({HPO_WORKER, "--slots", "2"}, tmpl);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--connect"), std::string::npos) << r.err;
@@ -439,7 +436,6 @@ TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
       {HPO_WORKER, "--connect", "tcp://127.0.0.1:1", "--device", "tpu"}, tmpl);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--device tpu"), std::string::npos) << r.err;
-  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Real child processes for integration tests: started with fork/exec, output
 // to files, stopped with real signals.
-#ifndef HPO_TESTS_INTEGRATION_PROCESS_H_
-#define HPO_TESTS_INTEGRATION_PROCESS_H_
+#ifndef HPO_TESTS_UTIL_PROCESS_H_
+#define HPO_TESTS_UTIL_PROCESS_H_
 
 #include <fcntl.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-namespace hpo::testing {
+namespace hpo::testutil {
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -124,6 +124,6 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv,
   return r;
 }
 
-}  // namespace hpo::testing
+}  // namespace hpo::testutil
 
-#endif  // HPO_TESTS_INTEGRATION_PROCESS_H_
+#endif  // HPO_TESTS_UTIL_PROCESS_H_
