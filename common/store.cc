@@ -267,9 +267,10 @@ std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
   if (rc != SQLITE_OK) {
     std::string why = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    throw Error(read_only ? ErrorKind::kBadInput : ErrorKind::kRuntime,
-                path + ": cannot open the results database: " + why +
-                    (read_only ? " (check the --db path)" : ""));
+    throw BadInput(path + ": cannot open the results database: " + why +
+                   (read_only ? " (check the --db path)"
+                              : " (check that its directory exists and is "
+                                "writable, or pass another --db)"));
   }
   std::unique_ptr<Store> store(new Store(db, path));
   sqlite3_busy_timeout(db, 5000);

@@ -130,7 +130,6 @@ void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
 int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
         const std::string& spec_text, const std::string& study_path,
         const std::string& db_path, const std::string& bind, bool resume) {
-  std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::router);
   socket.set(zmq::sockopt::linger, 1000);
@@ -143,12 +142,16 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   try {
     socket.bind(bind);
   } catch (const zmq::error_t& e) {
-    throw hpo::BadInput("hpo-coordinator: cannot bind --bind " + bind + ": " +
-                        e.what() +
-                        " (is another coordinator using it? pick another "
-                        "port, e.g. tcp://*:5556)");
+    throw hpo::BadInput(
+        "hpo-coordinator: cannot bind --bind " + bind + ": " + e.what() +
+        (e.num() == EADDRINUSE
+             ? " (another program, perhaps another coordinator, uses that "
+               "port: pick another, e.g. tcp://*:5556)"
+             : " (expected tcp://HOST:PORT, e.g. tcp://*:5555 or "
+               "tcp://127.0.0.1:*)"));
   }
   const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+  std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
   ZmqTransport transport(socket);
   // Progress goes to stdout: rewritten in place on a terminal, a plain line
   // every few seconds otherwise. Log lines go to stderr.
