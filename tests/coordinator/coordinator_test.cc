@@ -1351,31 +1351,41 @@ void ExpectSameAsUninterrupted(const json& study, const std::string& path) {
 // Runs `study` in a child process on the file `path` for `steps` steps and
 // kills it there (no destructors run: the open batch is lost, as in a
 // crash).
-void CrashAfter(const json& study, const std::string& path, int steps) {
+// Runs `session` in a child process. The session ends it with _exit(code)
+// while its Store is still open, so nothing left uncommitted reaches the
+// file: a crash. (5 if it throws, 6 if it returns.) Expects code 0.
+void RunCrashingSession(const std::function<void()>& session) {
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     try {
-      auto store = Store::Open(path);
-      Cluster c(study, *store);
-      c.AddWorker("a", 1);
-      c.AddWorker("b", 2);
-      // Steps of 0.07 s: a batch is committed every third step.
-      for (int i = 0; i < steps; ++i) c.Step(0.07);
-      // Make sure some writes are in flight, not yet committed.
-      if (store->pending_writes() == 0) c.Step(0.001);
-      int code = 0;
-      if (c.coordinator().finished()) code = 3;
-      if (store->pending_writes() == 0) code = 4;
-      _exit(code);  // With the store open: its batch is never committed.
+      session();
     } catch (...) {
       _exit(5);
     }
+    _exit(6);
   }
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0) << "the child did not crash mid-study";
+}
+
+void CrashAfter(const json& study, const std::string& path, int steps) {
+  RunCrashingSession([&] {
+    auto store = Store::Open(path);
+    Cluster c(study, *store);
+    c.AddWorker("a", 1);
+    c.AddWorker("b", 2);
+    // Steps of 0.07 s: a batch is committed every third step.
+    for (int i = 0; i < steps; ++i) c.Step(0.07);
+    // Make sure some writes are in flight, not yet committed.
+    if (store->pending_writes() == 0) c.Step(0.001);
+    int code = 0;
+    if (c.coordinator().finished()) code = 3;
+    if (store->pending_writes() == 0) code = 4;
+    _exit(code);  // With the store open: its batch is never committed.
+  });
 }
 
 TEST(CoordinatorResumeTest, RandomStudyAfterACrash) {
@@ -1447,23 +1457,13 @@ TEST(CoordinatorResumeTest, HyperbandCrashingTwice) {
   const std::string path = dir.path() + "/hb.db";
   CrashAfter(study, path, 10);
   // The second session crashes too.
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    try {
-      auto store = Store::Open(path);
-      Cluster c(study, *store, true);
-      c.AddWorker("c", 1);
-      for (int i = 0; i < 12; ++i) c.Step();
-      _exit(c.coordinator().finished() ? 3 : 0);
-    } catch (...) {
-      _exit(5);
-    }
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  RunCrashingSession([&] {
+    auto store = Store::Open(path);
+    Cluster c(study, *store, true);
+    c.AddWorker("c", 1);
+    for (int i = 0; i < 12; ++i) c.Step();
+    _exit(c.coordinator().finished() ? 3 : 0);
+  });
   ResumeToEnd(study, path);
   ExpectSameAsUninterrupted(study, path);
 }
