@@ -1,0 +1,129 @@
+// The preprocessing pipeline behind hpo-prep: audio clips to log-mel
+// segments in shards, in parallel and restartable; vector tables to shards.
+#ifndef HPO_FEATURES_PREP_H_
+#define HPO_FEATURES_PREP_H_
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "features/features_csv.h"
+#include "features/mel.h"
+#include "features/npy.h"
+
+namespace hpo::features {
+
+// How a clip's log-mel matrix is cut into fixed-size samples: `segments`
+// segments of `frames` frames each, consecutive from the start of the clip,
+// overlapping by `overlap` (a fraction of `frames`).
+struct SegmentOptions {
+  int frames = 128;
+  int segments = 3;
+  double overlap = 0.0;
+};
+
+struct PrepOptions {
+  MelOptions mel;
+  SegmentOptions segments;
+  DType dtype = DType::kFloat16;  // Of the features; float16 or float32.
+  int jobs = 1;                   // Threads.
+  int tracks_per_shard = 500;
+  // Clips shorter than this many seconds are skipped and reported; longer
+  // ones shorter than the segments need are zero-padded.
+  double min_seconds = 0;
+};
+
+// Throws hpo::Error (bad input) naming the flag of a bad option.
+void ValidatePrepOptions(const PrepOptions& options);
+
+// Frames between the starts of consecutive segments (at least 1).
+int64_t SegmentStep(const SegmentOptions& s);
+// Frames the segments cover: (segments - 1) * step + frames.
+int64_t SegmentFramesNeeded(const SegmentOptions& s);
+// Samples (at the target rate) whose centred STFT has exactly that many
+// frames: clips are cropped or zero-padded to this length.
+int64_t ClipSamplesNeeded(const PrepOptions& options);
+
+// The preprocessing parameters as stored in a manifest.
+nlohmann::json PreprocessingJson(const PrepOptions& options);
+
+// One clip to prepare.
+struct ClipJob {
+  int64_t track_id = 0;
+  std::string path;
+  int32_t label = 0;
+  std::string split;  // training, validation or test.
+};
+
+// A clip that was left out, and why.
+struct SkippedClip {
+  int64_t track_id = 0;
+  std::string path;
+  std::string reason;
+};
+
+// A clip's samples: segments x n_mels x frames dB values (ref = the clip's
+// maximum, top_db 80), and how long the decoded audio was.
+struct ClipFeatures {
+  std::vector<float> values;
+  double seconds = 0;
+};
+
+// Decodes, mixes to mono, resamples, crops or pads and computes the log-mel
+// segments of one file, decoding only as much audio as the segments need.
+// `mel` must have been made with options.mel. Throws hpo::Error (bad input)
+// naming the file when it cannot be decoded or is shorter than
+// options.min_seconds.
+ClipFeatures ExtractClip(const std::string& path, const PrepOptions& options,
+                         MelSpectrogram& mel);
+
+// What a run did.
+struct PrepResult {
+  int64_t tracks = 0;  // Clips in shards now.
+  int64_t samples = 0;
+  int64_t shards_written = 0;
+  int64_t shards_reused = 0;  // Finished by an earlier run, kept.
+  std::vector<SkippedClip> skipped;
+};
+
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+// Prepares `clips` into shards in `out_dir` (created if needed): clips are
+// grouped by split, in the given order, tracks_per_shard per shard; `jobs`
+// threads extract them; each finished shard is written with a marker file
+// (STEM.done.json) so that a rerun with the same clips and options skips it.
+// Bad clips are listed in the result and in out_dir/report.csv and never stop
+// the run. Writes out_dir/manifest.json last, with normalisation statistics
+// of the training split, and out_dir/index.csv (track_id, split, label,
+// class, path). `source` is stored in the manifest. `progress` is called from
+// worker threads with (clips done, clips) and `log` (may be empty) with a
+// line per skipped clip.
+PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
+                          const std::vector<std::string>& classes,
+                          const PrepOptions& options,
+                          const std::string& out_dir,
+                          const nlohmann::json& source,
+                          const ProgressFn& progress,
+                          const std::function<void(const std::string&)>& log);
+
+// A seeded stratified split: within each label, a shuffled 80% / 10% / 10%
+// into training / validation / test (at least one validation and one test
+// track for labels with 3 or more tracks). The same labels and seed give the
+// same split on every platform.
+std::vector<std::string> StratifiedSplit(const std::vector<int32_t>& labels,
+                                         uint64_t seed);
+
+// Writes vector shards (float32 [N, D]) from rows of `table`: `rows[i]` is
+// the table row of clip i, whose label and split come from `clips[i]`.
+PrepResult BuildVectorShards(const FeatureTable& table,
+                             const std::vector<int64_t>& rows,
+                             const std::vector<ClipJob>& clips,
+                             const std::vector<std::string>& classes,
+                             int tracks_per_shard, const std::string& out_dir,
+                             const nlohmann::json& source);
+
+}  // namespace hpo::features
+
+#endif  // HPO_FEATURES_PREP_H_

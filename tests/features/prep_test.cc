@@ -1,0 +1,364 @@
+// hpo-prep as a user runs it: real audio files in, shards out, checked with
+// the same reader workers use.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/json_util.h"
+#include "features/npy.h"
+#include "features/shards.h"
+#include "tests/util/process.h"
+#include "tests/util/scratch_dir.h"
+#include "tests/util/test_data.h"
+
+namespace hpo::features {
+namespace {
+
+namespace fs = std::filesystem;
+using testutil::CommandResult;
+using testutil::RunCommand;
+
+using testutil::SourcePath;
+
+CommandResult Prep(std::vector<std::string> args, const std::string& dir) {
+  args.insert(args.begin(), HPO_PREP);
+  return RunCommand(args, dir);
+}
+
+// A mono 16-bit PCM WAV file of a tone, written by hand.
+void WriteToneWav(const std::string& path, double seconds, int rate,
+                  double hz) {
+  fs::create_directories(fs::path(path).parent_path());
+  const uint32_t n = static_cast<uint32_t>(seconds * rate);
+  std::ofstream f(path, std::ios::binary);
+  auto u32 = [&](uint32_t v) { f.write(reinterpret_cast<char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { f.write(reinterpret_cast<char*>(&v), 2); };
+  f << "RIFF";
+  u32(36 + 2 * n);
+  f << "WAVEfmt ";
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(rate);
+  u32(rate * 2);
+  u16(2);
+  u16(16);
+  f << "data";
+  u32(2 * n);
+  for (uint32_t i = 0; i < n; ++i) {
+    u16(static_cast<uint16_t>(
+        static_cast<int16_t>(8000 * std::sin(2 * M_PI * hz * i / rate))));
+  }
+}
+
+nlohmann::json Manifest(const std::string& dir) {
+  return ParseJsonText(ReadTextFile(dir + "/manifest.json"), "manifest");
+}
+
+TEST(PrepTest, MelOfTheRealFmaClip) {
+  testutil::ScratchDir dir("prep");
+  const std::string out = dir.path() + "/mel.npy";
+  CommandResult r =
+      Prep({"mel", "--input", SourcePath("tests/data/fma/000/000002.mp3"),
+            "--out", out},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1321967 frames at 44100 Hz, 2 channel(s)"),
+            std::string::npos)
+      << r.out;
+  NpyArray a = NpyArray::Open(out);
+  // 1,321,967 frames at 44.1 kHz resample to ceil(n / 2) = 660,984 samples:
+  // 1 + 660984 / 512 = 1291 frames.
+  EXPECT_EQ(a.shape(), (std::vector<int64_t>{128, 1291}));
+  float lo = 0, hi = -1000;
+  for (int64_t i = 0; i < a.elements(); ++i) {
+    lo = std::min(lo, a.as<float>()[i]);
+    hi = std::max(hi, a.as<float>()[i]);
+  }
+  EXPECT_EQ(hi, 0.0f);    // ref = max.
+  EXPECT_EQ(lo, -80.0f);  // top_db.
+  r = Prep({"mel", "--input", SourcePath("tests/data/fma/000/000002.mp3"),
+            "--out", out, "--power", "--n-mels", "64", "--htk", "--sample-rate",
+            "16000", "--n-fft", "512", "--hop", "256"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(NpyArray::Open(out).shape()[0], 64);
+}
+
+TEST(PrepTest, SyntheticDatasetEndToEndThroughTheFmaPath) {
+  testutil::ScratchDir dir("prep");
+  const std::string data = dir.path() + "/synth",
+                    shards = dir.path() + "/shards";
+  CommandResult r = Prep(
+      {"synth", "--out", data, "--classes", "3", "--tracks-per-class", "10",
+       "--seconds", "4", "--seed", "5", "--format", "mp3", "--jobs", "2"},
+      dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(data + "/audio/000/000001.mp3"));
+  r = Prep({"fma", "--metadata", data + "/tracks.csv", "--audio",
+            data + "/audio", "--subset", "small", "--out", shards,
+            "--min-seconds", "2", "--tracks-per-shard", "4", "--jobs", "2"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("prepared 30 tracks (90 samples of 128x128)"),
+            std::string::npos)
+      << r.out;
+  nlohmann::json m = Manifest(shards);
+  EXPECT_EQ(m["classes"].size(), 3u);
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 128, 128}));
+  EXPECT_EQ(m["splits"]["training"]["tracks"], 24);
+  EXPECT_EQ(m["splits"]["validation"]["tracks"], 3);
+  EXPECT_EQ(m["splits"]["test"]["tracks"], 3);
+  EXPECT_EQ(m["preprocessing"]["sample_rate"], 22050);
+  EXPECT_GT(m["normalization"]["std"].get<double>(), 1.0);
+  auto set = ShardSet::Open(shards, true);
+  EXPECT_EQ(set->split("training").size(), 72);
+  // Segments of one track are consecutive and share its label and id.
+  const ShardSplit& train = set->split("training");
+  EXPECT_EQ(train.track_id(0), train.track_id(2));
+  EXPECT_EQ(train.label(0), train.label(2));
+  std::vector<float> x(train.elements());
+  train.CopyFeatures(5, x.data());
+  float hi = -1000;
+  for (float v : x) hi = std::max(hi, v);
+  EXPECT_LE(hi, 0.0f);
+
+  r = Prep({"verify", "--shards", shards}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("checksums match"), std::string::npos);
+
+  // A second run finds every shard done and rewrites nothing.
+  const auto before =
+      fs::last_write_time(shards + "/training-00000.features.npy");
+  r = Prep(
+      {"fma", "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
+       "--out", shards, "--min-seconds", "2", "--tracks-per-shard", "4"},
+      dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 shards written, 8 reused"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(fs::last_write_time(shards + "/training-00000.features.npy"),
+            before);
+
+  // Corrupting a shard makes verify fail and name the file.
+  {
+    std::fstream f(shards + "/test-00000.features.npy",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x7f');
+  }
+  r = Prep({"verify", "--shards", shards}, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("test-00000.features.npy"), std::string::npos) << r.err;
+}
+
+TEST(PrepTest, InterruptedRunResumesToTheSameShards) {
+  testutil::ScratchDir dir("prep");
+  const std::string data = dir.path() + "/synth";
+  ASSERT_EQ(Prep({"synth", "--out", data, "--classes", "2",
+                  "--tracks-per-class", "20", "--seconds", "5", "--seed", "9"},
+                 dir.path())
+                .code,
+            0);
+  const std::vector<std::string> args = {HPO_PREP,
+                                         "fma",
+                                         "--metadata",
+                                         data + "/tracks.csv",
+                                         "--audio",
+                                         data + "/audio",
+                                         "--tracks-per-shard",
+                                         "2",
+                                         "--jobs",
+                                         "1",
+                                         "--out"};
+  auto run = [&](const std::string& out) {
+    std::vector<std::string> a = args;
+    a.push_back(out);
+    return RunCommand(a, dir.path());
+  };
+  ASSERT_EQ(run(dir.path() + "/whole").code, 0);
+  // Kill a run once it has finished some shards, then run it again.
+  const std::string part = dir.path() + "/part";
+  {
+    std::vector<std::string> a = args;
+    a.push_back(part);
+    testutil::Process p(a, dir.path() + "/part.log");
+    testutil::WaitFor(
+        [&] { return fs::exists(part + "/training-00002.done.json"); }, 60);
+    p.Signal(SIGKILL);
+    EXPECT_EQ(p.Wait(10).value_or(-1), 128 + SIGKILL);
+  }
+  EXPECT_FALSE(fs::exists(part + "/manifest.json"));
+  CommandResult r = run(part);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find(" 0 reused"), std::string::npos) << r.out;
+  // Same files, byte for byte: the manifests (with every checksum) agree.
+  nlohmann::json whole = Manifest(dir.path() + "/whole");
+  nlohmann::json resumed = Manifest(part);
+  EXPECT_EQ(whole["splits"], resumed["splits"]);
+  EXPECT_EQ(whole["normalization"], resumed["normalization"]);
+}
+
+TEST(PrepTest, FmaSampleReportsMissingShortAndUnreadableClips) {
+  testutil::ScratchDir dir("prep");
+  // Audio for the sample's small subset: the real clip of track 2, a 2 s
+  // clip for the known-short track 98565, garbage for track 5, nothing for
+  // track 10.
+  const std::string audio = dir.path() + "/audio";
+  fs::create_directories(audio + "/000");
+  fs::copy_file(SourcePath("tests/data/fma/000/000002.mp3"),
+                audio + "/000/000002.mp3");
+  WriteToneWav(audio + "/098/098565.wav", 2.0, 22050, 440);
+  std::ofstream(audio + "/000/000005.mp3") << "not an mp3";
+  const std::string shards = dir.path() + "/shards";
+  CommandResult r =
+      Prep({"fma", "--metadata", SourcePath("tests/data/fma/tracks_sample.csv"),
+            "--audio", audio, "--subset", "small", "--out", shards},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("prepared 1 tracks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 tracks skipped"), std::string::npos) << r.out;
+  const std::string report = testutil::ReadFile(shards + "/report.csv");
+  EXPECT_NE(report.find("98565,"), std::string::npos) << report;
+  EXPECT_NE(report.find("shorter than --min-seconds 15"), std::string::npos);
+  EXPECT_NE(report.find("000005.mp3"), std::string::npos);
+  EXPECT_NE(report.find("000010.mp3"), std::string::npos);
+  nlohmann::json m = Manifest(shards);
+  // Classes come from genre_top of the subset: Folk (5), Hip-Hop (2),
+  // Pop (10), Rock (98565).
+  EXPECT_EQ(m["classes"],
+            nlohmann::json::array({"Folk", "Hip-Hop", "Pop", "Rock"}));
+  EXPECT_EQ(m["splits"]["training"]["tracks"], 1);
+  EXPECT_EQ(m["splits"]["training"]["class_samples"],
+            nlohmann::json::array({0, 3, 0, 0}));
+}
+
+TEST(PrepTest, FolderModeKeepsShortClipsUnlessAskedAndReadsAManifest) {
+  testutil::ScratchDir dir("prep");
+  const std::string audio = dir.path() + "/words";
+  for (int i = 0; i < 5; ++i) {
+    WriteToneWav(audio + "/yes/" + std::to_string(i) + ".wav", 0.5, 16000,
+                 300 + i);
+    WriteToneWav(audio + "/no/" + std::to_string(i) + ".wav", 0.7, 16000,
+                 900 + i);
+  }
+  const std::string shards = dir.path() + "/shards";
+  CommandResult r =
+      Prep({"folder", "--audio", audio, "--out", shards, "--sample-rate",
+            "16000", "--frames", "32", "--segments", "1", "--n-mels", "40",
+            "--n-fft", "512", "--hop", "160"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json m = Manifest(shards);
+  EXPECT_EQ(m["classes"], nlohmann::json::array({"no", "yes"}));
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 40, 32}));
+  int64_t tracks = 0;
+  for (const auto& [name, s] : m["splits"].items())
+    tracks += s["tracks"].get<int64_t>();
+  EXPECT_EQ(tracks, 10);  // Zero-padded, never dropped.
+  EXPECT_EQ(m["splits"]["validation"]["tracks"], 2);  // One per class.
+
+  r = Prep({"folder", "--audio", audio, "--out", dir.path() + "/long",
+            "--min-seconds", "0.6", "--sample-rate", "16000"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("5 tracks skipped"), std::string::npos) << r.out;
+
+  // A manifest CSV with its own split; paths relative to --audio.
+  const std::string csv = dir.path() + "/list.csv";
+  std::ofstream(csv) << "path,label,split\n"
+                        "yes/0.wav,yes,training\nno/0.wav,no,training\n"
+                        "yes/1.wav,yes,validation\n\"no/1.wav\",no,test\n";
+  r = Prep({"folder", "--audio", audio, "--manifest", csv, "--out",
+            dir.path() + "/listed"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  m = Manifest(dir.path() + "/listed");
+  EXPECT_EQ(m["splits"]["training"]["tracks"], 2);
+  EXPECT_EQ(m["splits"]["test"]["tracks"], 1);
+
+  std::ofstream(csv) << "path,label,split\nyes/0.wav,yes,train\n";
+  r = Prep({"folder", "--audio", audio, "--manifest", csv, "--out",
+            dir.path() + "/bad"},
+           dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(csv + ":2: split \"train\""), std::string::npos)
+      << r.err;
+}
+
+TEST(PrepTest, FeaturesCsvToVectorShards) {
+  testutil::ScratchDir dir("prep");
+  const std::string meta = dir.path() + "/fma_metadata";
+  fs::create_directories(meta);
+  fs::copy_file(SourcePath("tests/data/fma/tracks_sample.csv"),
+                meta + "/tracks.csv");
+  // features.csv in FMA's layout: 3 header rows and the track_id row.
+  std::ofstream f(meta + "/features.csv");
+  const int columns = 518;
+  f << "feature";
+  for (int c = 0; c < columns; ++c) f << ",mfcc";
+  f << "\nstatistics";
+  for (int c = 0; c < columns; ++c) f << ",mean";
+  f << "\nnumber";
+  for (int c = 0; c < columns; ++c) f << "," << (c % 20 + 1);
+  f << "\ntrack_id";
+  for (int c = 0; c < columns; ++c) f << ",";
+  f << "\n";
+  for (int id : {2, 3, 5, 10, 20, 98565}) {
+    f << id;
+    for (int c = 0; c < columns; ++c) f << "," << id * 0.001 + c;
+    f << "\n";
+  }
+  f.close();
+  const std::string shards = dir.path() + "/vectors";
+  CommandResult r = Prep({"features-csv", "--metadata", meta, "--subset",
+                          "small", "--out", shards},
+                         dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json m = Manifest(shards);
+  EXPECT_EQ(m["kind"], "vector");
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({518}));
+  EXPECT_EQ(m["dtype"], "float32");
+  EXPECT_EQ(m["splits"]["training"]["tracks"], 2);  // Tracks 2 and 98565.
+  auto set = ShardSet::Open(shards, true);
+  std::vector<float> x(518);
+  set->split("test").CopyFeatures(0, x.data());
+  EXPECT_EQ(set->split("test").track_id(0), 10);
+  EXPECT_FLOAT_EQ(x[7], 0.010f + 7);
+  EXPECT_EQ(m["normalization"]["row_mean"].size(), 518u);
+}
+
+TEST(PrepTest, BadUsageIsOneLineAndExitCodeTwo) {
+  testutil::ScratchDir dir("prep");
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  } cases[] = {
+      {{"transmogrify"}, "unknown command"},
+      {{"fma", "--audio", dir.path()}, "--metadata is required"},
+      {{"mel", "--input", "x.wav", "--out", "y.npy", "--hop", "0"}, "--hop 0"},
+      {{"fma", "--metadata", "t.csv", "--audio", dir.path(), "--out", "o",
+        "--subset", "tiny"},
+       "--subset tiny"},
+      {{"verify", "--shards", dir.path()}, "manifest.json does not exist"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--overlap", "1.5"},
+       "--overlap"},
+      {{"mel", "--input", dir.path() + "/none.wav", "--out", "y.npy"},
+       "none.wav"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = Prep(c.args, dir.path());
+    EXPECT_EQ(r.code, 2) << c.args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace hpo::features
