@@ -59,6 +59,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "bench/flags.h"
 #include "common/protocol.h"
 #include "common/store.h"
 
@@ -113,38 +114,32 @@ std::string g_dir;
 }
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "coordinator_bench: %s\n%s", why.c_str(), kUsage);
-  std::exit(2);
+  hpo::bench::UsageError("coordinator_bench", kUsage, why);
 }
 
 Options ParseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::printf("%s", kUsage);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) Usage(flag + " needs a value");
-    const char* value = argv[i + 1];
-    if (flag == "--workers") {
-      o.workers = std::atoi(value);
-    } else if (flag == "--trials") {
-      o.trials = std::atoll(value);
-    } else if (flag == "--epochs") {
-      o.epochs = std::atoi(value);
-    } else if (flag == "--algorithm") {
-      o.algorithm = value;
-    } else if (flag == "--slots") {
-      o.slots = std::atoi(value);
-    } else if (flag == "--epoch-ms") {
-      o.epoch_ms = std::atof(value);
-    } else if (flag == "--dir") {
-      o.dir = value;
-    } else {
-      Usage("unknown flag " + flag);
-    }
-  }
+  hpo::bench::ParseFlagPairs(argc, argv, "coordinator_bench", kUsage,
+                             [&](const std::string& flag, const char* value) {
+                               if (flag == "--workers") {
+                                 o.workers = std::atoi(value);
+                               } else if (flag == "--trials") {
+                                 o.trials = std::atoll(value);
+                               } else if (flag == "--epochs") {
+                                 o.epochs = std::atoi(value);
+                               } else if (flag == "--algorithm") {
+                                 o.algorithm = value;
+                               } else if (flag == "--slots") {
+                                 o.slots = std::atoi(value);
+                               } else if (flag == "--epoch-ms") {
+                                 o.epoch_ms = std::atof(value);
+                               } else if (flag == "--dir") {
+                                 o.dir = value;
+                               } else {
+                                 return false;
+                               }
+                               return true;
+                             });
   if (o.workers < 1 || o.workers > 1000) Usage("--workers must be 1..1000");
   if (o.trials < 1) Usage("--trials must be >= 1");
   if (o.epochs < 1) Usage("--epochs must be >= 1");
