@@ -10,6 +10,7 @@
 #include "common/int_math.h"
 #include "common/json_checker.h"
 #include "common/json_util.h"
+#include "common/train_config.h"
 
 namespace hpo {
 namespace {
@@ -662,6 +663,36 @@ void CheckSyntheticTrainer(JsonChecker& check, const json& trainer) {
   check.IntegerAtLeast(trainer, "trainer", "classes", 2, false, 100000);
 }
 
+// A LibTorch trainer's fixed settings, and that every searched parameter is
+// a setting it reads.
+void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
+                      const std::string& source) {
+  const json& trainer = spec.trainer;
+  if (!trainer.contains("model") || !trainer["model"].is_string()) return;
+  const std::string model = trainer["model"].get<std::string>();
+  if (model == "synthetic") return;
+  try {
+    ParseTrainConfig(trainer, json::object(), source);
+  } catch (const ValidationError& e) {
+    for (const std::string& p : e.problems()) {
+      // "SOURCE: PATH: message"; the checker adds the source again.
+      const std::string rest = p.substr(std::min(p.size(), source.size() + 2));
+      const size_t colon = rest.find(": ");
+      check.Add(rest.substr(0, colon),
+                colon == std::string::npos ? "" : rest.substr(colon + 2));
+    }
+  }
+  for (const ParamSpec& p : spec.search_space.params) {
+    const auto& keys = TrainConfigKeys();
+    if (std::find(keys.begin(), keys.end(), p.name) != keys.end()) continue;
+    std::string hint = ClosestMatch(p.name, keys);
+    check.Add("search_space." + p.name,
+              "the " + model + " trainer has no setting \"" + p.name + "\"" +
+                  (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)") +
+                  "; see README, Study files");
+  }
+}
+
 }  // namespace
 
 StudySpec ParseStudy(const json& study, const std::string& source) {
@@ -712,6 +743,7 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     if (model == "synthetic") CheckSyntheticTrainer(check, *trainer);
   }
   ParseSearchSpace(check, study, spec);
+  CheckRealTrainer(check, spec, source);
   const bool algorithm_known = ParseAlgorithm(check, study, spec);
   ParseBudget(check, study, spec, algorithm_known);
   ParseExecution(check, study, spec);

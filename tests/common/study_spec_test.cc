@@ -174,9 +174,24 @@ TEST(StudySpecTest, EmptyAndInvertedRanges) {
                 "search_space.batch_size: inverted range: low (9) > high (8)");
 }
 
+TEST(StudySpecTest, SearchedParametersMustBeTrainerSettings) {
+  json s = DesignStudy();
+  s["search_space"]["learning_rate"] = {
+      {"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-2}};
+  ExpectProblem(s,
+                "search_space.learning_rate: the cnn trainer has no setting "
+                "\"learning_rate\"");
+  s = DesignStudy();
+  s["trainer"]["optimizer"] = "adamm";
+  ExpectProblem(s, "trainer.optimizer: \"adamm\" is not one of");
+  s = DesignStudy();
+  s["trainer"]["dropuot"] = 0.3;
+  ExpectProblem(s, "trainer.dropuot: unknown key (did you mean \"dropout\"?)");
+}
+
 TEST(StudySpecTest, IntRangeOfOneValueIsAllowed) {
   json s = DesignStudy();
-  s["search_space"]["layers"] = {{"type", "int"}, {"low", 3}, {"high", 3}};
+  s["search_space"]["gru_layers"] = {{"type", "int"}, {"low", 3}, {"high", 3}};
   EXPECT_TRUE(Problems(s).empty());
 }
 
@@ -205,15 +220,16 @@ TEST(StudySpecTest, IntBoundsMustBeIntegers) {
 
 TEST(StudySpecTest, IntStep) {
   json s = DesignStudy();
-  s["search_space"]["units"] = {
+  s["search_space"]["gru_hidden"] = {
       {"type", "int"}, {"low", 200}, {"high", 800}, {"step", 200}};
   StudySpec spec = ParseStudy(s, "study.json");
-  EXPECT_EQ(spec.search_space.Find("units")->step, 200);
-  s["search_space"]["units"]["step"] = 0;
-  ExpectProblem(s, "search_space.units.step: must be >= 1 (got 0)");
-  s["search_space"]["units"]["step"] = 2;
-  s["search_space"]["units"]["log"] = true;
-  ExpectProblem(s, "search_space.units.step: cannot be combined with \"log\"");
+  EXPECT_EQ(spec.search_space.Find("gru_hidden")->step, 200);
+  s["search_space"]["gru_hidden"]["step"] = 0;
+  ExpectProblem(s, "search_space.gru_hidden.step: must be >= 1 (got 0)");
+  s["search_space"]["gru_hidden"]["step"] = 2;
+  s["search_space"]["gru_hidden"]["log"] = true;
+  ExpectProblem(
+      s, "search_space.gru_hidden.step: cannot be combined with \"log\"");
 }
 
 TEST(StudySpecTest, ChoiceLists) {
@@ -285,17 +301,17 @@ TEST(StudySpecTest, WhenAnyOfAndListValuedChoices) {
 
 TEST(StudySpecTest, WhenCycleAndSelfReference) {
   json s = DesignStudy();
-  s["search_space"]["a"] = {
-      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"b", 1}}}};
-  s["search_space"]["b"] = {
-      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"a", 1}}}};
+  s["search_space"]["pool"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"kernel_size", 1}}}};
+  s["search_space"]["kernel_size"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"pool", 1}}}};
   ExpectProblem(s, "search_space.");  // One cycle report.
   EXPECT_NE(Problems(s)[0].find("conditions form a cycle"), std::string::npos);
   s = DesignStudy();
-  s["search_space"]["a"] = {
-      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"a", 1}}}};
-  ExpectProblem(s,
-                "search_space.a.when.a: a parameter cannot depend on itself");
+  s["search_space"]["pool"] = {
+      {"type", "choice"}, {"values", {1, 2}}, {"when", {{"pool", 1}}}};
+  ExpectProblem(
+      s, "search_space.pool.when.pool: a parameter cannot depend on itself");
 }
 
 TEST(StudySpecTest, AlgorithmRules) {
@@ -436,12 +452,13 @@ TEST(StudySpecTest, IntegersBeyondTwoToThe53AreRejected) {
   s["seed"] = json::parse("18446744073709551615");
   ExpectProblem(s, "seed: too large: integers must lie within +-2^53");
   s = DesignStudy();
-  s["search_space"]["units"] = {{"type", "int"},
-                                {"low", 0},
-                                {"high", json::parse("9223372036854775807")}};
-  ExpectProblem(s, "search_space.units.high: too large");
-  s["search_space"]["units"]["high"] = 1e16;
-  ExpectProblem(s, "search_space.units.high: too large");
+  s["search_space"]["gru_hidden"] = {
+      {"type", "int"},
+      {"low", 0},
+      {"high", json::parse("9223372036854775807")}};
+  ExpectProblem(s, "search_space.gru_hidden.high: too large");
+  s["search_space"]["gru_hidden"]["high"] = 1e16;
+  ExpectProblem(s, "search_space.gru_hidden.high: too large");
 }
 
 TEST(StudySpecTest, RangesMustHaveAFiniteWidth) {
@@ -453,12 +470,12 @@ TEST(StudySpecTest, RangesMustHaveAFiniteWidth) {
 
 TEST(StudySpecTest, IntGridValuesMustBeOnTheStep) {
   json s = DesignStudy();
-  s["search_space"]["units"] = {{"type", "int"},
-                                {"low", 200},
-                                {"high", 800},
-                                {"step", 200},
-                                {"grid", {200, 500}}};
-  ExpectProblem(s, "search_space.units.grid[1]: not on the step");
+  s["search_space"]["gru_hidden"] = {{"type", "int"},
+                                     {"low", 200},
+                                     {"high", 800},
+                                     {"step", 200},
+                                     {"grid", {200, 500}}};
+  ExpectProblem(s, "search_space.gru_hidden.grid[1]: not on the step");
 }
 
 TEST(StudySpecTest, UnknownAlgorithmDoesNotAlsoDemandABudget) {

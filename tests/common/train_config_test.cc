@@ -1,0 +1,98 @@
+// The trainer settings of a trial: the study's trainer with the trial's
+// searched parameters over it.
+#include "common/train_config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace hpo {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Problems(const json& trainer, const json& params) {
+  try {
+    ParseTrainConfig(trainer, params, "study.json");
+  } catch (const ValidationError& e) {
+    return e.problems();
+  }
+  return {};
+}
+
+TEST(TrainConfigTest, SearchedParametersOverrideTheTrainer) {
+  json trainer = {{"model", "cnn"},
+                  {"optimizer", "sgd"},
+                  {"lr", 0.1},
+                  {"momentum", 0.9},
+                  {"nesterov", true},
+                  {"batch_size", 42},
+                  {"scheduler", "onecycle"},
+                  {"augment", {{"spec_time_mask", 20}, {"spec_freq_mask", 8}}}};
+  json params = {{"lr", 0.003},
+                 {"channels", {32, 64}},
+                 {"batch_size", 64},
+                 {"dropout", 0.25}};
+  TrainConfig c = ParseTrainConfig(trainer, params, "trial 3");
+  EXPECT_EQ(c.model.name, "cnn");
+  EXPECT_EQ(c.model.channels, (std::vector<int64_t>{32, 64}));
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.25);
+  EXPECT_EQ(c.optimizer.name, "sgd");
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.003);
+  EXPECT_DOUBLE_EQ(c.optimizer.momentum, 0.9);
+  EXPECT_TRUE(c.optimizer.nesterov);
+  EXPECT_EQ(c.batch_size, 64);
+  EXPECT_EQ(c.scheduler.name, "onecycle");
+  EXPECT_EQ(c.augment.spec_time_mask, 20);
+  EXPECT_EQ(c.augment.spec_freq_mask, 8);
+  EXPECT_EQ(c.augment.masks, 1);
+}
+
+TEST(TrainConfigTest, DefaultsNeedOnlyAModel) {
+  TrainConfig c = ParseTrainConfig({{"model", "mlp"}}, json::object(), "s");
+  EXPECT_EQ(c.model.name, "mlp");
+  EXPECT_EQ(c.optimizer.name, "adam");
+  EXPECT_EQ(c.scheduler.name, "none");
+  EXPECT_EQ(c.batch_size, 32);
+  EXPECT_FALSE(c.amp);
+}
+
+TEST(TrainConfigTest, EveryProblemIsListedWithItsKey) {
+  std::vector<std::string> p =
+      Problems({{"model", "cnnn"}, {"lr", -1}, {"dropuot", 0.2}},
+               {{"batch_size", 0}, {"channels", {64, -1}}});
+  ASSERT_EQ(p.size(), 5u);
+  std::string all;
+  for (const std::string& s : p) all += s + "\n";
+  EXPECT_NE(all.find("study.json: trainer.model: \"cnnn\" is not one of cnn, "),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("(did you mean \"cnn\"?)"), std::string::npos) << all;
+  EXPECT_NE(all.find("trainer.lr: -1 is out of range"), std::string::npos);
+  EXPECT_NE(
+      all.find("trainer.dropuot: unknown key (did you mean \"dropout\"?)"),
+      std::string::npos);
+  EXPECT_NE(all.find("trainer.batch_size"), std::string::npos);
+  EXPECT_NE(all.find("trainer.channels: expected a list of positive integers"),
+            std::string::npos);
+  EXPECT_FALSE(Problems({{"lr", 0.1}}, json::object()).empty());  // No model.
+  EXPECT_FALSE(
+      Problems({{"model", "cnn"}, {"optimizer", "sgd"}, {"nesterov", true}},
+               json::object())
+          .empty());  // Nesterov without momentum.
+  EXPECT_FALSE(Problems({{"model", "cnn"}, {"augment", {{"time_mask", 3}}}},
+                        json::object())
+                   .empty());
+}
+
+TEST(TrainConfigTest, KeysCoverEverySetting) {
+  const auto& keys = TrainConfigKeys();
+  for (const char* k : {"model", "channels", "lr", "scheduler", "pct_start",
+                        "cyclic_mode", "plateau_patience", "augment", "amp"}) {
+    EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
+  }
+  EXPECT_EQ(TrainableModels().size(), 7u);
+}
+
+}  // namespace
+}  // namespace hpo
