@@ -403,6 +403,14 @@ int64_t ShardSplit::track_id(int64_t i) const {
   return s.tracks.as<int64_t>()[k];
 }
 
+const void* ShardSplit::shard_features(size_t k, int64_t* begin,
+                                       int64_t* n) const {
+  const Shard& s = shards_.at(k);
+  *begin = s.begin;
+  *n = s.features.shape()[0];
+  return s.features.data();
+}
+
 void ShardSplit::CopyFeatures(int64_t i, float* out) const {
   int64_t k;
   const Shard& s = Find(i, &k);

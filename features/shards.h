@@ -128,6 +128,12 @@ class ShardSplit {
   // Copies sample i as float32 (converting float16) into out[0, elements).
   void CopyFeatures(int64_t i, float* out) const;
   int64_t elements() const { return elements_; }
+  DType dtype() const { return dtype_; }
+
+  // The mapped shards, in order: shard k holds samples [begin, begin + n) of
+  // the split; its features are n x elements() values of dtype().
+  size_t shard_count() const { return shards_.size(); }
+  const void* shard_features(size_t k, int64_t* begin, int64_t* n) const;
 
  private:
   friend class ShardSet;

@@ -63,13 +63,8 @@ class SyntheticTrainer : public Trainer {
 
 }  // namespace
 
-std::unique_ptr<Trainer> NewTrainer(const TrialTask& task) {
-  const std::string model = task.spec->trainer.value("model", "");
-  if (model == "synthetic") return std::make_unique<SyntheticTrainer>(task);
-  throw TrialFailure(
-      "config", "this hpo-worker cannot train model \"" + model +
-                    "\": only the synthetic trainer (\"trainer\": {\"model\": "
-                    "\"synthetic\"}) is built in so far");
+std::unique_ptr<Trainer> NewSyntheticTrainer(const TrialTask& task) {
+  return std::make_unique<SyntheticTrainer>(task);
 }
 
 }  // namespace hpo

@@ -1,6 +1,6 @@
 // What a worker trains, behind one interface: the synthetic trainer (analytic
-// learning curves, for tests and benchmarks) now, LibTorch models later, both
-// chosen by the study's `trainer.model`.
+// learning curves, for tests and benchmarks) and LibTorch models, chosen by
+// the study's `trainer.model`.
 #ifndef HPO_WORKER_TRAINER_H_
 #define HPO_WORKER_TRAINER_H_
 
@@ -25,9 +25,10 @@ struct TrialTask {
   int from_epoch = 0;      // Resume after this many epochs...
   std::string checkpoint;  // ...from this checkpoint (may be empty).
   int to_epoch = 0;
-  std::string data_dir;  // The worker's --data.
-  std::string device;    // The worker's --device.
-  int threads = 0;       // The worker's --threads (0: library default).
+  std::string data_dir;        // The worker's --data.
+  std::string device;          // The worker's --device.
+  int threads = 0;             // The worker's --threads (0: library default).
+  std::string checkpoint_dir;  // The worker's --checkpoints.
 };
 
 // A trial that cannot go on. `kind` tells the coordinator whether another
@@ -58,9 +59,12 @@ class Trainer {
   virtual std::string SaveCheckpoint(int epoch) = 0;
 };
 
-// The trainer for `task`, restored to task.from_epoch. Throws TrialFailure
-// ("config") for a model this build cannot train.
+// The trainer for `task` (the synthetic one for trainer.model "synthetic",
+// else the LibTorch one), restored to task.from_epoch. Throws TrialFailure.
 std::unique_ptr<Trainer> NewTrainer(const TrialTask& task);
+
+// The synthetic trainer alone (synthetic_trainer.cc).
+std::unique_ptr<Trainer> NewSyntheticTrainer(const TrialTask& task);
 
 }  // namespace hpo
 

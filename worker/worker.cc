@@ -360,6 +360,7 @@ class WorkerService {
     task.data_dir = options_.data_dir;
     task.device = options_.device;
     task.threads = options_.threads;
+    task.checkpoint_dir = options_.checkpoint_dir;
     if (ActiveRuns() >= options_.slots || runs_.count(task.lease)) {
       SendRaw(
           Encode(MakeMessage(MessageType::kFailure,

@@ -20,6 +20,9 @@ struct WorkerOptions {
   std::string host;
   std::string device = "cpu";
   std::string data_dir = ".";
+  // Where trials save and restore checkpoints; empty: DATA_DIR/checkpoints.
+  // Must be the same shared directory on every worker of a study.
+  std::string checkpoint_dir;
   int slots = 1;
   int threads = 0;
   bool exit_when_done = false;

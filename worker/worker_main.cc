@@ -18,6 +18,7 @@ namespace {
 
 constexpr char kUsage[] =
     "Usage: hpo-worker --connect tcp://HOST:5555 [--data DIR] "
+    "[--checkpoints DIR] "
     "[--device auto|cpu|cuda|cuda:N] [--slots N] [--threads N] [--name NAME] "
     "[--exit-when-done]\n";
 
@@ -38,6 +39,8 @@ int Main(int argc, char** argv) {
       "coordinator endpoint, e.g. tcp://head:5555 (required)")(
       "data", po::value<std::string>()->default_value("."),
       "directory that the studies' data paths are relative to")(
+      "checkpoints", po::value<std::string>(),
+      "shared checkpoint directory (default DATA/checkpoints)")(
       "device", po::value<std::string>()->default_value("auto"),
       "auto, cpu, cuda or cuda:N")("slots", po::value<int>()->default_value(1),
                                    "trials to run at once")(
@@ -69,6 +72,9 @@ int Main(int argc, char** argv) {
   hpo::WorkerOptions o;
   o.connect = vm["connect"].as<std::string>();
   o.data_dir = vm["data"].as<std::string>();
+  if (vm.count("checkpoints")) {
+    o.checkpoint_dir = vm["checkpoints"].as<std::string>();
+  }
   o.device = vm["device"].as<std::string>();
   o.slots = vm["slots"].as<int>();
   o.threads = vm["threads"].as<int>();

@@ -1,0 +1,233 @@
+// The LibTorch trainer on small shards written here: learning, checkpoint
+// determinism, and the failure kinds.
+#include "worker/torch_trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "common/study_spec.h"
+#include "features/shards.h"
+#include "tests/util/scratch_dir.h"
+
+namespace hpo {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Shards of 1 x 16 x 16 samples in 3 classes: class k has a brighter band
+// of rows around 4k, plus noise, so a small CNN learns it in a few epochs.
+void WriteToyShards(const std::string& dir, float poison = 0) {
+  fs::create_directories(dir);
+  features::Manifest m;
+  m.kind = "mel";
+  m.classes = {"low", "mid", "high"};
+  m.sample_shape = {1, 16, 16};
+  m.dtype = features::DType::kFloat32;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0, 1);
+  features::RowStats stats(16, 16);
+  int64_t id = 1;
+  for (const auto& [split, n] : std::vector<std::pair<std::string, int>>{
+           {"training", 96}, {"validation", 30}}) {
+    std::vector<float> f;
+    std::vector<int32_t> labels;
+    std::vector<int64_t> tracks;
+    for (int i = 0; i < n; ++i) {
+      const int label = (i / 2) % 3;  // Both segments of a track.
+      for (int r = 0; r < 16; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          const bool band = std::abs(r - (2 + 5 * label)) <= 1;
+          f.push_back((band ? 2.0f : 0.0f) + noise(rng));
+        }
+      }
+      labels.push_back(label);
+      tracks.push_back(id + i / 2);  // Two segments per track.
+      if (split == "training") stats.Add(f.data() + f.size() - 256);
+    }
+    if (poison != 0) f[5] = poison;
+    id += n;
+    features::SplitEntry& e = m.splits[split];
+    e.class_samples = {0, 0, 0};
+    for (int32_t l : labels) ++e.class_samples[l];
+    e.samples = n;
+    e.tracks = n / 2;
+    e.shards.push_back(features::WriteShard(dir, split + "-00000", m.dtype,
+                                            m.sample_shape, f, labels, tracks));
+  }
+  m.normalization = stats.Finish();
+  features::WriteManifest(dir, m);
+}
+
+StudySpec ToyStudy(const std::string& shards, json trainer) {
+  json study = {
+      {"name", "toy"},
+      {"seed", 5},
+      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
+      {"data", {{"shards", shards}}},
+      {"trainer", trainer},
+      {"search_space",
+       {{"lr", {{"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-2}}}}},
+      {"algorithm", {{"type", "random"}, {"max_epochs", 9}}},
+      {"budget", {{"max_trials", 1}}}};
+  return ParseStudy(study, "toy.json");
+}
+
+json SmallCnn() {
+  return {{"model", "cnn"},
+          {"channels", {4, 8}},
+          {"kernel_size", 3},
+          {"padding", "same"},
+          {"dropout", 0.2},
+          {"optimizer", "adam"},
+          {"scheduler", "onecycle"},
+          {"batch_size", 16},
+          {"augment", {{"spec_time_mask", 3}, {"spec_freq_mask", 2}}}};
+}
+
+TrialTask Task(const StudySpec& spec, const std::string& checkpoints) {
+  TrialTask t;
+  t.spec = &spec;
+  t.trial = 3;
+  t.params = {{"lr", 0.01}};
+  t.device = "cpu";
+  t.checkpoint_dir = checkpoints;
+  return t;
+}
+
+// Every tensor of an archive, depth first (submodules are nested archives).
+void CollectTensors(torch::serialize::InputArchive& archive,
+                    std::vector<torch::Tensor>* out) {
+  for (const std::string& key : archive.keys()) {
+    torch::Tensor t;
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(key, t)) {
+      out->push_back(t);
+    } else if (archive.try_read(key, nested)) {
+      CollectTensors(nested, out);
+    }
+  }
+}
+
+std::vector<torch::Tensor> ModelTensors(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  torch::serialize::InputArchive model;
+  archive.read("model", model);
+  std::vector<torch::Tensor> out;
+  CollectTensors(model, &out);
+  return out;
+}
+
+TEST(TorchTrainerTest, LearnsAToyProblem) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  StudySpec spec = ToyStudy(dir.path() + "/shards", SmallCnn());
+  auto trainer = NewTorchTrainer(Task(spec, dir.path() + "/ckpt"));
+  std::atomic<bool> cancel{false};
+  json m;
+  for (int e = 1; e <= 6; ++e) m = trainer->TrainEpoch(e, cancel);
+  for (const char* k :
+       {"train_loss", "val_loss", "val_accuracy", "val_track_accuracy",
+        "epoch_seconds", "samples_per_second", "lr"}) {
+    ASSERT_TRUE(m.contains(k) && m[k].is_number()) << k << " in " << m;
+  }
+  EXPECT_GT(m["val_accuracy"].get<double>(), 0.8) << m;  // Chance: 1/3.
+  EXPECT_GT(m["val_track_accuracy"].get<double>(), 0.8) << m;
+}
+
+TEST(TorchTrainerTest, ResumingFromACheckpointGivesTheSameWeights) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  StudySpec spec = ToyStudy(dir.path() + "/shards", SmallCnn());
+  std::atomic<bool> cancel{false};
+  // Epochs 1-9 in one go.
+  TrialTask whole = Task(spec, dir.path() + "/a");
+  auto a = NewTorchTrainer(whole);
+  for (int e = 1; e <= 9; ++e) a->TrainEpoch(e, cancel);
+  const std::string a_path = dir.path() + "/a/" + a->SaveCheckpoint(9);
+  // Epochs 1-3, a checkpoint, then 4-9 in a new trainer restored from it.
+  TrialTask first = Task(spec, dir.path() + "/b");
+  auto b = NewTorchTrainer(first);
+  for (int e = 1; e <= 3; ++e) b->TrainEpoch(e, cancel);
+  const std::string rel = b->SaveCheckpoint(3);
+  EXPECT_EQ(rel, "toy/trial-00003/epoch-0003.pt");
+  b.reset();
+  torch::manual_seed(999);  // Whatever the RNG was, the checkpoint restores it.
+  TrialTask second = Task(spec, dir.path() + "/b");
+  second.from_epoch = 3;
+  second.checkpoint = rel;
+  auto c = NewTorchTrainer(second);
+  for (int e = 4; e <= 9; ++e) c->TrainEpoch(e, cancel);
+  const std::string c_path = dir.path() + "/b/" + c->SaveCheckpoint(9);
+  // Only the newest checkpoint of the trial is kept.
+  EXPECT_FALSE(fs::exists(dir.path() + "/b/" + rel));
+  std::vector<torch::Tensor> wa = ModelTensors(a_path),
+                             wc = ModelTensors(c_path);
+  ASSERT_EQ(wa.size(), wc.size());
+  ASSERT_FALSE(wa.empty());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(wa[i], wc[i])) << "tensor " << i;
+  }
+}
+
+TEST(TorchTrainerTest, InfiniteInputsDivergeWithTheEpoch) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards",
+                 std::numeric_limits<float>::infinity());
+  StudySpec spec = ToyStudy(dir.path() + "/shards", SmallCnn());
+  auto trainer = NewTorchTrainer(Task(spec, dir.path() + "/ckpt"));
+  std::atomic<bool> cancel{false};
+  try {
+    trainer->TrainEpoch(1, cancel);
+    FAIL() << "expected divergence";
+  } catch (const TrialFailure& f) {
+    EXPECT_EQ(f.kind(), "diverged");
+    EXPECT_NE(std::string(f.what()).find("epoch 1"), std::string::npos)
+        << f.what();
+  }
+}
+
+TEST(TorchTrainerTest, BadSettingsAndMissingDataAreNamedFailures) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  json trainer = SmallCnn();
+  trainer["channels"] = {4, 4, 4, 4, 4, 4, 4};  // 7 pools on 16 rows.
+  trainer["padding"] = "valid";
+  StudySpec spec = ToyStudy(dir.path() + "/shards", trainer);
+  try {
+    NewTorchTrainer(Task(spec, dir.path()));
+    FAIL() << "expected a config failure";
+  } catch (const TrialFailure& f) {
+    EXPECT_EQ(f.kind(), "config") << f.what();
+  }
+  StudySpec missing = ToyStudy(dir.path() + "/nowhere", SmallCnn());
+  try {
+    NewTorchTrainer(Task(missing, dir.path()));
+    FAIL() << "expected a data failure";
+  } catch (const TrialFailure& f) {
+    EXPECT_EQ(f.kind(), "data");
+    EXPECT_NE(std::string(f.what()).find("nowhere"), std::string::npos);
+  }
+  TrialTask t = Task(spec, dir.path());
+  t.params = {{"lr", 0.01}, {"optimizer", "adamm"}};
+  StudySpec ok = ToyStudy(dir.path() + "/shards", SmallCnn());
+  t.spec = &ok;
+  try {
+    NewTorchTrainer(t);
+    FAIL() << "expected a config failure";
+  } catch (const TrialFailure& f) {
+    EXPECT_EQ(f.kind(), "config");
+    EXPECT_NE(std::string(f.what()).find("trainer.optimizer"),
+              std::string::npos)
+        << f.what();
+  }
+}
+
+}  // namespace
+}  // namespace hpo

@@ -1,0 +1,13 @@
+#include "worker/trainer.h"
+
+#include "worker/torch_trainer.h"
+
+namespace hpo {
+
+std::unique_ptr<Trainer> NewTrainer(const TrialTask& task) {
+  const std::string model = task.spec->trainer.value("model", "");
+  if (model == "synthetic") return NewSyntheticTrainer(task);
+  return NewTorchTrainer(task);
+}
+
+}  // namespace hpo
