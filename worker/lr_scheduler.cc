@@ -202,24 +202,16 @@ class ConstantLr : public SchedulerBase {
   double lr_;
 };
 
-// step (StepLR) and exponential (ExponentialLR): the lr times gamma after
-// every `step_size` epochs, recursively as in PyTorch's get_lr().
-class StepLr : public SchedulerBase {
+// A scheduler stepped per epoch whose next lr follows from the epoch count
+// (PyTorch's last_epoch) and the current lr, as PyTorch's recursive
+// get_lr() computes it.
+class EpochScheduler : public SchedulerBase {
  public:
-  StepLr(const std::string& name, double base_lr, int64_t step_size,
-         double gamma)
-      : SchedulerBase(
-            name,
-            {{"base_lr", base_lr}, {"step_size", step_size}, {"gamma", gamma}}),
-        step_size_(step_size),
-        gamma_(gamma),
-        lr_(base_lr) {}
-
   double lr() const override { return lr_; }
 
   void StepEpoch(double) override {
     ++epoch_;
-    if (epoch_ % step_size_ == 0) lr_ = lr_ * gamma_;
+    lr_ = Next(epoch_, lr_);
   }
 
   json State() const override {
@@ -236,61 +228,67 @@ class StepLr : public SchedulerBase {
     epoch_ = epoch;
   }
 
+ protected:
+  EpochScheduler(std::string name, json params, double base_lr)
+      : SchedulerBase(std::move(name), std::move(params)), lr_(base_lr) {}
+  // The lr after `epoch` epochs, given the lr before it.
+  virtual double Next(int64_t epoch, double lr) const = 0;
+
  private:
+  int64_t epoch_ = 0;
+  double lr_;
+};
+
+// step (StepLR) and exponential (ExponentialLR): the lr times gamma after
+// every `step_size` epochs, recursively as in PyTorch's get_lr().
+class StepLr : public EpochScheduler {
+ public:
+  StepLr(const std::string& name, double base_lr, int64_t step_size,
+         double gamma)
+      : EpochScheduler(
+            name,
+            {{"base_lr", base_lr}, {"step_size", step_size}, {"gamma", gamma}},
+            base_lr),
+        step_size_(step_size),
+        gamma_(gamma) {}
+
+ private:
+  double Next(int64_t epoch, double lr) const override {
+    return epoch % step_size_ == 0 ? lr * gamma_ : lr;
+  }
+
   const int64_t step_size_;
   const double gamma_;
-  int64_t epoch_ = 0;  // PyTorch's last_epoch.
-  double lr_;
 };
 
 // cosine: CosineAnnealingLR's recursive get_lr(), which beyond T_max climbs
 // back to base_lr and down again with period 2 T_max.
-class CosineLr : public SchedulerBase {
+class CosineLr : public EpochScheduler {
  public:
   CosineLr(double base_lr, int64_t t_max, double eta_min)
-      : SchedulerBase(
+      : EpochScheduler(
             "cosine",
-            {{"base_lr", base_lr}, {"t_max", t_max}, {"eta_min", eta_min}}),
+            {{"base_lr", base_lr}, {"t_max", t_max}, {"eta_min", eta_min}},
+            base_lr),
         base_lr_(base_lr),
         t_max_(t_max),
-        eta_min_(eta_min),
-        lr_(base_lr) {}
-
-  double lr() const override { return lr_; }
-
-  void StepEpoch(double) override {
-    const int64_t e = ++epoch_;
-    const double t = static_cast<double>(t_max_);
-    if ((e - 1 - t_max_) % (2 * t_max_) == 0) {
-      lr_ = lr_ + (base_lr_ - eta_min_) * (1 - std::cos(kPi / t)) / 2;
-    } else {
-      lr_ = (1 + std::cos(kPi * static_cast<double>(e) / t)) /
-                (1 + std::cos(kPi * static_cast<double>(e - 1) / t)) *
-                (lr_ - eta_min_) +
-            eta_min_;
-    }
-  }
-
-  json State() const override {
-    json state = NewState();
-    state["epoch"] = epoch_;
-    state["lr"] = lr_;
-    return state;
-  }
-
-  void Restore(const json& state) override {
-    StateReader reader = Reader(state);
-    int64_t epoch = reader.Count("epoch");
-    lr_ = reader.Double("lr");
-    epoch_ = epoch;
-  }
+        eta_min_(eta_min) {}
 
  private:
+  double Next(int64_t e, double lr) const override {
+    const double t = static_cast<double>(t_max_);
+    if ((e - 1 - t_max_) % (2 * t_max_) == 0) {
+      return lr + (base_lr_ - eta_min_) * (1 - std::cos(kPi / t)) / 2;
+    }
+    return (1 + std::cos(kPi * static_cast<double>(e) / t)) /
+               (1 + std::cos(kPi * static_cast<double>(e - 1) / t)) *
+               (lr - eta_min_) +
+           eta_min_;
+  }
+
   const double base_lr_;
   const int64_t t_max_;
   const double eta_min_;
-  int64_t epoch_ = 0;
-  double lr_;
 };
 
 // onecycle: OneCycleLR's phases, each annealing from one lr to the next
