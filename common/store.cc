@@ -134,6 +134,35 @@ CREATE VIEW epoch_metrics AS
   LEFT JOIN attempts a ON a.id = m.attempt_id;
 )sql";
 
+// Version 2: the best trial's evaluation on the test split.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE evaluations(
+  study_id INTEGER NOT NULL,
+  trial INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT,
+  checkpoint TEXT,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  loss REAL,
+  accuracy REAL,
+  track_accuracy REAL,
+  samples INTEGER NOT NULL DEFAULT 0,
+  tracks INTEGER NOT NULL DEFAULT 0,
+  metrics TEXT NOT NULL,
+  confusion TEXT,
+  classes TEXT,
+  worker TEXT,
+  recorded_at REAL NOT NULL,
+  PRIMARY KEY (study_id, trial, split)) WITHOUT ROWID;
+CREATE VIEW test_results AS
+  SELECT s.name AS study, e.trial, e.split, e.state, e.loss, e.accuracy,
+         e.track_accuracy, e.samples, e.tracks, e.epoch, e.checkpoint,
+         t.params, e.error, e.worker, e.recorded_at
+  FROM evaluations e JOIN studies s ON s.id = e.study_id
+  LEFT JOIN trials t ON t.study_id = e.study_id AND t.number = e.trial;
+)sql";
+
 // Statement ids for Prepared().
 enum StatementId {
   kCreateStudy,
@@ -150,6 +179,7 @@ enum StatementId {
   kAddEvent,
   kAddWorker,
   kUpdateWorker,
+  kPutEvaluation,
   kStatementCount,
 };
 
@@ -388,6 +418,11 @@ void Store::Migrate(bool read_only) {
                      "but no hpo schema version); pass another --db");
     }
   }
+  if (read_only && version >= 1) {
+    // Version 2 only added the evaluations table; reads of a version 1 file
+    // see none.
+    return;
+  }
   if (read_only) {
     throw BadInput(path_ + ": schema version " + std::to_string(version) +
                    " needs migrating to " + std::to_string(kSchemaVersion) +
@@ -398,6 +433,7 @@ void Store::Migrate(bool read_only) {
   Exec("BEGIN IMMEDIATE");
   try {
     if (version < 1) Exec(kSchemaV1);
+    if (version < 2) Exec(kSchemaV2);
     Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     Exec("COMMIT");
   } catch (...) {
@@ -770,6 +806,86 @@ std::vector<std::string> Store::Events(int64_t study) {
   st.Bind(study);
   std::vector<std::string> out;
   while (st.Step()) out.push_back(st.Text(0));
+  return out;
+}
+
+void Store::PutEvaluation(int64_t study, const EvaluationRow& row) {
+  Begin();
+  json confusion = row.confusion;
+  json classes = row.classes;
+  Prepared(kPutEvaluation,
+           "INSERT OR REPLACE INTO evaluations(study_id, trial, split, "
+           "state, error, checkpoint, epoch, loss, accuracy, track_accuracy, "
+           "samples, tracks, metrics, confusion, classes, worker, "
+           "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           "?, ?, ?)")
+      .Bind(study)
+      .Bind(row.trial)
+      .Bind(row.split)
+      .Bind(row.state)
+      .Bind(row.error)
+      .Bind(row.checkpoint)
+      .Bind(row.epoch)
+      .Bind(row.loss)
+      .Bind(row.accuracy)
+      .Bind(row.track_accuracy)
+      .Bind(row.samples)
+      .Bind(row.tracks)
+      .Bind(row.metrics.dump())
+      .Bind(confusion.dump())
+      .Bind(classes.dump())
+      .Bind(row.worker)
+      .Bind(row.recorded_at)
+      .Run();
+  ++pending_;
+}
+
+std::vector<EvaluationRow> Store::Evaluations(int64_t study) {
+  std::vector<EvaluationRow> out;
+  if (schema_version() < 2) return out;
+  Statement st(this,
+               "SELECT trial, split, state, error, checkpoint, epoch, loss, "
+               "accuracy, track_accuracy, samples, tracks, metrics, "
+               "confusion, classes, worker, recorded_at FROM evaluations "
+               "WHERE study_id = ? ORDER BY trial, split");
+  st.Bind(study);
+  while (st.Step()) {
+    EvaluationRow e;
+    e.trial = st.Int(0);
+    e.split = st.Text(1);
+    e.state = st.Text(2);
+    e.error = st.Text(3);
+    e.checkpoint = st.Text(4);
+    e.epoch = static_cast<int>(st.Int(5));
+    e.loss = st.OptReal(6);
+    e.accuracy = st.OptReal(7);
+    e.track_accuracy = st.OptReal(8);
+    e.samples = st.Int(9);
+    e.tracks = st.Int(10);
+    e.metrics = st.Json(11);
+    if (!e.metrics.is_object()) e.metrics = json::object();
+    json confusion = st.Json(12);
+    if (confusion.is_array()) {
+      for (const json& r : confusion) {
+        std::vector<int64_t> row;
+        if (r.is_array()) {
+          for (const json& v : r) {
+            row.push_back(v.is_number_integer() ? v.get<int64_t>() : 0);
+          }
+        }
+        e.confusion.push_back(std::move(row));
+      }
+    }
+    json classes = st.Json(13);
+    if (classes.is_array()) {
+      for (const json& c : classes) {
+        e.classes.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+      }
+    }
+    e.worker = st.Text(14);
+    e.recorded_at = st.Real(15);
+    out.push_back(std::move(e));
+  }
   return out;
 }
 

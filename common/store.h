@@ -32,7 +32,7 @@ namespace hpo {
 
 // The schema version this build writes. Older files are migrated on open;
 // newer ones are refused.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 struct StudyRow {
   int64_t id = 0;
@@ -88,6 +88,30 @@ struct AttemptRow {
   std::optional<double> ended_at;
 };
 
+// The best trial's checkpoint evaluated on a held-out split when the study
+// ends (version 2).
+struct EvaluationRow {
+  int64_t trial = 0;
+  std::string split = "test";
+  std::string state;       // done or failed.
+  std::string error;       // Why it failed, if it did.
+  std::string checkpoint;  // What was evaluated.
+  int epoch = 0;           // Epochs that checkpoint holds.
+  std::optional<double> loss;
+  std::optional<double> accuracy;        // Over segments.
+  std::optional<double> track_accuracy;  // A track's segments summed.
+  int64_t samples = 0;
+  int64_t tracks = 0;
+  // Every number the worker reported (the three above included).
+  nlohmann::json metrics = nlohmann::json::object();
+  // confusion[true class][predicted class], counts over segments; empty
+  // when failed.
+  std::vector<std::vector<int64_t>> confusion;
+  std::vector<std::string> classes;  // Class names, in label order.
+  std::string worker;
+  double recorded_at = 0;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database at `path`, migrating an older
@@ -126,6 +150,8 @@ class Store {
                     const nlohmann::json& devices, int slots, int64_t pid,
                     double now);
   void UpdateWorker(int64_t worker_id, const std::string& state, double now);
+  // Inserts or replaces the evaluation of (trial, split).
+  void PutEvaluation(int64_t study, const EvaluationRow& row);
 
   // Ends the open transaction, if any. Throws hpo::Error if the disk refuses
   // (then nothing of the batch is written).
@@ -142,6 +168,8 @@ class Store {
   std::vector<AttemptRow> Attempts(int64_t study, int64_t trial = -1);
   // Scheduler events in order.
   std::vector<std::string> Events(int64_t study);
+  // Evaluations of the study's trials (none in a version 1 file).
+  std::vector<EvaluationRow> Evaluations(int64_t study);
 
  private:
   Store(sqlite3* db, std::string path);

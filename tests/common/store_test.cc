@@ -556,6 +556,86 @@ TEST_F(StoreFileTest, ReadOnlyRefusesAFileThatNeedsMigrating) {
   EXPECT_EQ(Store::Open(path_)->schema_version(), kSchemaVersion);
 }
 
+EvaluationRow MakeEvaluation(int64_t trial) {
+  EvaluationRow e;
+  e.trial = trial;
+  e.state = "done";
+  e.checkpoint = "s/trial-00002/epoch-0009.pt";
+  e.epoch = 9;
+  e.loss = 1.25;
+  e.accuracy = 0.5;
+  e.track_accuracy = 0.75;
+  e.samples = 6;
+  e.tracks = 2;
+  e.metrics = {{"test_loss", 1.25}, {"test_accuracy", 0.5}};
+  e.confusion = {{2, 1}, {2, 1}};
+  e.classes = {"Rock", "Hip-Hop"};
+  e.worker = "w1";
+  e.recorded_at = 42;
+  return e;
+}
+
+TEST_F(StoreFileTest, EvaluationsRoundTripAndShowInTheView) {
+  {
+    auto store = Store::Open(path_);
+    int64_t s = store->CreateStudy(MakeStudy("s"));
+    store->PutTrial(s, MakeTrial(2, TrialState::kComplete, 0.5));
+    store->PutEvaluation(s, MakeEvaluation(2));
+    EvaluationRow failed;
+    failed.trial = 2;
+    failed.split = "val";
+    failed.state = "failed";
+    failed.error = "data: no such split";
+    store->PutEvaluation(s, failed);
+  }
+  auto store = Store::Open(path_, true);
+  std::vector<EvaluationRow> rows = store->Evaluations(1);
+  ASSERT_EQ(rows.size(), 2u);
+  const EvaluationRow& e = rows[0];
+  EXPECT_EQ(e.split, "test");
+  EXPECT_EQ(e.state, "done");
+  EXPECT_EQ(e.epoch, 9);
+  EXPECT_EQ(e.loss, 1.25);
+  EXPECT_EQ(e.track_accuracy, 0.75);
+  EXPECT_EQ(e.samples, 6);
+  EXPECT_EQ(e.confusion, (std::vector<std::vector<int64_t>>{{2, 1}, {2, 1}}));
+  EXPECT_EQ(e.classes, (std::vector<std::string>{"Rock", "Hip-Hop"}));
+  EXPECT_EQ(e.metrics["test_accuracy"], 0.5);
+  EXPECT_EQ(rows[1].state, "failed");
+  EXPECT_FALSE(rows[1].accuracy.has_value());
+  EXPECT_TRUE(rows[1].confusion.empty());
+  EXPECT_EQ(Query(path_,
+                  "SELECT study, trial, split, accuracy FROM test_results "
+                  "WHERE split = 'test'"),
+            (Rows{{"s", "2", "test", "0.5"}}));
+}
+
+TEST_F(StoreFileTest, MigratesAVersion1File) {
+  {
+    auto store = Store::Open(path_);
+    int64_t s = store->CreateStudy(MakeStudy("old"));
+    store->PutTrial(s, MakeTrial(0, TrialState::kComplete, 0.25));
+  }
+  // What version 1 wrote: everything but the evaluations.
+  RawExec(path_,
+          "DROP VIEW test_results; DROP TABLE evaluations; "
+          "PRAGMA user_version = 1;");
+  {
+    // Reads of a version 1 file work and see no evaluations.
+    auto reader = Store::Open(path_, true);
+    EXPECT_EQ(reader->schema_version(), 1);
+    EXPECT_EQ(reader->Trials(1).size(), 1u);
+    EXPECT_TRUE(reader->Evaluations(1).empty());
+  }
+  {
+    auto store = Store::Open(path_);
+    EXPECT_EQ(store->schema_version(), kSchemaVersion);
+    EXPECT_EQ(store->Trials(1).size(), 1u);
+    store->PutEvaluation(1, MakeEvaluation(0));
+  }
+  EXPECT_EQ(Store::Open(path_, true)->Evaluations(1).size(), 1u);
+}
+
 TEST_F(StoreFileTest, ViewsSummariseResults) {
   {
     auto store = Store::Open(path_);
