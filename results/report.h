@@ -1,0 +1,1 @@
+// Placeholder: the report generator (being written).
