@@ -23,8 +23,12 @@ enum class Kind {
   kObject,
   kStringArray,
   kLeaseArray,
-  kMetrics,  // Object of metric name -> number or null.
+  kMetrics,      // Object of metric name -> number or null.
+  kCountMatrix,  // Square array of arrays of integers >= 0 (a confusion
+                 // matrix), at most kMaxClasses on a side.
 };
+
+constexpr size_t kMaxClasses = 1000;
 
 struct Field {
   const char* name;
@@ -88,6 +92,27 @@ const std::vector<TypeInfo>& Types() {
         {"trial", Kind::kCount, true},
         {"action", Kind::kString, true},
         {"to_epoch", Kind::kCount, true}}},
+      {MessageType::kEvaluate,
+       "evaluate",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"study", Kind::kString, true},
+        {"params", Kind::kObject, true},
+        {"epoch", Kind::kPositive, true},
+        {"checkpoint", Kind::kString, true},
+        {"split", Kind::kString, true}}},
+      {MessageType::kEvaluation,
+       "evaluation",
+       {{"lease", Kind::kPositive, true},
+        {"trial", Kind::kCount, true},
+        {"split", Kind::kString, true},
+        {"metrics", Kind::kMetrics, true},
+        {"confusion", Kind::kCountMatrix, true},
+        {"classes", Kind::kStringArray, true}}},
+      {MessageType::kForget,
+       "forget",
+       {{"study", Kind::kString, true},
+        {"checkpoints", Kind::kStringArray, true}}},
       {MessageType::kDone, "done", {{"study", Kind::kString, true}}},
       {MessageType::kBye, "bye", {{"why", Kind::kString, true}}},
       {MessageType::kRejoin, "rejoin", {{"why", Kind::kString, true}}},
@@ -139,6 +164,15 @@ bool Holds(const json& v, Kind kind) {
         if (!value.is_number() && !value.is_null()) return false;
       }
       return true;
+    case Kind::kCountMatrix:
+      if (!v.is_array() || v.size() > kMaxClasses) return false;
+      for (const json& row : v) {
+        if (!row.is_array() || row.size() != v.size()) return false;
+        for (const json& e : row) {
+          if (!IsCount(e, 0)) return false;
+        }
+      }
+      return true;
   }
   return false;
 }
@@ -163,6 +197,8 @@ const char* KindName(Kind kind) {
       return "an array of leases";
     case Kind::kMetrics:
       return "an object of at most 64 numbers";
+    case Kind::kCountMatrix:
+      return "a square array of arrays of integers >= 0";
   }
   return "?";
 }

@@ -12,9 +12,18 @@
 //             metrics [checkpoint]              from_epoch to_epoch
 //   failure   lease trial epoch                 [checkpoint]
 //             kind message           decision   lease trial action to_epoch
+//   evaluation lease trial split     evaluate   lease trial study params
+//             metrics confusion                 epoch checkpoint split
+//             classes                forget     study checkpoints
 //   bye       why  (leaves the       done       study        (study over)
 //             study after done)      rejoin     why    (say hello again)
 //   error / error: message           (a fatal mismatch, e.g. the version)
+//
+// When the search is over, the coordinator has one worker evaluate the best
+// trial's checkpoint on the held-out split ("evaluate"; the answer is
+// "evaluation", or "failure" with the lease); "forget" asks a worker to
+// delete checkpoints nobody needs any more (pruned and failed trials), paths
+// relative to its checkpoint directory.
 //
 // A worker's hello carries a session number it draws each time it (re)joins;
 // a hello means "I run nothing": a new session from a known worker ends the
@@ -52,6 +61,9 @@ enum class MessageType {
   kEpoch,
   kFailure,
   kDecision,
+  kEvaluate,
+  kEvaluation,
+  kForget,
   kDone,
   kBye,
   kRejoin,

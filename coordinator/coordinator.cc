@@ -167,6 +167,13 @@ void Coordinator::ResumeFrom(const StudyRow& study, const json& spec_json) {
                         clock_.WallTime());
     }
   }
+  for (const auto& [number, info] : trials_) {
+    if ((info.row.state == TrialState::kPruned ||
+         info.row.state == TrialState::kFailed) &&
+        !info.row.checkpoint.empty()) {
+      forget_.insert(number);
+    }
+  }
   int requeued = 0;
   for (const Job& job : scheduler_->RunningJobs()) {
     Requeue(job.trial);
@@ -216,6 +223,7 @@ void Coordinator::OnMessage(const std::string& identity,
     // A worker this coordinator does not know (it restarted, or the worker
     // was declared lost): it must say hello again.
     if (m.type == MessageType::kEpoch || m.type == MessageType::kFailure ||
+        m.type == MessageType::kEvaluation ||
         m.type == MessageType::kHeartbeat) {
       Send(identity, MessageType::kRejoin,
            {{"why", "the coordinator does not know this worker session"}});
@@ -237,6 +245,9 @@ void Coordinator::OnMessage(const std::string& identity,
       break;
     case MessageType::kFailure:
       HandleFailure(identity, m);
+      break;
+    case MessageType::kEvaluation:
+      HandleEvaluation(identity, m);
       break;
     default:
       Drop(identity,
@@ -314,6 +325,12 @@ void Coordinator::HandleHeartbeat(const std::string& identity,
         now - a.last_activity > spec_.execution.lease_timeout_s) {
       gone.push_back(lease);
     }
+  }
+  if (evaluation_ && evaluation_->lease != 0 &&
+      evaluation_->identity == identity && !listed.count(evaluation_->lease) &&
+      now - evaluation_->last_activity > spec_.execution.lease_timeout_s) {
+    EvaluationFailed("error", "the worker " + worker.name +
+                                  " no longer runs the evaluation");
   }
   for (int64_t lease : gone) {
     const int64_t trial = attempts_.at(lease).trial;
@@ -440,6 +457,13 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
 }
 
 void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
+  if (evaluation_ && evaluation_->lease != 0 &&
+      evaluation_->lease == m.body.at("lease").get<int64_t>() &&
+      evaluation_->identity == identity) {
+    EvaluationFailed(m.body.at("kind").get<std::string>(),
+                     m.body.at("message").get<std::string>());
+    return;
+  }
   Attempt* a = FindAttempt(identity, m);
   if (a == nullptr) return;
   const int64_t trial = a->trial;
@@ -479,6 +503,8 @@ std::optional<Job> Coordinator::NextJob() {
 }
 
 void Coordinator::DispatchAll() {
+  ForgetCheckpoints();
+  DispatchEvaluation();
   bool progress = true;
   while (progress && !finished_) {
     progress = false;
@@ -609,6 +635,11 @@ void Coordinator::LoseWorker(const std::string& identity,
             ? ""
             : "; retrying its " + std::to_string(worker.leases.size()) +
                   " trial(s) elsewhere"));
+  if (evaluation_ && evaluation_->lease != 0 &&
+      evaluation_->identity == identity) {
+    EvaluationFailed("error", "worker " + worker.name + " lost: " + why,
+                     counts);
+  }
   for (int64_t lease : worker.leases) {
     auto a = attempts_.find(lease);
     if (a == attempts_.end()) continue;
@@ -640,6 +671,11 @@ void Coordinator::SaveStateChanges() {
     info.row.rung = record.rung;
     SetTrialState(info, change.state);
     SaveTrial(info);
+    if ((change.state == TrialState::kPruned ||
+         change.state == TrialState::kFailed) &&
+        !info.row.checkpoint.empty()) {
+      forget_.insert(change.trial);
+    }
   }
 }
 
@@ -712,7 +748,162 @@ void Coordinator::CheckDone() {
       return;
     }
   }
-  if (scheduler_done_) Finish("complete");
+  if (scheduler_done_) EvaluateOrFinish();
+}
+
+void Coordinator::EvaluateOrFinish() {
+  if (evaluation_) return;  // Under way.
+  const std::string model = spec_.trainer.value("model", "");
+  if (model.empty() || model == "synthetic") {
+    Finish("complete");  // Analytic curves have no test split.
+    return;
+  }
+  // The best complete trial whose checkpoint holds its last epoch.
+  const TrialInfo* best = nullptr;
+  for (const auto& [number, info] : trials_) {
+    const TrialRow& r = info.row;
+    if (r.state != TrialState::kComplete || !r.value || r.checkpoint.empty() ||
+        r.checkpoint_epoch != r.epochs) {
+      continue;
+    }
+    if (best == nullptr ||
+        scheduler_->Score(*r.value) < scheduler_->Score(*best->row.value)) {
+      best = &info;
+    }
+  }
+  if (best == nullptr) {
+    log_(
+        "no complete trial has a checkpoint: nothing to evaluate on the "
+        "test split");
+    Finish("complete");
+    return;
+  }
+  for (const EvaluationRow& e : store_.Evaluations(study_id_)) {
+    if (e.trial == best->row.number && e.split == "test") {
+      Finish("complete");  // Evaluated before a restart.
+      return;
+    }
+  }
+  evaluation_ = Evaluation{};
+  evaluation_->trial = best->row.number;
+  evaluation_->epoch = best->row.epochs;
+  evaluation_->checkpoint = best->row.checkpoint;
+  log_("search complete; evaluating the best trial, " +
+       std::to_string(best->row.number) + ", on the test split");
+  DispatchEvaluation();
+}
+
+void Coordinator::DispatchEvaluation() {
+  if (!evaluation_ || evaluation_->lease != 0 || finished_) return;
+  for (auto& [identity, worker] : workers_) {
+    if (static_cast<int>(worker.leases.size()) >= worker.slots) continue;
+    const TrialInfo& info = trials_.at(evaluation_->trial);
+    evaluation_->lease = NewLease();
+    evaluation_->identity = identity;
+    evaluation_->last_activity = clock_.Now();
+    Send(identity, MessageType::kEvaluate,
+         {{"lease", evaluation_->lease},
+          {"trial", evaluation_->trial},
+          {"study", spec_.name},
+          {"params", info.row.params},
+          {"epoch", evaluation_->epoch},
+          {"checkpoint", evaluation_->checkpoint},
+          {"split", "test"}});
+    return;
+  }
+}
+
+void Coordinator::HandleEvaluation(const std::string& identity,
+                                   const Message& m) {
+  const json& b = m.body;
+  if (!evaluation_ || evaluation_->lease == 0 ||
+      evaluation_->lease != b.at("lease").get<int64_t>() ||
+      evaluation_->identity != identity ||
+      evaluation_->trial != b.at("trial").get<int64_t>()) {
+    ++dropped_;  // Stale.
+    return;
+  }
+  const json& metrics = b.at("metrics");
+  const std::string split = b.at("split").get<std::string>();
+  const std::string p = split == "validation" ? "val" : split;
+  auto number = [&](const std::string& name) -> std::optional<double> {
+    auto it = metrics.find(name);
+    if (it == metrics.end() || !it->is_number()) return std::nullopt;
+    double v = it->get<double>();
+    return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+  };
+  EvaluationRow row;
+  row.trial = evaluation_->trial;
+  row.split = split;
+  row.state = "done";
+  row.checkpoint = evaluation_->checkpoint;
+  row.epoch = evaluation_->epoch;
+  row.loss = number(p + "_loss");
+  row.accuracy = number(p + "_accuracy");
+  row.track_accuracy = number(p + "_track_accuracy");
+  row.samples = static_cast<int64_t>(number("samples").value_or(0));
+  row.tracks = static_cast<int64_t>(number("tracks").value_or(0));
+  row.metrics = metrics;
+  for (const json& r : b.at("confusion")) {
+    row.confusion.push_back(r.get<std::vector<int64_t>>());
+  }
+  row.classes = b.at("classes").get<std::vector<std::string>>();
+  row.worker = workers_.at(identity).name;
+  row.recorded_at = clock_.WallTime();
+  store_.PutEvaluation(study_id_, row);
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "trial %lld on the %s split: loss %.4f, accuracy %.4f "
+                "(segments), %.4f (tracks)",
+                static_cast<long long>(row.trial), split.c_str(),
+                row.loss.value_or(std::nan("")),
+                row.accuracy.value_or(std::nan("")),
+                row.track_accuracy.value_or(std::nan("")));
+  log_(line);
+  evaluation_.reset();
+  Finish("complete");
+}
+
+void Coordinator::EvaluationFailed(const std::string& kind,
+                                   const std::string& reason, bool counts) {
+  Evaluation& e = *evaluation_;
+  e.lease = 0;
+  e.identity.clear();
+  e.failures += counts;
+  log_("evaluating trial " + std::to_string(e.trial) + " failed: " + kind +
+       ": " + reason);
+  if (Retryable(kind) && e.failures < spec_.execution.max_attempts) {
+    DispatchEvaluation();
+    return;
+  }
+  EvaluationRow row;
+  row.trial = e.trial;
+  row.state = "failed";
+  row.error = kind + ": " + reason;
+  row.checkpoint = e.checkpoint;
+  row.epoch = e.epoch;
+  row.recorded_at = clock_.WallTime();
+  store_.PutEvaluation(study_id_, row);
+  evaluation_.reset();
+  Finish("complete");
+}
+
+void Coordinator::ForgetCheckpoints() {
+  if (forget_.empty() || workers_.empty()) return;
+  json paths = json::array();
+  for (int64_t trial : forget_) {
+    TrialInfo& info = trials_.at(trial);
+    if (info.row.checkpoint.empty()) continue;
+    paths.push_back(info.row.checkpoint);
+    info.row.checkpoint.clear();
+    info.row.checkpoint_epoch = 0;
+    SaveTrial(info);
+  }
+  forget_.clear();
+  if (paths.empty()) return;
+  // Every worker sees the same checkpoint directory: one deletes.
+  Send(workers_.begin()->first, MessageType::kForget,
+       {{"study", spec_.name}, {"checkpoints", std::move(paths)}});
 }
 
 void Coordinator::Stop(const std::string& why) {
@@ -735,6 +926,7 @@ void Coordinator::Stop(const std::string& why) {
 }
 
 void Coordinator::Finish(const std::string& outcome) {
+  ForgetCheckpoints();
   store_.UpdateStudy(study_id_, outcome, Elapsed(), clock_.WallTime());
   Commit();
   finished_ = true;
@@ -777,6 +969,7 @@ CoordinatorStats Coordinator::stats() const {
   s.best_trial = best_trial_;
   s.best_value = best_value_;
   s.dropped_messages = dropped_;
+  s.evaluating_trial = evaluation_ ? evaluation_->trial : -1;
   s.elapsed_s = Elapsed();
   return s;
 }

@@ -55,8 +55,9 @@ struct CoordinatorStats {
   int64_t epochs = 0;  // Epoch reports accepted this session.
   int64_t best_trial = -1;
   double best_value = 0;
-  int64_t dropped_messages = 0;  // Malformed, oversized, unknown, stale.
-  double elapsed_s = 0;          // Over all sessions of the study.
+  int64_t dropped_messages = 0;   // Malformed, oversized, unknown, stale.
+  int64_t evaluating_trial = -1;  // On the test split now, or -1.
+  double elapsed_s = 0;           // Over all sessions of the study.
 };
 
 class Coordinator {
@@ -135,6 +136,7 @@ class Coordinator {
   void AfterFinish(const std::string& identity, const Message& m);
   void HandleEpoch(const std::string& identity, const Message& m);
   void HandleFailure(const std::string& identity, const Message& m);
+  void HandleEvaluation(const std::string& identity, const Message& m);
   // The live attempt a message refers to, or nullptr (stale: dropped).
   Attempt* FindAttempt(const std::string& identity, const Message& m);
 
@@ -170,6 +172,17 @@ class Coordinator {
   // Writes the marked trial rows and commits the batch.
   void Commit();
   void CheckDone();
+  // The search is over: evaluate the best trial on the test split (a real
+  // trainer only), then finish.
+  void EvaluateOrFinish();
+  // Sends the pending evaluation to a worker with a free slot, if any.
+  void DispatchEvaluation();
+  // The evaluation attempt failed or its worker was lost: try again on
+  // another worker, or record the failure and finish.
+  void EvaluationFailed(const std::string& kind, const std::string& reason,
+                        bool counts = true);
+  // Asks a worker to delete the checkpoints of pruned and failed trials.
+  void ForgetCheckpoints();
   void Finish(const std::string& outcome);
   double Elapsed() const;
 
@@ -199,6 +212,20 @@ class Coordinator {
   std::set<int64_t> unsaved_trials_;
   bool scheduler_done_ = false;
   bool finished_ = false;
+
+  // The test-split evaluation of the best trial, once the search is over.
+  struct Evaluation {
+    int64_t trial = -1;
+    int epoch = 0;
+    std::string checkpoint;
+    int failures = 0;
+    int64_t lease = 0;  // Of the running attempt; 0 when none runs.
+    std::string identity;
+    double last_activity = 0;
+  };
+  std::optional<Evaluation> evaluation_;
+  // Trials whose checkpoints are no longer needed (pruned, failed).
+  std::set<int64_t> forget_;
   std::string outcome_;
 
   int64_t epochs_ = 0;

@@ -104,6 +104,10 @@ std::string ProgressLine(const hpo::StudySpec& spec,
       static_cast<long long>(s.queued), spec.objective.metric.c_str(),
       best.c_str(), static_cast<long long>(s.workers),
       static_cast<long long>(s.slots), rate);
+  if (s.evaluating_trial >= 0) {
+    return std::string(buf) + " | evaluating trial " +
+           std::to_string(s.evaluating_trial) + " on the test split";
+  }
   return buf;
 }
 

@@ -1,7 +1,9 @@
 #include "worker/torch_trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -70,6 +72,68 @@ bool IsOutOfMemory(const std::exception& e) {
          what.find("CUDA out of memory") != std::string::npos;
 }
 
+// bf16 autocast on the trainer's device for the life of the object (the
+// settings are thread-local: slots do not disturb each other). LibTorch 2.4
+// made the API per device type.
+class AutocastScope {
+ public:
+  AutocastScope(const torch::Device& device, bool enabled)
+      : enabled_(enabled), type_(device.type()) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    was_on_ = at::autocast::is_autocast_enabled(type_);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type_, true);
+#else
+    if (type_ == c10::DeviceType::CUDA) {
+      was_on_ = at::autocast::is_enabled();
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      was_on_ = at::autocast::is_cpu_enabled();
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    // Casts of the weights are cached while autocast is on; the outermost
+    // scope drops them (the weights change with every step).
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(type_, was_on_);
+#else
+    if (type_ == c10::DeviceType::CUDA) {
+      at::autocast::set_enabled(was_on_);
+    } else {
+      at::autocast::set_cpu_enabled(was_on_);
+    }
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  c10::DeviceType type_;
+  bool was_on_ = false;
+};
+
+// Loss and accuracy of a model on one split.
+struct SplitScores {
+  double loss = 0;
+  double accuracy = 0;
+  double track_accuracy = 0;
+  int64_t samples = 0;
+  int64_t tracks = 0;
+  // confusion[true][predicted], over segments.
+  std::vector<std::vector<int64_t>> confusion;
+};
+
 class TorchTrainer : public Trainer {
  public:
   explicit TorchTrainer(const TrialTask& task) : task_(task) {
@@ -79,11 +143,6 @@ class TorchTrainer : public Trainer {
       config_ = ParseTrainConfig(spec.trainer, task.params, source);
     } catch (const ValidationError& e) {
       throw TrialFailure("config", e.what());
-    }
-    if (config_.amp) {
-      throw TrialFailure("config",
-                         "trainer.amp: bf16 autocast is not supported by "
-                         "this hpo-worker yet; set \"amp\": false");
     }
     device_ = ParseDevice(task.device);
     if (task.threads > 0 && torch::get_num_threads() != task.threads) {
@@ -159,6 +218,46 @@ class TorchTrainer : public Trainer {
       throw TrialFailure(
           "error", std::string("LibTorch: ") + e.what_without_backtrace());
     }
+  }
+
+  json Evaluate(const std::string& split_name,
+                const std::atomic<bool>& cancel) override {
+    const SplitData* split = nullptr;
+    try {
+      split = &data_->split(split_name);
+    } catch (const Error& e) {
+      throw TrialFailure("data", e.what());
+    }
+    if (split->size() == 0) {
+      throw TrialFailure("data", "the " + split_name +
+                                     " split is empty (rerun hpo-prep with "
+                                     "more tracks)");
+    }
+    SplitScores scores;
+    try {
+      scores = Score(*split, cancel);
+    } catch (const TrialFailure&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw TrialFailure(
+          "oom", "out of memory evaluating the " + split_name + " split");
+    } catch (const c10::Error& e) {
+      throw TrialFailure(
+          IsOutOfMemory(e) ? "oom" : "error",
+          std::string("LibTorch: ") + e.what_without_backtrace());
+    }
+    if (cancel) return json::object();
+    const std::string p = split_name == "validation" ? "val" : split_name;
+    json classes = json::array();
+    for (const std::string& c : data_->manifest().classes) classes.push_back(c);
+    return {{"metrics",
+             {{p + "_loss", scores.loss},
+              {p + "_accuracy", scores.accuracy},
+              {p + "_track_accuracy", scores.track_accuracy},
+              {"samples", scores.samples},
+              {"tracks", scores.tracks}}},
+            {"confusion", scores.confusion},
+            {"classes", std::move(classes)}};
   }
 
   std::string SaveCheckpoint(int epoch) override {
@@ -308,9 +407,12 @@ class TorchTrainer : public Trainer {
       lr = scheduler_->lr();
       SetLearningRate(*optimizer_, lr);
       optimizer_->zero_grad();
-      torch::Tensor logits = model_->forward(x);
-      torch::Tensor loss =
-          torch::nn::functional::cross_entropy(logits, y, loss_options);
+      torch::Tensor loss;
+      {
+        AutocastScope autocast(device_, config_.amp);
+        torch::Tensor logits = model_->forward(x);
+        loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
+      }
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         throw TrialFailure(
@@ -333,7 +435,11 @@ class TorchTrainer : public Trainer {
     const double train_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
-    json metrics = Evaluate(*val_);
+    const SplitScores val = Score(*val_, cancel);
+    if (cancel) return json::object();
+    json metrics = {{"val_loss", val.loss},
+                    {"val_accuracy", val.accuracy},
+                    {"val_track_accuracy", val.track_accuracy}};
     metrics["train_loss"] = loss_sum / std::max<int64_t>(1, seen);
     metrics["samples_per_second"] = seen / std::max(1e-9, train_seconds);
     metrics["lr"] = lr;
@@ -350,22 +456,32 @@ class TorchTrainer : public Trainer {
   }
 
   // Loss and accuracy on a split: per segment, and per track from the sum
-  // of its segments' log-probabilities.
-  json Evaluate(const SplitData& split) {
+  // of its segments' log-probabilities. Throws TrialFailure("diverged") for
+  // a loss that is not finite.
+  SplitScores Score(const SplitData& split, const std::atomic<bool>& cancel) {
     torch::NoGradGuard no_grad;
     model_->eval();
     const int64_t n = split.size();
+    const int64_t classes =
+        static_cast<int64_t>(data_->manifest().classes.size());
     const int64_t batch = std::max<int64_t>(config_.batch_size, 256);
+    SplitScores scores;
+    scores.confusion.assign(classes, std::vector<int64_t>(classes, 0));
     double loss_sum = 0;
     int64_t correct = 0;
     std::map<int64_t, std::pair<int32_t, torch::Tensor>> tracks;
-    for (int64_t from = 0; from < n; from += batch) {
+    for (int64_t from = 0; from < n && !cancel; from += batch) {
       const int64_t to = std::min(n, from + batch);
       std::vector<int64_t> idx(to - from);
       for (int64_t i = from; i < to; ++i) idx[i - from] = i;
       torch::Tensor x, y;
       split.Batch(idx, &x, &y);
-      torch::Tensor logits = model_->forward(x).to(torch::kCPU, torch::kFloat);
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(device_, config_.amp);
+        logits = model_->forward(x);
+      }
+      logits = logits.to(torch::kCPU, torch::kFloat);
       torch::Tensor labels = y.to(torch::kCPU);
       loss_sum +=
           torch::nn::functional::cross_entropy(
@@ -373,12 +489,18 @@ class TorchTrainer : public Trainer {
               torch::nn::functional::CrossEntropyFuncOptions().reduction(
                   torch::kSum))
               .item<double>();
-      correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+      torch::Tensor predicted = logits.argmax(1).contiguous();
+      correct += predicted.eq(labels).sum().item<int64_t>();
+      const int64_t* p = predicted.data_ptr<int64_t>();
       torch::Tensor logp = torch::log_softmax(logits, 1);
       for (int64_t i = from; i < to; ++i) {
+        const int32_t label = split.labels()[i];
+        if (label >= 0 && label < classes && p[i - from] < classes) {
+          ++scores.confusion[label][p[i - from]];
+        }
         auto [it, fresh] = tracks.try_emplace(split.track_ids()[i]);
         if (fresh) {
-          it->second = {split.labels()[i], logp[i - from].clone()};
+          it->second = {label, logp[i - from].clone()};
         } else {
           it->second.second += logp[i - from];
         }
@@ -389,15 +511,16 @@ class TorchTrainer : public Trainer {
       if (t.second.argmax().item<int64_t>() == t.first) ++track_correct;
     }
     model_->train();
-    const double val_loss = loss_sum / std::max<int64_t>(1, n);
-    if (!std::isfinite(val_loss)) {
-      throw TrialFailure("diverged", "the validation loss is not finite");
+    scores.loss = loss_sum / std::max<int64_t>(1, n);
+    if (!cancel && !std::isfinite(scores.loss)) {
+      throw TrialFailure("diverged", "the evaluation loss is not finite");
     }
-    return {{"val_loss", val_loss},
-            {"val_accuracy",
-             static_cast<double>(correct) / std::max<int64_t>(1, n)},
-            {"val_track_accuracy", static_cast<double>(track_correct) /
-                                       std::max<size_t>(1, tracks.size())}};
+    scores.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, n);
+    scores.track_accuracy =
+        static_cast<double>(track_correct) / std::max<size_t>(1, tracks.size());
+    scores.samples = n;
+    scores.tracks = static_cast<int64_t>(tracks.size());
+    return scores;
   }
 
   TrialTask task_;

@@ -29,6 +29,9 @@ struct TrialTask {
   std::string device;          // The worker's --device.
   int threads = 0;             // The worker's --threads (0: library default).
   std::string checkpoint_dir;  // The worker's --checkpoints.
+  // Not empty: evaluate the checkpoint (after from_epoch == to_epoch
+  // epochs) on this split instead of training.
+  std::string evaluate_split;
 };
 
 // A trial that cannot go on. `kind` tells the coordinator whether another
@@ -53,6 +56,20 @@ class Trainer {
   // object if `cancel` becomes true. Throws TrialFailure.
   virtual nlohmann::json TrainEpoch(int epoch,
                                     const std::atomic<bool>& cancel) = 0;
+
+  // Evaluates the model as it is (restored from the task's checkpoint) on
+  // `split` ("test", "validation" or "training") and returns
+  //   {"metrics": {"<split>_loss", "<split>_accuracy",
+  //                "<split>_track_accuracy", "samples", "tracks"},
+  //    "confusion": [[count, ...], ...]  (true class x predicted, segments),
+  //    "classes": [name, ...]}
+  // ("val" stands for "validation" in the names), or an empty object if
+  // `cancel` becomes true. Throws TrialFailure.
+  virtual nlohmann::json Evaluate(const std::string& split,
+                                  const std::atomic<bool>& cancel) {
+    (void)cancel;
+    throw TrialFailure("config", "this trainer has no " + split + " split");
+  }
 
   // Saves the full training state after `epoch` epochs and returns where,
   // or "" for a trainer with no state to save. Throws TrialFailure.

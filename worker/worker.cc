@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -119,6 +120,15 @@ class TrialRun {
     int epoch = task_.from_epoch;
     try {
       std::unique_ptr<Trainer> trainer = NewTrainer(task_);
+      if (!task_.evaluate_split.empty()) {
+        json result = trainer->Evaluate(task_.evaluate_split, cancel_);
+        if (!cancel_) {
+          result["split"] = task_.evaluate_split;
+          send(MessageType::kEvaluation, std::move(result));
+        }
+        post("end", "");
+        return;
+      }
       int to = task_.to_epoch;
       while (!cancel_) {
         while (epoch < to && !cancel_) {
@@ -283,7 +293,11 @@ class WorkerService {
       case MessageType::kWelcome:
         return OnWelcome(b);
       case MessageType::kAssign:
-        if (joined_) OnAssign(b);
+      case MessageType::kEvaluate:
+        if (joined_) OnAssign(m.type, b);
+        break;
+      case MessageType::kForget:
+        if (joined_) Forget(b);
         break;
       case MessageType::kDecision: {
         auto it = runs_.find(b.at("lease").get<int64_t>());
@@ -347,14 +361,23 @@ class WorkerService {
     return std::nullopt;
   }
 
-  void OnAssign(const json& b) {
+  // An "assign" (train) or an "evaluate" (score a checkpoint on a split).
+  void OnAssign(MessageType type, const json& b) {
     TrialTask task;
     task.lease = b.at("lease").get<int64_t>();
     task.trial = b.at("trial").get<int64_t>();
-    task.attempt = static_cast<int>(b.at("attempt").get<int64_t>());
     task.params = b.at("params");
-    task.from_epoch = static_cast<int>(b.at("from_epoch").get<int64_t>());
-    task.to_epoch = static_cast<int>(b.at("to_epoch").get<int64_t>());
+    if (type == MessageType::kEvaluate) {
+      task.from_epoch = task.to_epoch =
+          static_cast<int>(b.at("epoch").get<int64_t>());
+      task.evaluate_split = b.at("split").get<std::string>();
+      Log(options_.name, "evaluating trial " + std::to_string(task.trial) +
+                             " on the " + task.evaluate_split + " split");
+    } else {
+      task.attempt = static_cast<int>(b.at("attempt").get<int64_t>());
+      task.from_epoch = static_cast<int>(b.at("from_epoch").get<int64_t>());
+      task.to_epoch = static_cast<int>(b.at("to_epoch").get<int64_t>());
+    }
     const json& ck = b.value("checkpoint", json(nullptr));
     task.checkpoint = ck.is_string() ? ck.get<std::string>() : "";
     task.data_dir = options_.data_dir;
@@ -374,6 +397,35 @@ class WorkerService {
     const int64_t lease = task.lease;
     runs_[lease] = std::make_unique<TrialRun>(context_, std::move(task), spec_,
                                               lease_timeout_s_);
+  }
+
+  // Deletes checkpoints the coordinator no longer needs (of pruned and
+  // failed trials), and their trial directories once empty. Paths are
+  // relative to the checkpoint directory and may not leave it.
+  void Forget(const json& b) {
+    namespace fs = std::filesystem;
+    const fs::path root = options_.checkpoint_dir.empty()
+                              ? fs::path(options_.data_dir) / "checkpoints"
+                              : fs::path(options_.checkpoint_dir);
+    int removed = 0;
+    for (const json& entry : b.at("checkpoints")) {
+      const fs::path rel(entry.get<std::string>());
+      bool escapes = rel.empty() || rel.is_absolute();
+      for (const fs::path& part : rel) escapes = escapes || part == "..";
+      if (escapes) {
+        Log(options_.name, "refused to delete checkpoint " + rel.string() +
+                               ": it is outside the checkpoint directory");
+        continue;
+      }
+      std::error_code ec;
+      removed += fs::remove(root / rel, ec) ? 1 : 0;
+      // The trial's directory, if that was its last file.
+      if (rel.has_parent_path()) fs::remove(root / rel.parent_path(), ec);
+    }
+    if (removed > 0) {
+      Log(options_.name, "deleted " + std::to_string(removed) +
+                             " checkpoint(s) of pruned or failed trials");
+    }
   }
 
   int ActiveRuns() const {

@@ -54,6 +54,24 @@ std::vector<std::pair<MessageType, json>> EveryType() {
         {"message", "loss is NaN"}}},
       {MessageType::kDecision,
        {{"lease", 5}, {"trial", 12}, {"action", "continue"}, {"to_epoch", 9}}},
+      {MessageType::kEvaluate,
+       {{"lease", 6},
+        {"trial", 3},
+        {"study", "lr_sweep"},
+        {"params", {{"lr", 0.01}}},
+        {"epoch", 9},
+        {"checkpoint", "lr_sweep/trial-00003/epoch-0009.pt"},
+        {"split", "test"}}},
+      {MessageType::kEvaluation,
+       {{"lease", 6},
+        {"trial", 3},
+        {"split", "test"},
+        {"metrics", {{"test_loss", 1.5}, {"test_accuracy", 0.25}}},
+        {"confusion", {{1, 0}, {3, 0}}},
+        {"classes", {"Rock", "Pop"}}}},
+      {MessageType::kForget,
+       {{"study", "lr_sweep"},
+        {"checkpoints", {"lr_sweep/trial-00001/epoch-0003.pt"}}}},
       {MessageType::kDone, {{"study", "lr_sweep"}}},
       {MessageType::kBye, {{"why", "the study is over"}}},
       {MessageType::kRejoin, {{"why", "unknown session"}}},
@@ -102,6 +120,20 @@ TEST(ProtocolTest, EveryTypeRoundTrips) {
     EXPECT_EQ(back.type, type) << ToString(type);
     EXPECT_EQ(back.body, m.body) << ToString(type);
   }
+}
+
+TEST(ProtocolTest, AConfusionMatrixMustBeSquareCounts) {
+  json m = Valid(MessageType::kEvaluation);
+  m["confusion"] = {{1, 2}};
+  ExpectRejected(m, "square");
+  m["confusion"] = {{1, -2}, {0, 0}};
+  ExpectRejected(m, "square");
+  m["confusion"] = {{1, 0.5}, {0, 0}};
+  ExpectRejected(m, "square");
+  m["confusion"] = {1, 2};
+  ExpectRejected(m, "square");
+  m["confusion"] = json::array();
+  EXPECT_EQ(Decode(Msgpack(m)).type, MessageType::kEvaluation);
 }
 
 TEST(ProtocolTest, TypeNamesAreDistinct) {

@@ -76,6 +76,7 @@ struct FakeWorker {
   bool alive = true;                // Trains and answers heartbeats.
   std::map<int64_t, FakeJob> jobs;  // By lease.
   std::vector<Message> received;
+  std::vector<json> evaluations;  // "evaluate" bodies not yet answered.
   bool done = false;
   int rejoins = 0;
   int errors = 0;
@@ -141,6 +142,13 @@ class Cluster {
   }
 
   void set_value(ValueFn value) { value_ = std::move(value); }
+  // Epoch reports at the end of a job name a checkpoint, as the real
+  // trainer's do.
+  void set_checkpoints(bool on) { checkpoints_ = on; }
+  // How a fake worker answers an evaluation: with a failure of this kind,
+  // or (nullopt) with results.
+  using EvalFn = std::function<std::optional<std::string>(int64_t trial)>;
+  void set_evaluate(EvalFn fn) { evaluate_ = std::move(fn); }
   void set_fail(FailFn fail) { fail_ = std::move(fail); }
 
   // Hands raw bytes from `identity` to the coordinator, then delivers what
@@ -222,6 +230,9 @@ class Cluster {
         case MessageType::kDone:
           w.done = true;
           break;
+        case MessageType::kEvaluate:
+          w.evaluations.push_back(b);
+          break;
         case MessageType::kRejoin:
           ++w.rejoins;
           if (w.alive) {
@@ -236,6 +247,37 @@ class Cluster {
         default:
           break;
       }
+    }
+  }
+
+  // Answers the evaluations `w` was asked for.
+  void Evaluate(FakeWorker& w) {
+    std::vector<json> pending = std::move(w.evaluations);
+    w.evaluations.clear();
+    for (const json& b : pending) {
+      std::optional<std::string> kind =
+          evaluate_ ? evaluate_(b.at("trial").get<int64_t>()) : std::nullopt;
+      if (kind) {
+        Send(w.identity, MessageType::kFailure,
+             {{"lease", b.at("lease")},
+              {"trial", b.at("trial")},
+              {"epoch", b.at("epoch")},
+              {"kind", *kind},
+              {"message", "fake evaluation failure"}});
+        continue;
+      }
+      Send(w.identity, MessageType::kEvaluation,
+           {{"lease", b.at("lease")},
+            {"trial", b.at("trial")},
+            {"split", b.at("split")},
+            {"metrics",
+             {{"test_loss", 0.75},
+              {"test_accuracy", 0.625},
+              {"test_track_accuracy", 0.5},
+              {"samples", 8},
+              {"tracks", 4}}},
+            {"confusion", {{3, 1}, {2, 2}}},
+            {"classes", {"Rock", "Folk"}}});
     }
   }
 
@@ -272,11 +314,17 @@ class Cluster {
                  std::optional<double> value = std::nullopt) {
     const double v = value ? *value : value_(job.params, job.trial, epoch);
     ++epoch_reports_;
+    json checkpoint = nullptr;
+    if (checkpoints_ && epoch == job.to_epoch) {
+      checkpoint = "hb/trial-" + std::to_string(job.trial) + "/epoch-" +
+                   std::to_string(epoch) + ".pt";
+    }
     Send(identity, MessageType::kEpoch,
          {{"lease", job.lease},
           {"trial", job.trial},
           {"epoch", epoch},
-          {"metrics", {{"val_accuracy", v}, {"train_loss", 1 - v}}}});
+          {"metrics", {{"val_accuracy", v}, {"train_loss", 1 - v}}},
+          {"checkpoint", checkpoint}});
   }
 
   // Every live worker trains one epoch of each of its jobs; then time
@@ -284,6 +332,7 @@ class Cluster {
   void Step(double dt = 0.05) {
     for (auto& [identity, w] : workers_) {
       if (w.alive) Train(w);
+      if (w.alive) Evaluate(w);
     }
     clock_.Advance(dt);
     coordinator_->Tick();
@@ -320,6 +369,8 @@ class Cluster {
   std::map<std::string, FakeWorker> workers_;
   ValueFn value_ = DefaultValue;
   FailFn fail_;
+  EvalFn evaluate_;
+  bool checkpoints_ = false;
   size_t delivered_ = 0;
   int continues_ = 0;
   int epoch_reports_ = 0;
@@ -1686,6 +1737,204 @@ TEST(CoordinatorResumeTest, AcceptsChangedExecutionAndDescription) {
   EXPECT_EQ(c.worker("b").received.at(0).body["lease_timeout_s"], 9);
   ASSERT_TRUE(c.RunToEnd());
   EXPECT_EQ(store->Trials(StudyId(*store, "t"), "complete").size(), 4u);
+}
+
+// ---- The best trial on the test split, and checkpoints nobody needs ----
+
+// kHyperbandStudy with the real trainer (the coordinator never runs it).
+json RealHyperbandStudy() {
+  json study = json::parse(kHyperbandStudy);
+  study["trainer"] = {{"model", "cnn"}};
+  study["data"] = {{"shards", "shards/small"}};
+  return study;
+}
+
+// The best complete trial by its last value (the study maximises).
+int64_t BestComplete(Store& store, int64_t id) {
+  int64_t best = -1;
+  double value = -1;
+  for (const TrialRow& t : store.Trials(id, "complete")) {
+    if (t.value && *t.value > value) {
+      best = t.number;
+      value = *t.value;
+    }
+  }
+  return best;
+}
+
+TEST(CoordinatorEvaluationTest, TheBestTrialIsEvaluatedOnTheTestSplit) {
+  auto store = Store::Open(":memory:");
+  Cluster c(RealHyperbandStudy(), *store);
+  c.set_checkpoints(true);
+  c.AddWorker("a", 2);
+  c.AddWorker("b", 1);
+  ASSERT_TRUE(c.RunToEnd());
+  EXPECT_EQ(c.coordinator().outcome(), "complete");
+  const int64_t id = StudyId(*store, "hb");
+  EXPECT_EQ(store->FindStudy("hb")->state, "complete");
+  std::vector<Sent> asked = c.SentOf(MessageType::kEvaluate);
+  ASSERT_EQ(asked.size(), 1u);
+  const json& b = asked[0].message.body;
+  const int64_t best = BestComplete(*store, id);
+  EXPECT_EQ(b["trial"], best);
+  EXPECT_EQ(b["split"], "test");
+  EXPECT_EQ(b["epoch"], 9);
+  EXPECT_EQ(b["checkpoint"],
+            "hb/trial-" + std::to_string(best) + "/epoch-9.pt");
+  EXPECT_EQ(b["params"], TrialParams(*store, "hb").at(best));
+  // "done" only after the evaluation.
+  std::vector<Sent> done = c.SentOf(MessageType::kDone);
+  ASSERT_FALSE(done.empty());
+  EXPECT_EQ(store->Evaluations(id).size(), 1u);
+  const EvaluationRow e = store->Evaluations(id).at(0);
+  EXPECT_EQ(e.trial, best);
+  EXPECT_EQ(e.state, "done");
+  EXPECT_EQ(e.split, "test");
+  EXPECT_EQ(e.epoch, 9);
+  EXPECT_EQ(e.loss, 0.75);
+  EXPECT_EQ(e.accuracy, 0.625);
+  EXPECT_EQ(e.track_accuracy, 0.5);
+  EXPECT_EQ(e.samples, 8);
+  EXPECT_EQ(e.tracks, 4);
+  EXPECT_EQ(e.confusion, (std::vector<std::vector<int64_t>>{{3, 1}, {2, 2}}));
+  EXPECT_EQ(e.classes, (std::vector<std::string>{"Rock", "Folk"}));
+  EXPECT_EQ(e.worker, "fake-" + asked[0].identity);
+  ExpectConsistent(*store, "hb");
+}
+
+TEST(CoordinatorEvaluationTest, CheckpointsOfPrunedTrialsAreForgotten) {
+  auto store = Store::Open(":memory:");
+  Cluster c(RealHyperbandStudy(), *store);
+  c.set_checkpoints(true);
+  c.AddWorker("a", 2);
+  ASSERT_TRUE(c.RunToEnd());
+  const int64_t id = StudyId(*store, "hb");
+  std::multiset<std::string> forgotten;
+  for (const Sent& s : c.SentOf(MessageType::kForget)) {
+    EXPECT_EQ(s.message.body["study"], "hb");
+    for (const json& p : s.message.body["checkpoints"]) {
+      forgotten.insert(p.get<std::string>());
+    }
+  }
+  std::multiset<std::string> expected;
+  int pruned = 0;
+  for (const TrialRow& t : store->Trials(id)) {
+    if (t.state == TrialState::kPruned) {
+      ++pruned;
+      EXPECT_TRUE(t.checkpoint.empty()) << "trial " << t.number;
+      expected.insert("hb/trial-" + std::to_string(t.number) + "/epoch-" +
+                      std::to_string(t.epochs) + ".pt");
+    } else {
+      ASSERT_EQ(t.state, TrialState::kComplete);
+      EXPECT_EQ(t.checkpoint, "hb/trial-" + std::to_string(t.number) +
+                                  "/epoch-" + std::to_string(t.epochs) + ".pt");
+    }
+  }
+  EXPECT_GT(pruned, 5);
+  EXPECT_EQ(forgotten, expected);
+  // Each "forget" went out before "done".
+  size_t last_forget = 0, first_done = SIZE_MAX;
+  const auto& sent = c.transport().sent;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (sent[i].message.type == MessageType::kForget) last_forget = i;
+    if (sent[i].message.type == MessageType::kDone) {
+      first_done = std::min(first_done, i);
+    }
+  }
+  EXPECT_LT(last_forget, first_done);
+}
+
+TEST(CoordinatorEvaluationTest, AFailedEvaluationIsRetriedThenRecorded) {
+  auto store = Store::Open(":memory:");
+  Cluster c(RealHyperbandStudy(), *store);
+  c.set_checkpoints(true);
+  int calls = 0;
+  c.set_evaluate([&](int64_t) -> std::optional<std::string> {
+    ++calls;
+    return std::string(calls == 1 ? "error" : "data");
+  });
+  c.AddWorker("a", 1);
+  c.AddWorker("b", 1);
+  ASSERT_TRUE(c.RunToEnd());
+  EXPECT_EQ(calls, 2);  // "error" is retried, "data" is not.
+  EXPECT_EQ(c.coordinator().outcome(), "complete");
+  std::vector<EvaluationRow> rows = store->Evaluations(StudyId(*store, "hb"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, "failed");
+  EXPECT_NE(rows[0].error.find("data: fake evaluation failure"),
+            std::string::npos)
+      << rows[0].error;
+  EXPECT_FALSE(rows[0].accuracy.has_value());
+}
+
+TEST(CoordinatorEvaluationTest, ALostWorkersEvaluationGoesToAnother) {
+  auto store = Store::Open(":memory:");
+  Cluster c(RealHyperbandStudy(), *store);
+  c.set_checkpoints(true);
+  FakeWorker& a = c.AddWorker("a", 1);
+  FakeWorker& b = c.AddWorker("b", 1);
+  for (int i = 0; i < 5000 && c.SentOf(MessageType::kEvaluate).empty(); ++i) {
+    for (FakeWorker* w : {&a, &b}) c.Train(*w);
+    c.coordinator().Tick();
+    c.Deliver();
+  }
+  std::vector<Sent> asked = c.SentOf(MessageType::kEvaluate);
+  ASSERT_EQ(asked.size(), 1u);
+  FakeWorker& first = asked[0].identity == "a" ? a : b;
+  FakeWorker& other = &first == &a ? b : a;
+  first.alive = false;
+  first.evaluations.clear();
+  EXPECT_FALSE(c.coordinator().finished());
+  EXPECT_EQ(c.coordinator().stats().evaluating_trial,
+            asked[0].message.body["trial"]);
+  ASSERT_TRUE(c.RunToEnd());
+  asked = c.SentOf(MessageType::kEvaluate);
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1].identity, other.identity);
+  EXPECT_EQ(store->Evaluations(StudyId(*store, "hb")).at(0).state, "done");
+}
+
+TEST(CoordinatorEvaluationTest, AResumeEvaluatesWhatACrashInterrupted) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/e.db";
+  const json study = RealHyperbandStudy();
+  {
+    auto store = Store::Open(path);
+    Cluster c(study, *store);
+    c.set_checkpoints(true);
+    FakeWorker& a = c.AddWorker("a", 2);
+    for (int i = 0; i < 5000 && c.SentOf(MessageType::kEvaluate).empty(); ++i) {
+      c.Train(a);
+      c.coordinator().Tick();
+      c.Deliver();
+    }
+    ASSERT_EQ(c.SentOf(MessageType::kEvaluate).size(), 1u);
+    c.clock().Advance(1);
+    c.coordinator().Tick();  // Commits the batch.
+    c.Crash();               // Before the answer.
+  }
+  {
+    auto store = Store::Open(path);
+    EXPECT_EQ(store->FindStudy("hb")->state, "running");
+    Cluster c(study, *store, /*resume=*/true);
+    c.set_checkpoints(true);
+    c.AddWorker("b", 1);
+    ASSERT_TRUE(c.RunToEnd());
+    EXPECT_EQ(c.SentOf(MessageType::kAssign).size(), 0u);
+    EXPECT_EQ(c.SentOf(MessageType::kEvaluate).size(), 1u);
+    EXPECT_EQ(store->Evaluations(StudyId(*store, "hb")).size(), 1u);
+    EXPECT_EQ(store->FindStudy("hb")->state, "complete");
+  }
+}
+
+TEST(CoordinatorEvaluationTest, SyntheticStudiesHaveNoEvaluation) {
+  auto store = Store::Open(":memory:");
+  Cluster c(json::parse(kHyperbandStudy), *store);
+  c.set_checkpoints(true);
+  c.AddWorker("a", 2);
+  ASSERT_TRUE(c.RunToEnd());
+  EXPECT_TRUE(c.SentOf(MessageType::kEvaluate).empty());
+  EXPECT_TRUE(store->Evaluations(StudyId(*store, "hb")).empty());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/store.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
 
@@ -112,8 +113,59 @@ TEST(TrainStudyTest, TwoCpuWorkersTrainACnnWellAboveChance) {
   // Chance is 1/3 on three balanced classes.
   EXPECT_GT(best, 0.6) << r.out;
   std::cout << "best val_accuracy " << best << " (chance 0.33)\n";
-  // Every rung end left a checkpoint in the workers' shared directory.
-  EXPECT_TRUE(std::filesystem::exists(dir + "/data/checkpoints/tiny_cnn"));
+
+  // The best complete trial was evaluated on the test split.
+  auto store = Store::Open(db, /*read_only=*/true);
+  const int64_t id = store->FindStudy("tiny_cnn")->id;
+  int64_t best_complete = -1;
+  double best_complete_value = -1;
+  for (const TrialRow& t : store->Trials(id, "complete")) {
+    if (t.value && *t.value > best_complete_value) {
+      best_complete = t.number;
+      best_complete_value = *t.value;
+    }
+  }
+  std::vector<EvaluationRow> evaluations = store->Evaluations(id);
+  ASSERT_EQ(evaluations.size(), 1u) << ReadFile(log);
+  const EvaluationRow& e = evaluations[0];
+  EXPECT_EQ(e.trial, best_complete);
+  EXPECT_EQ(e.state, "done") << e.error;
+  EXPECT_EQ(e.split, "test");
+  EXPECT_EQ(e.epoch, 9);
+  ASSERT_TRUE(e.accuracy.has_value());
+  EXPECT_GT(*e.accuracy, 0.5);  // Chance is 1/3.
+  EXPECT_EQ(e.classes.size(), 3u);
+  ASSERT_EQ(e.confusion.size(), 3u);
+  int64_t total = 0;
+  for (const auto& row : e.confusion) {
+    for (int64_t n : row) total += n;
+  }
+  EXPECT_EQ(total, e.samples);
+  EXPECT_GT(e.samples, 0);
+  std::cout << "test accuracy of trial " << e.trial << ": " << *e.accuracy
+            << " (segments), " << e.track_accuracy.value_or(-1)
+            << " (tracks)\n";
+
+  // Checkpoints: kept for complete trials, deleted for pruned ones.
+  int pruned = 0;
+  for (const TrialRow& t : store->Trials(id)) {
+    char trial_dir[64];
+    std::snprintf(trial_dir, sizeof trial_dir, "/trial-%05lld",
+                  static_cast<long long>(t.number));
+    const std::string path =
+        dir + "/data/checkpoints/tiny_cnn" + std::string(trial_dir);
+    if (t.state == TrialState::kComplete) {
+      EXPECT_FALSE(t.checkpoint.empty());
+      EXPECT_TRUE(
+          std::filesystem::exists(dir + "/data/checkpoints/" + t.checkpoint))
+          << t.checkpoint;
+    } else if (t.state == TrialState::kPruned) {
+      ++pruned;
+      EXPECT_TRUE(t.checkpoint.empty()) << "trial " << t.number;
+      EXPECT_FALSE(std::filesystem::exists(path)) << path;
+    }
+  }
+  EXPECT_GT(pruned, 0);
 }
 
 }  // namespace

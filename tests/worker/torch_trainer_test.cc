@@ -2,6 +2,7 @@
 // determinism, and the failure kinds.
 #include "worker/torch_trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -34,7 +35,7 @@ void WriteToyShards(const std::string& dir, float poison = 0) {
   features::RowStats stats(16, 16);
   int64_t id = 1;
   for (const auto& [split, n] : std::vector<std::pair<std::string, int>>{
-           {"training", 96}, {"validation", 30}}) {
+           {"training", 96}, {"validation", 30}, {"test", 24}}) {
     std::vector<float> f;
     std::vector<int32_t> labels;
     std::vector<int64_t> tracks;
@@ -227,6 +228,75 @@ TEST(TorchTrainerTest, BadSettingsAndMissingDataAreNamedFailures) {
               std::string::npos)
         << f.what();
   }
+}
+
+TEST(TorchTrainerTest, EvaluatesARestoredCheckpointOnTheTestSplit) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  StudySpec spec = ToyStudy(dir.path() + "/shards", SmallCnn());
+  std::atomic<bool> cancel{false};
+  auto a = NewTorchTrainer(Task(spec, dir.path() + "/ckpt"));
+  for (int e = 1; e <= 6; ++e) a->TrainEpoch(e, cancel);
+  const std::string rel = a->SaveCheckpoint(6);
+  const json direct = a->Evaluate("test", cancel);
+  TrialTask task = Task(spec, dir.path() + "/ckpt");
+  task.from_epoch = task.to_epoch = 6;
+  task.checkpoint = rel;
+  task.evaluate_split = "test";
+  auto b = NewTorchTrainer(task);
+  const json r = b->Evaluate("test", cancel);
+  EXPECT_EQ(r, direct);  // The restored model is the trained one.
+  const json& m = r.at("metrics");
+  EXPECT_EQ(m.at("samples"), 24);
+  EXPECT_EQ(m.at("tracks"), 12);
+  EXPECT_GT(m.at("test_accuracy").get<double>(), 0.8) << r;
+  EXPECT_GT(m.at("test_track_accuracy").get<double>(), 0.8) << r;
+  EXPECT_GT(m.at("test_loss").get<double>(), 0);
+  EXPECT_EQ(r.at("classes"), json({"low", "mid", "high"}));
+  const json& confusion = r.at("confusion");
+  ASSERT_EQ(confusion.size(), 3u);
+  int64_t total = 0, diagonal = 0;
+  for (size_t t = 0; t < 3; ++t) {
+    ASSERT_EQ(confusion[t].size(), 3u);
+    int64_t row = 0;
+    for (size_t p = 0; p < 3; ++p) row += confusion[t][p].get<int64_t>();
+    EXPECT_EQ(row, 8) << "class " << t << " has 8 test segments";
+    total += row;
+    diagonal += confusion[t][t].get<int64_t>();
+  }
+  EXPECT_EQ(total, 24);
+  EXPECT_DOUBLE_EQ(m.at("test_accuracy").get<double>(), diagonal / 24.0);
+  try {
+    b->Evaluate("holdout", cancel);
+    FAIL() << "expected a data failure";
+  } catch (const TrialFailure& f) {
+    EXPECT_EQ(f.kind(), "data");
+    EXPECT_NE(std::string(f.what()).find("holdout"), std::string::npos);
+  }
+}
+
+TEST(TorchTrainerTest, AmpTrainsUnderBf16Autocast) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  json amp = SmallCnn();
+  amp["amp"] = true;
+  StudySpec fp32_spec = ToyStudy(dir.path() + "/shards", SmallCnn());
+  StudySpec amp_spec = ToyStudy(dir.path() + "/shards", amp);
+  std::atomic<bool> cancel{false};
+  auto fp32 = NewTorchTrainer(Task(fp32_spec, dir.path() + "/a"));
+  auto bf16 = NewTorchTrainer(Task(amp_spec, dir.path() + "/b"));
+  json f = fp32->TrainEpoch(1, cancel);
+  json m = bf16->TrainEpoch(1, cancel);
+  // Same seed and data: only the arithmetic differs.
+  EXPECT_NE(f["train_loss"], m["train_loss"]);
+  EXPECT_NEAR(f["train_loss"].get<double>(), m["train_loss"].get<double>(),
+              0.1);
+  for (int e = 2; e <= 6; ++e) m = bf16->TrainEpoch(e, cancel);
+  EXPECT_GT(m["val_accuracy"].get<double>(), 0.7) << m;
+  // Autocast is off again outside the trainer's steps.
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(torch::ones({2, 2}).matmul(torch::ones({2, 2})).scalar_type(),
+            torch::kFloat);
 }
 
 }  // namespace
