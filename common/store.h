@@ -160,6 +160,13 @@ class Store {
   int64_t pending_writes() const { return pending_; }
 
   // --- Reads (see committed data and this connection's open batch) ---
+
+  // Makes the reads that follow see one snapshot: the database as it was at
+  // the first read, whatever the writer commits meanwhile (WAL), until the
+  // store is closed. For readers that combine several queries (hpo-query,
+  // hpo-report).
+  void BeginSnapshot() { Begin(); }
+
   std::vector<StudyRow> Studies();
   std::optional<StudyRow> FindStudy(const std::string& name);
   // Trials of a study by number; `state` filters when not empty.

@@ -1,8 +1,11 @@
 #include "results/result_set.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <sstream>
+#include <utility>
 
 #include "common/error.h"
 
@@ -43,18 +46,19 @@ size_t DisplayWidth(const std::string& text) {
   return width;
 }
 
-// A value inside a table cell: numbers rounded, strings bare.
-std::string Compact(const ordered_json& value) {
+// A value inside a table cell: numbers rounded (in full when `exact`),
+// strings bare.
+std::string Compact(const ordered_json& value, bool exact) {
   switch (value.type()) {
     case ordered_json::value_t::number_float:
-      return FormatNumber(value.get<double>());
+      return exact ? Dump(value) : FormatNumber(value.get<double>());
     case ordered_json::value_t::string:
       return OneLine(value.get<std::string>());
     case ordered_json::value_t::array: {
       std::string out = "[";
       for (const auto& element : value) {
         if (out.size() > 1) out += ",";
-        out += Compact(element);
+        out += Compact(element, exact);
       }
       return out + "]";
     }
@@ -62,7 +66,7 @@ std::string Compact(const ordered_json& value) {
       std::string out;
       for (const auto& [key, element] : value.items()) {
         if (!out.empty()) out += " ";
-        out += OneLine(key) + "=" + Compact(element);
+        out += OneLine(key) + "=" + Compact(element, exact);
       }
       return out;
     }
@@ -71,8 +75,13 @@ std::string Compact(const ordered_json& value) {
   }
 }
 
-std::string TableCell(const ordered_json& value) {
-  return value.is_null() ? "-" : Compact(value);
+std::string TableCell(const ordered_json& value, bool exact) {
+  return value.is_null() ? "-" : Compact(value, exact);
+}
+
+// The header of `column` in tables and CSV.
+const std::string& Header(const ResultColumn& column) {
+  return column.title.empty() ? column.name : column.title;
 }
 
 std::string CsvCell(const ordered_json& value) {
@@ -93,7 +102,7 @@ std::vector<CsvColumn> CsvColumns(const ResultSet& results) {
   std::vector<CsvColumn> out;
   for (const ResultColumn& column : results.columns) {
     if (!column.spread) {
-      out.push_back({column.name, column.name, "", false});
+      out.push_back({Header(column), column.name, "", false});
       continue;
     }
     std::set<std::string> keys;
@@ -103,7 +112,7 @@ std::vector<CsvColumn> CsvColumns(const ResultSet& results) {
       for (const auto& item : cell.items()) keys.insert(item.key());
     }
     for (const std::string& key : keys) {
-      out.push_back({column.name + "_" + key, column.name, key, true});
+      out.push_back({Header(column) + "_" + key, column.name, key, true});
     }
   }
   return out;
@@ -137,22 +146,27 @@ std::string CsvField(const std::string& field) {
   return out + "\"";
 }
 
-void WriteTable(const ResultSet& results, std::ostream& out) {
+namespace {
+
+void WriteTable(const ResultSet& results, bool exact, std::ostream& out) {
   size_t n = results.columns.size();
   std::vector<std::vector<std::string>> lines(1);
   for (const ResultColumn& column : results.columns) {
-    lines[0].push_back(column.name);
+    lines[0].push_back(OneLine(Header(column)));
   }
-  // A column is right-aligned when every value in it is a number.
-  std::vector<bool> numeric(n, true);
+  // A column is right-aligned when it holds numbers and nothing else but
+  // nulls.
+  std::vector<bool> numeric(n, true), any_number(n, false);
   for (const ordered_json& row : results.rows) {
     std::vector<std::string>& line = lines.emplace_back();
     for (size_t i = 0; i < n; ++i) {
       const ordered_json& cell = Cell(row, results.columns[i].name);
       if (!cell.is_null() && !cell.is_number()) numeric[i] = false;
-      line.push_back(TableCell(cell));
+      if (cell.is_number()) any_number[i] = true;
+      line.push_back(TableCell(cell, exact));
     }
   }
+  for (size_t i = 0; i < n; ++i) numeric[i] = numeric[i] && any_number[i];
   std::vector<size_t> widths(n, 0);
   for (const auto& line : lines) {
     for (size_t i = 0; i < n; ++i) {
@@ -177,6 +191,70 @@ void WriteTable(const ResultSet& results, std::ostream& out) {
   for (size_t width : widths) rule.push_back(std::string(width, '-'));
   write_line(rule);
   for (size_t i = 1; i < lines.size(); ++i) write_line(lines[i]);
+}
+
+// `text` with `indent` before each line that is not empty.
+void Indent(const std::string& text, const std::string& indent,
+            std::ostream& out) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size() - 1;
+    if (text[start] != '\n') out << indent;
+    out << text.substr(start, end + 1 - start);
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+void WriteTable(const ResultSet& results, std::ostream& out) {
+  WriteTable(results, /*exact=*/false, out);
+}
+
+void WriteRecord(const ResultSet& results, std::ostream& out, bool exact) {
+  for (size_t r = 0; r < results.rows.size(); ++r) {
+    const ordered_json& row = results.rows[r];
+    std::vector<std::pair<std::string, std::string>> lines;
+    for (const ResultColumn& column : results.columns) {
+      const ordered_json& cell = Cell(row, column.name);
+      if (!column.spread || !cell.is_object()) {
+        lines.emplace_back(OneLine(Header(column)), TableCell(cell, exact));
+        continue;
+      }
+      for (const auto& [key, value] : cell.items()) {
+        lines.emplace_back(OneLine(Header(column) + "." + key),
+                           TableCell(value, exact));
+      }
+    }
+    size_t width = 0;
+    for (const auto& line : lines) {
+      width = std::max(width, DisplayWidth(line.first));
+    }
+    if (r > 0) out << "\n";
+    for (const auto& [name, value] : lines) {
+      out << name << std::string(width - DisplayWidth(name), ' ') << "  "
+          << value << "\n";
+    }
+  }
+}
+
+void WriteSections(const std::vector<Section>& sections, std::ostream& out) {
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const Section& section = sections[i];
+    if (i > 0) out << "\n";
+    if (!section.title.empty()) out << OneLine(section.title) << "\n";
+    if (section.results.columns.empty()) continue;
+    std::ostringstream body;
+    if (section.results.rows.empty()) {
+      body << "(none)\n";
+    } else if (section.record) {
+      WriteRecord(section.results, body, section.exact);
+    } else {
+      WriteTable(section.results, section.exact, body);
+    }
+    Indent(body.str(), section.title.empty() ? "" : "  ", out);
+  }
 }
 
 void WriteCsv(const ResultSet& results, std::ostream& out) {
@@ -204,6 +282,10 @@ void WriteJson(const ResultSet& results, std::ostream& out) {
   ordered_json array = ordered_json::array();
   for (const ordered_json& row : results.rows) array.push_back(row);
   out << Dump(array, 2) << "\n";
+}
+
+void WriteJson(const ordered_json& document, std::ostream& out) {
+  out << Dump(document, 2) << "\n";
 }
 
 void WriteResults(const ResultSet& results, OutputFormat format,
