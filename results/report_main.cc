@@ -1,1 +1,234 @@
-int main() { return 0; }
+// hpo-report: writes one self-contained HTML page about a study.
+//
+// The database is opened read-only, as hpo-query opens it: hpo-report never
+// writes to it and can run while hpo-coordinator records the study (the
+// report then shows the study as far as it has got). The page is written to
+// a temporary file beside --out and renamed over it, so a browser that
+// reloads the page never sees half of it.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/error.h"
+#include "common/json_util.h"
+#include "common/store.h"
+#include "results/report.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: hpo-report --db FILE [--study NAME] --out FILE.html [--top N]\n";
+
+// Names for a message: "a, b, c", cut after the first 20.
+std::string NameList(const std::vector<std::string>& names) {
+  constexpr size_t kMaxNames = 20;
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kMaxNames; ++i) {
+    out += (i > 0 ? ", " : "") + names[i];
+  }
+  if (names.size() > kMaxNames) {
+    out += " and " + std::to_string(names.size() - kMaxNames) +
+           " more (hpo-query studies lists them all)";
+  }
+  return out;
+}
+
+// The study that `name` names or, when `name` is empty, the only study in
+// the database. Throws hpo::Error (bad input) listing the studies otherwise.
+hpo::StudyRow ResolveStudy(hpo::Store& store, const std::string& db,
+                           const std::string& name) {
+  std::vector<hpo::StudyRow> studies = store.Studies();
+  std::vector<std::string> names;
+  for (const hpo::StudyRow& study : studies) {
+    if (!name.empty() && study.name == name) return study;
+    names.push_back(study.name);
+  }
+  if (studies.empty()) {
+    throw hpo::BadInput(db +
+                        ": holds no studies yet; run hpo-coordinator --study "
+                        "FILE.json --db " +
+                        db + " first, or pass another --db");
+  }
+  if (name.empty()) {
+    if (studies.size() == 1) return studies[0];
+    throw hpo::BadInput(db + ": holds " + std::to_string(studies.size()) +
+                        " studies (" + NameList(names) +
+                        "); pass one with --study NAME");
+  }
+  const std::string match = hpo::ClosestMatch(name, names);
+  throw hpo::BadInput(
+      db + ": no study named \"" + name + "\"" +
+      (match.empty() ? "" : " (did you mean \"" + match + "\"?)") +
+      "; it holds " + NameList(names) + " (pass one of them with --study)");
+}
+
+// Throws hpo::Error (bad input) unless `db` is an existing, non-empty file,
+// so that a mistyped path gets a plain message and nothing creates it.
+void CheckDatabaseFile(const std::string& db) {
+  std::error_code error;
+  std::filesystem::file_status status = std::filesystem::status(db, error);
+  if (!std::filesystem::exists(status)) {
+    throw hpo::BadInput(db +
+                        ": no such file; pass the --db that hpo-coordinator "
+                        "wrote (hpo.db unless its --db said otherwise)");
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw hpo::BadInput(db +
+                        ": is a directory; pass the results database file "
+                        "with --db");
+  }
+  if (std::filesystem::is_regular_file(status) &&
+      std::filesystem::file_size(db, error) == 0 && !error) {
+    throw hpo::BadInput(db +
+                        ": empty file, not an hpo results database; pass the "
+                        "--db that hpo-coordinator wrote");
+  }
+}
+
+// Writes `html` to `path` through a temporary file in the same directory
+// ("-": standard output). Throws hpo::Error (runtime) naming the file.
+void WritePage(const std::string& path, const std::string& html) {
+  if (path == "-") {
+    std::cout << html;
+    std::cout.flush();
+    if (!std::cout) {
+      throw hpo::RuntimeFailure(std::string("cannot write the report: ") +
+                                std::strerror(errno));
+    }
+    return;
+  }
+  const std::string temporary =
+      path + ".tmp-" + std::to_string(static_cast<long long>(getpid()));
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw hpo::RuntimeFailure(path + ": cannot create " + temporary + ": " +
+                                std::strerror(errno) +
+                                "; check that its folder exists and is "
+                                "writable, or pass another --out");
+    }
+    out << html;
+    out.flush();
+    if (!out) {
+      const std::string why = std::strerror(errno);
+      std::remove(temporary.c_str());
+      throw hpo::RuntimeFailure(path + ": cannot write: " + why);
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::remove(temporary.c_str());
+    throw hpo::RuntimeFailure(path + ": cannot write: " + error.message());
+  }
+}
+
+int Main(int argc, char** argv) {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help and exit")(
+      "db", po::value<std::string>(),
+      "results database that hpo-coordinator writes (required)")(
+      "study", po::value<std::string>(),
+      "study name; may be left out when the database holds one study")(
+      "out", po::value<std::string>(),
+      "the HTML file to write (required; - for standard output)")(
+      "top", po::value<int>()->default_value(25),
+      "how many trials the leaderboard lists");
+  // Positional arguments are collected only to be refused.
+  po::options_description all;
+  all.add(options).add_options()("positional",
+                                 po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("positional", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv)
+                  .options(all)
+                  .positional(positional)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw hpo::BadInput("hpo-report: " + std::string(e.what()) +
+                        " (see --help)");
+  }
+  if (vm.count("positional")) {
+    throw hpo::BadInput(
+        "hpo-report: unexpected argument \"" +
+        vm["positional"].as<std::vector<std::string>>()[0] +
+        "\"; options are --db FILE, --study NAME, --out FILE.html and --top "
+        "N (see --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << kUsage
+              << "\nWrites one self-contained HTML page about a study: the "
+                 "leaderboard, learning\ncurves, rungs, the objective against "
+                 "each hyperparameter, parallel\ncoordinates, the best trial's "
+                 "confusion matrix and a timeline of the workers.\nThe "
+                 "database is opened read-only; safe while hpo-coordinator "
+                 "writes to it.\n\n"
+              << options;
+    return 0;
+  }
+  if (!vm.count("db") || vm["db"].as<std::string>().empty()) {
+    throw hpo::BadInput(
+        "hpo-report: --db FILE is required: the results database that "
+        "hpo-coordinator writes (see --help)");
+  }
+  if (!vm.count("out") || vm["out"].as<std::string>().empty()) {
+    throw hpo::BadInput(
+        "hpo-report: --out FILE.html is required: where to write the report "
+        "(- for standard output)");
+  }
+  const int top = vm["top"].as<int>();
+  if (top < 1) {
+    throw hpo::BadInput("hpo-report: --top " + std::to_string(top) +
+                        ": must be at least 1");
+  }
+  const std::string db = vm["db"].as<std::string>();
+  const std::string out = vm["out"].as<std::string>();
+  CheckDatabaseFile(db);
+  std::unique_ptr<hpo::Store> store = hpo::Store::Open(db, /*read_only=*/true);
+  const hpo::StudyRow study = ResolveStudy(
+      *store, db, vm.count("study") ? vm["study"].as<std::string>() : "");
+  const hpo::ReportData data = hpo::ReadReportData(*store, study);
+  hpo::ReportOptions report_options;
+  report_options.leaderboard_rows = top;
+  report_options.now = std::chrono::duration<double>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  WritePage(out, hpo::RenderReport(data, report_options));
+  if (out != "-") {
+    std::cerr << out << ": report of study \"" << study.name << "\" ("
+              << data.trials.size() << " trials, " << study.state << ")\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const hpo::Error& e) {
+    std::cerr << (e.kind() == hpo::ErrorKind::kBadInput ? "" : "hpo-report: ")
+              << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "hpo-report: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
