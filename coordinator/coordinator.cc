@@ -297,12 +297,16 @@ void Coordinator::AfterFinish(const std::string& identity, const Message& m) {
       workers_.erase(it);
       Commit();
     }
+    left_.insert(identity);
     return;
   }
-  // A worker still in the study has missed the news (a hello comes from
-  // one that already left it: ignored).
-  if (m.type != MessageType::kHello &&
-      (outcome_ == "complete" || outcome_ == "time_limit")) {
+  if (outcome_ != "complete" && outcome_ != "time_limit") return;
+  // A worker still in the study has missed the news, and one that says
+  // hello for the first time (it started late, or reconnected after a
+  // restart of this coordinator) hears it too, so that --exit-when-done
+  // workers end. A hello from one that left after "done" (it waits for the
+  // next study) is ignored.
+  if (m.type != MessageType::kHello || !left_.count(identity)) {
     Send(identity, MessageType::kDone, {{"study", spec_.name}});
   }
 }

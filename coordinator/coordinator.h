@@ -206,6 +206,8 @@ class Coordinator {
   double last_commit_ = 0;
 
   std::map<std::string, Worker> workers_;
+  // Workers that said "bye" after the study finished.
+  std::set<std::string> left_;
   std::unordered_map<int64_t, Attempt> attempts_;  // By lease.
   std::map<int64_t, TrialInfo> trials_;
   std::deque<Job> queue_;

@@ -525,17 +525,20 @@ TEST(CoordinatorTest, RandomStudyFinishes) {
   EXPECT_EQ(s.best_trial, best_trial);
   EXPECT_DOUBLE_EQ(s.best_value, best);
 
-  // After the end: a worker that missed "done" hears it again; a hello is
-  // ignored; workers leave with "bye".
+  // After the end: a worker that missed "done" hears it again (after a
+  // heartbeat or a hello); workers leave with "bye", and a hello after that
+  // is ignored.
   EXPECT_FALSE(c.coordinator().drained());
   EXPECT_EQ(c.worker("a").Count(MessageType::kDone), 1);
   c.Send("a", MessageType::kHeartbeat, json::object());
   EXPECT_EQ(c.worker("a").Count(MessageType::kDone), 2);
+  c.Hello(c.worker("a"));
+  EXPECT_EQ(c.worker("a").Count(MessageType::kDone), 3);
+  c.Send("a", MessageType::kBye, {{"why", "study over"}});
   const size_t sent = c.transport().sent.size();
   c.Hello(c.worker("a"));
   c.coordinator().Tick();
   EXPECT_EQ(c.transport().sent.size(), sent);
-  c.Send("a", MessageType::kBye, {{"why", "study over"}});
   EXPECT_FALSE(c.coordinator().drained());
   c.Send("b", MessageType::kBye, {{"why", "study over"}});
   EXPECT_TRUE(c.coordinator().drained());
@@ -1737,6 +1740,23 @@ TEST(CoordinatorResumeTest, AcceptsChangedExecutionAndDescription) {
   EXPECT_EQ(c.worker("b").received.at(0).body["lease_timeout_s"], 9);
   ASSERT_TRUE(c.RunToEnd());
   EXPECT_EQ(store->Trials(StudyId(*store, "t"), "complete").size(), 4u);
+}
+
+TEST(CoordinatorTest, ALateWorkerHearsTheStudyIsOverOnce) {
+  auto store = Store::Open(":memory:");
+  Cluster c(json::parse(kRandomStudy), *store);
+  c.AddWorker("a", 2);
+  ASSERT_TRUE(c.RunToEnd());
+  // A worker that starts after the end (or reconnects after a coordinator
+  // restart) is told at once, so --exit-when-done workers end.
+  FakeWorker& late = c.AddWorker("late", 1);
+  EXPECT_TRUE(late.done);
+  EXPECT_EQ(late.Count(MessageType::kWelcome), 0);
+  // Once it has left, its hellos (waiting for the next study) are ignored.
+  c.Send("late", MessageType::kBye, {{"why", "waiting for the next study"}});
+  const int before = late.Count(MessageType::kDone);
+  c.Hello(late);
+  EXPECT_EQ(late.Count(MessageType::kDone), before);
 }
 
 // ---- The best trial on the test split, and checkpoints nobody needs ----

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <zmq.hpp>
 
@@ -424,6 +425,140 @@ TEST_F(ClusterTest, TimeBudgetEndsTheStudy) {
                 t.state == TrialState::kQueued)
         << ToString(t.state);
   }
+}
+
+// What a finished study decided, trial by trial: parameters, final state,
+// epochs and every epoch's objective.
+struct Outcome {
+  json params;
+  std::string state;
+  int epochs = 0;
+  std::vector<double> values;
+  bool operator==(const Outcome& o) const {
+    return params == o.params && state == o.state && epochs == o.epochs &&
+           values == o.values;
+  }
+};
+
+std::map<int64_t, Outcome> Outcomes(const std::string& db,
+                                    const std::string& name) {
+  auto store = Store::Open(db, true);
+  const int64_t id = store->FindStudy(name)->id;
+  std::map<int64_t, Outcome> out;
+  for (const TrialRow& t : store->Trials(id)) {
+    Outcome& o = out[t.number];
+    o.params = t.params;
+    o.state = ToString(t.state);
+    o.epochs = t.epochs;
+  }
+  for (const MetricRow& m : store->Metrics(id, -1)) {
+    out[m.trial].values.push_back(m.objective.value_or(-1));
+  }
+  return out;
+}
+
+// Chaos: workers SIGKILLed mid-trial and replaced, the coordinator SIGKILLed
+// and restarted with --resume, at random moments, while a Hyperband study
+// runs. At the end the study must hold exactly what an undisturbed run with
+// the same seed holds. HPO_CHAOS_FAULTS (default 14) sets how many faults
+// to inject; HPO_CHAOS_SEED varies the moments.
+TEST_F(ClusterTest, ChaosKillsLoseNothingAndChangeNoDecision) {
+  const int faults = std::getenv("HPO_CHAOS_FAULTS")
+                         ? std::atoi(std::getenv("HPO_CHAOS_FAULTS"))
+                         : 14;
+  const unsigned seed = std::getenv("HPO_CHAOS_SEED")
+                            ? std::atoi(std::getenv("HPO_CHAOS_SEED"))
+                            : 20261121;
+  json spec = SyntheticStudy("chaos",
+                             {{"type", "hyperband"},
+                              {"min_epochs", 1},
+                              {"max_epochs", 27},
+                              {"eta", 3}},
+                             0.02);
+  // Kills are not the trials' fault: never give up on one.
+  spec["execution"]["max_attempts"] = 100;
+  const std::string study = WriteStudy(spec, "chaos.json");
+  const int64_t planned = [&] {
+    json plan = Plan(study);
+    int64_t n = 0;
+    for (const json& b : plan.at("brackets")) {
+      n += b.at("rungs").at(0).at("trials").get<int64_t>();
+    }
+    return n;
+  }();
+
+  const std::string reference_db = dir_ + "/reference.db";
+  {
+    std::string endpoint;
+    Process* c = StartCoordinator(study, reference_db, "tcp://127.0.0.1:*",
+                                  false, &endpoint);
+    for (int i = 0; i < 3; ++i)
+      StartWorker(endpoint, "r" + std::to_string(i), 2);
+    ASSERT_EQ(c->Wait(120), 0) << c->log();
+  }
+
+  const std::string db = dir_ + "/chaos.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  std::vector<Process*> workers;
+  int next_worker = 0;
+  auto add_worker = [&] {
+    workers.push_back(
+        StartWorker(endpoint, "w" + std::to_string(next_worker++), 2));
+  };
+  for (int i = 0; i < 3; ++i) add_worker();
+
+  std::mt19937 rng(seed);
+  int worker_kills = 0, coordinator_kills = 0;
+  bool finished = false;
+  for (int f = 0; f < faults && !finished; ++f) {
+    // Wait 0.2-0.8 s, or less if the study ends first.
+    const double pause = std::uniform_real_distribution<>(0.2, 0.8)(rng);
+    finished = WaitFor([&] { return coordinator->Wait(0).has_value(); }, pause);
+    if (finished) break;
+    if (std::uniform_int_distribution<>(0, 3)(rng) == 0) {
+      coordinator->Signal(SIGKILL);
+      ASSERT_EQ(coordinator->Wait(10), 128 + SIGKILL);
+      ++coordinator_kills;
+      std::string again;
+      coordinator = StartCoordinator(study, db, endpoint, true, &again);
+    } else {
+      const size_t victim =
+          std::uniform_int_distribution<size_t>(0, workers.size() - 1)(rng);
+      workers[victim]->Signal(SIGKILL);
+      workers[victim]->Wait(10);
+      workers.erase(workers.begin() + static_cast<long>(victim));
+      ++worker_kills;
+      add_worker();
+    }
+  }
+  auto code = coordinator->Wait(180);
+  ASSERT_TRUE(code.has_value()) << "the study did not finish after the chaos";
+  ASSERT_EQ(*code, 0) << coordinator->log();
+  for (Process* w : workers) EXPECT_EQ(w->Wait(30), 0) << w->log();
+
+  CheckConsistent(db, "chaos");
+  const std::map<int64_t, Outcome> got = Outcomes(db, "chaos");
+  const std::map<int64_t, Outcome> want = Outcomes(reference_db, "chaos");
+  EXPECT_EQ(static_cast<int64_t>(want.size()), planned);
+  ASSERT_EQ(got.size(), want.size());
+  size_t metrics = 0;
+  for (const auto& [number, o] : want) {
+    auto it = got.find(number);
+    ASSERT_NE(it, got.end()) << "trial " << number << " missing";
+    EXPECT_TRUE(it->second == o)
+        << "trial " << number << ": " << it->second.state << " after "
+        << it->second.epochs << " epochs, undisturbed " << o.state << " after "
+        << o.epochs;
+    EXPECT_NE(o.state, "failed");
+    metrics += o.values.size();
+  }
+  std::cout << "chaos: survived " << worker_kills << " worker kills and "
+            << coordinator_kills << " coordinator kills; " << got.size()
+            << " trials (" << planned << " planned) and " << metrics
+            << " epoch metrics identical to an undisturbed run\n";
+  EXPECT_GT(worker_kills + coordinator_kills, 0);
 }
 
 TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
