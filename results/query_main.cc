@@ -221,18 +221,22 @@ Answer ListStudies(Query& query) {
 
 // `trials`: the trials of one study by number, those in --state only when
 // it is given.
-Answer ListTrials(Query& query) {
-  hpo::StudyRow study = ResolveStudy(query);
+// The rows of `trials` (ListTrials and Leaderboard), `rank` first when
+// `ranked`.
+hpo::ResultSet TrialRows(const std::vector<hpo::TrialRow>& trials,
+                         bool ranked) {
   hpo::ResultSet out;
-  out.columns = {{"number"},  {"state"},
-                 {"value"},   {"best_value"},
-                 {"epochs"},  {"attempts"},
-                 {"bracket"}, {"rung"},
-                 {"worker"},  {"params", /*spread=*/true},
-                 {"error"}};
-  for (const hpo::TrialRow& trial :
-       query.store->Trials(study.id, query.state)) {
+  if (ranked) out.columns.push_back({"rank"});
+  for (const char* name : {"number", "state", "value", "best_value", "epochs",
+                           "attempts", "bracket", "rung", "worker"}) {
+    out.columns.push_back({name});
+  }
+  out.columns.push_back({"params", /*spread=*/true});
+  out.columns.push_back({"error"});
+  int64_t rank = 0;
+  for (const hpo::TrialRow& trial : trials) {
     ordered_json row;
+    if (ranked) row["rank"] = ++rank;
     row["number"] = trial.number;
     row["state"] = hpo::ToString(trial.state);
     row["value"] = OrNull(trial.value);
@@ -248,7 +252,12 @@ Answer ListTrials(Query& query) {
     row["error"] = OrNull(trial.error);
     out.rows.push_back(std::move(row));
   }
-  return Rows(std::move(out));
+  return out;
+}
+
+Answer ListTrials(Query& query) {
+  hpo::StudyRow study = ResolveStudy(query);
+  return Rows(TrialRows(query.store->Trials(study.id, query.state), false));
 }
 
 // ---------------------------------------------------------------------------
@@ -299,22 +308,41 @@ const hpo::TrialRow& FindTrial(const std::string& text,
                       text + ", only " + advice);
 }
 
-// The trial that ranks first in the leaderboard view: trials with a value,
-// complete ones before the others, then by value in the objective's
-// direction; among equals the lowest number. Null when no trial has a value.
+// How the leaderboard view ranks a trial with a value: complete ones before
+// the others, then by value in the objective's direction; among equals the
+// lowest number. Smaller ranks first.
+std::tuple<bool, double, int64_t> RankKey(const hpo::TrialRow& trial,
+                                          const std::string& mode) {
+  const bool complete = trial.state == hpo::TrialState::kComplete;
+  const double score = mode == "max" ? -*trial.value : *trial.value;
+  return std::make_tuple(!complete, score, trial.number);
+}
+
+// The trial that ranks first (RankKey). Null when no trial has a value.
 const hpo::TrialRow* BestTrial(const std::vector<hpo::TrialRow>& trials,
                                const std::string& mode) {
   const hpo::TrialRow* best = nullptr;
-  auto key = [&](const hpo::TrialRow& trial) {
-    bool complete = trial.state == hpo::TrialState::kComplete;
-    double score = mode == "max" ? -*trial.value : *trial.value;
-    return std::make_tuple(!complete, score, trial.number);
-  };
   for (const hpo::TrialRow& trial : trials) {
     if (!trial.value) continue;
-    if (best == nullptr || key(trial) < key(*best)) best = &trial;
+    if (best == nullptr || RankKey(trial, mode) < RankKey(*best, mode)) {
+      best = &trial;
+    }
   }
   return best;
+}
+
+// Trials with a value, best first (the leaderboard view's ranking).
+Answer Leaderboard(Query& query) {
+  hpo::StudyRow study = ResolveStudy(query);
+  std::vector<hpo::TrialRow> trials;
+  for (hpo::TrialRow& trial : query.store->Trials(study.id, query.state)) {
+    if (trial.value) trials.push_back(std::move(trial));
+  }
+  std::stable_sort(trials.begin(), trials.end(),
+                   [&](const hpo::TrialRow& a, const hpo::TrialRow& b) {
+                     return RankKey(a, study.mode) < RankKey(b, study.mode);
+                   });
+  return Rows(TrialRows(trials, true));
 }
 
 // A trial's own fields (no attempts or epochs), keyed as in the JSON of
@@ -853,6 +881,14 @@ const std::vector<Command>& Commands() {
        0,
        {"study", "state"},
        ListTrials},
+      {"leaderboard",
+       "leaderboard [--study NAME] [--state STATE]",
+       "trials with a value, best first (complete trials first, then by "
+       "objective, as the leaderboard view), with their rank",
+       0,
+       0,
+       {"study", "state"},
+       Leaderboard},
       {"best",
        "best [--study NAME]",
        "the best trial (complete trials first, then by objective, as the "

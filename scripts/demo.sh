@@ -124,8 +124,8 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-step "leaderboard (hpo-query --db $DEMO_DIR/results.db trials --study demo)"
-"$QUERY" --db results.db trials --study demo --state complete
+step "leaderboard (hpo-query --db $DEMO_DIR/results.db leaderboard --study demo)"
+"$QUERY" --db results.db leaderboard --study demo --state complete
 step "the best trial (hpo-query --db $DEMO_DIR/results.db best --study demo)"
 "$QUERY" --db results.db best --study demo
 

@@ -778,6 +778,36 @@ TEST_F(QueryTest, BestRanksAsTheLeaderboard) {
   EXPECT_EQ(json::parse(out.out)["trial"], 1) << out.out;
 }
 
+TEST_F(QueryTest, LeaderboardRanksTrialsWithAValue) {
+  std::unique_ptr<Store> store = Store::Open(db_);
+  int64_t study = store->CreateStudy(Study("loss", "asha", "min"));
+  store->PutTrial(study,
+                  Trial(0, TrialState::kComplete, {{"lr", 0.1}}, 1.5, 9));
+  store->PutTrial(study, Trial(1, TrialState::kPruned, {{"lr", 0.2}}, 0.5, 1));
+  store->PutTrial(study,
+                  Trial(2, TrialState::kComplete, {{"lr", 0.3}}, 1.25, 9));
+  store->PutTrial(study,
+                  Trial(3, TrialState::kComplete, {{"lr", 0.4}}, 1.25, 9));
+  TrialRow queued = Trial(4, TrialState::kQueued, {{"lr", 0.5}}, 0.1, 0);
+  queued.value.reset();
+  store->PutTrial(study, queued);
+  store->Commit();
+  Output out = RunQuery({"--db", db_, "leaderboard", "--format", "json"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  json rows = json::parse(out.out);
+  ASSERT_EQ(rows.size(), 4u) << out.out;  // Trial 4 has no value.
+  std::vector<int64_t> order;
+  for (const json& r : rows) order.push_back(r["number"].get<int64_t>());
+  EXPECT_EQ(order, (std::vector<int64_t>{2, 3, 0, 1}));
+  EXPECT_EQ(rows[0]["rank"], 1);
+  EXPECT_EQ(rows[3]["rank"], 4);
+  out = RunQuery(
+      {"--db", db_, "leaderboard", "--state", "complete", "--format", "csv"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_TRUE(Contains(out.out, "rank,number,state,value")) << out.out;
+  EXPECT_EQ(std::count(out.out.begin(), out.out.end(), '\n'), 4) << out.out;
+}
+
 TEST_F(QueryTest, BestWithoutAnEvaluation) {
   WriteOneStudy();
   Output table = RunQuery({"--db", db_, "best"});
