@@ -14,8 +14,10 @@ PACKAGES=(
   libfftw3-dev libsndfile1-dev libsoxr-dev
   # worker/
   libtorch-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev
+  # tests and benchmarks: GoogleTest; python3 for the report's rendering
+  # check and the PyTorch baselines; headless Chromium renders hpo-report's
+  # HTML in a test
+  libgtest-dev libgmock-dev python3 chromium fonts-dejavu-core
 )
 
 missing=()
