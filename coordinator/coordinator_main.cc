@@ -2,6 +2,11 @@
 // hands trials to the workers that connect, and records everything in the
 // SQLite results database (--db). Ctrl-C or SIGTERM stops it cleanly; run
 // it again with --resume to continue.
+//
+// With --curve-secret and --authorized-workers the ROUTER is a CurveZMQ
+// server: traffic is encrypted and only workers whose public keys are in the
+// directory may connect (coordinator/zap_auth.h). Every peer's messages are
+// rate-limited before they are decoded (coordinator/rate_limit.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,14 +16,21 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
+#include "common/curve_keys.h"
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/endpoint_policy.h"
+#include "coordinator/rate_limit.h"
+#include "coordinator/zap_auth.h"
 #include "search/scheduler.h"
 
 namespace po = boost::program_options;
@@ -27,7 +39,21 @@ namespace {
 
 constexpr char kUsage[] =
     "Usage: hpo-coordinator --study FILE.json [--db results.db] "
-    "[--bind tcp://*:5555] [--resume] [--plan]\n";
+    "[--bind tcp://127.0.0.1:5555] [--resume] [--plan]\n"
+    "       [--curve-secret FILE.key --authorized-workers DIR] "
+    "[--worker-rate-limit N]\n";
+
+// ZMQ_ZAP_ENFORCE_DOMAIN (a draft option of libzmq 4.3): with it, a CURVE
+// handshake fails when no ZAP handler answers, instead of being let in.
+constexpr int kZapEnforceDomain = 93;
+
+// What Run() needs beyond the study.
+struct NetworkOptions {
+  std::string bind;
+  std::optional<hpo::CurveKeyPair> curve;  // The coordinator's own keys.
+  std::string authorized_dir;
+  double rate = 0;  // Messages per second per peer; 0: no limit.
+};
 
 std::atomic<int> g_signal{0};
 
@@ -72,6 +98,21 @@ class ZmqTransport : public hpo::Transport {
   zmq::socket_t& socket_;
 };
 
+// A routing id as it can be printed: hpo-worker's are text ("w123..."),
+// ZeroMQ's own are binary.
+std::string PeerName(const std::string& identity) {
+  bool text = !identity.empty();
+  for (unsigned char c : identity) text = text && c >= 0x20 && c < 0x7f;
+  if (text) return identity;
+  std::string hex = "0x";
+  for (unsigned char c : identity) {
+    const char* digits = "0123456789abcdef";
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return hex;
+}
+
 std::string FormatDuration(double seconds) {
   long s = std::lround(seconds);
   char buf[32];
@@ -112,9 +153,10 @@ std::string ProgressLine(const hpo::StudySpec& spec,
 }
 
 // Hands what is waiting on the socket to the coordinator, a bounded batch
-// at a time.
+// at a time. A peer over its rate limit has its messages dropped unread.
 void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
-                hpo::Coordinator& coordinator) {
+                hpo::Coordinator& coordinator, hpo::RateLimiter& limiter,
+                double now) {
   for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
     zmq::message_t identity;
     zmq::message_t payload;
@@ -127,22 +169,51 @@ void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
       (void)socket.recv(extra, zmq::recv_flags::dontwait);
       if (!extra.more()) break;
     }
-    coordinator.OnMessage(identity.to_string(), payload.to_string());
+    std::string peer = identity.to_string();
+    if (!limiter.Allow(peer, now)) continue;
+    coordinator.OnMessage(peer, payload.to_string());
   }
 }
 
 int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
         const std::string& spec_text, const std::string& study_path,
-        const std::string& db_path, const std::string& bind, bool resume) {
+        const std::string& db_path, const NetworkOptions& net, bool resume) {
+  const std::string& bind = net.bind;
+  // Progress goes to stdout: rewritten in place on a terminal, a plain line
+  // every few seconds otherwise. Log lines go to stderr, from this thread
+  // and the ZAP handler's.
+  const bool tty = isatty(STDOUT_FILENO);
+  auto log_mutex = std::make_shared<std::mutex>();
+  auto log = [tty, log_mutex](const std::string& line) {
+    std::lock_guard<std::mutex> lock(*log_mutex);
+    if (tty) std::cout << "\r\033[K" << std::flush;
+    std::cerr << "hpo-coordinator: " << line << std::endl;
+  };
   zmq::context_t context(1);
+  // Declared before the socket so that it outlives it: the socket must
+  // never run without its ZAP handler.
+  std::unique_ptr<hpo::ZapAuthenticator> authenticator;
   zmq::socket_t socket(context, zmq::socket_type::router);
   socket.set(zmq::sockopt::linger, 1000);
   socket.set(zmq::sockopt::sndhwm, 100000);
-  socket.set(zmq::sockopt::rcvhwm, 100000);
-  // A hard cap far above the protocol's limit: a peer that sends more is
-  // disconnected before the coordinator buffers it.
+  // Per peer: a flooding peer is held back by TCP once this many messages
+  // wait, instead of filling the coordinator's memory.
+  socket.set(zmq::sockopt::rcvhwm, 1000);
+  // A hard cap above the protocol's limit (which Decode() enforces, with a
+  // log line): a peer that sends more is disconnected before the
+  // coordinator buffers it.
   socket.set(zmq::sockopt::maxmsgsize,
              static_cast<int64_t>(4 * hpo::kMaxMessageBytes));
+  if (net.curve) {
+    int one = 1;
+    (void)zmq_setsockopt(socket.handle(), kZapEnforceDomain, &one,
+                         sizeof one);  // Best effort: a draft option.
+    socket.set(zmq::sockopt::zap_domain, "hpo");
+    socket.set(zmq::sockopt::curve_server, 1);
+    socket.set(zmq::sockopt::curve_secretkey, net.curve->secret_key);
+    authenticator = std::make_unique<hpo::ZapAuthenticator>(
+        context, socket, net.authorized_dir, log);
+  }
   try {
     socket.bind(bind);
   } catch (const zmq::error_t& e) {
@@ -157,18 +228,39 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
   std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
   ZmqTransport transport(socket);
-  // Progress goes to stdout: rewritten in place on a terminal, a plain line
-  // every few seconds otherwise. Log lines go to stderr.
-  const bool tty = isatty(STDOUT_FILENO);
-  auto log = [tty](const std::string& line) {
-    if (tty) std::cout << "\r\033[K" << std::flush;
-    std::cerr << "hpo-coordinator: " << line << std::endl;
-  };
   hpo::SystemClock clock;
   hpo::Coordinator coordinator(spec, spec_json, spec_text, *store, clock,
                                transport, resume, log);
   log("study \"" + spec.name + "\" (" + ToString(spec.algorithm.type) +
       ") listening on " + endpoint + ", results in " + db_path);
+  if (authenticator) {
+    log("CurveZMQ on: server public key " + net.curve->public_key + ", " +
+        std::to_string(authenticator->authorized()) +
+        " authorised worker key(s) in " + net.authorized_dir);
+    if (authenticator->authorized() == 0) {
+      log("warning: --authorized-workers " + net.authorized_dir +
+          " has no .pub file: no worker can join until one is copied there");
+    }
+  } else if (!hpo::IsLoopbackEndpoint(bind)) {
+    log("warning: listening on " + endpoint +
+        ", reachable from other machines, without CurveZMQ keys: anyone who "
+        "can connect can join as a worker and read the study; use "
+        "--curve-secret and --authorized-workers (README, \"Security\")");
+  }
+  hpo::RateLimiter limiter(net.rate, 2 * net.rate);
+  double last_limit_log = clock.Now();
+  // Says, at most every 10 s, which peers went over their rate limit.
+  auto report_limits = [&] {
+    const double now = clock.Now();
+    if (now - last_limit_log < 10) return;
+    last_limit_log = now;
+    for (const auto& [peer, dropped] : limiter.TakeDropped()) {
+      log("dropped " + std::to_string(dropped) + " message(s) from peer " +
+          PeerName(peer) + " over the rate limit (" +
+          std::to_string(static_cast<int64_t>(net.rate)) +
+          " messages/s per worker, --worker-rate-limit)");
+    }
+  };
 
   const double progress_every = tty ? 0.5 : 5.0;
   double last_progress = clock.Now();
@@ -186,7 +278,8 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    ReceiveAll(socket, items[0], coordinator);
+    ReceiveAll(socket, items[0], coordinator, limiter, clock.Now());
+    report_limits();
     coordinator.Tick();
     const double now = clock.Now();
     if (now - last_progress >= progress_every) {
@@ -210,7 +303,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    ReceiveAll(socket, items[0], coordinator);
+    ReceiveAll(socket, items[0], coordinator, limiter, clock.Now());
   }
   hpo::CoordinatorStats s = coordinator.stats();
   if (tty) std::cout << "\r\033[K";
@@ -223,6 +316,10 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   }
   std::cout << ", " << FormatDuration(s.elapsed_s) << "; results in " << db_path
             << "\n";
+  if (limiter.total_dropped() > 0) {
+    last_limit_log = -1e18;
+    report_limits();
+  }
   if (coordinator.outcome() == "interrupted") {
     std::cout << "resume with: hpo-coordinator --study " << study_path
               << " --db " << db_path << " --resume\n";
@@ -237,10 +334,19 @@ int Main(int argc, char** argv) {
       "study", po::value<std::string>(), "study file (JSON), required")(
       "db", po::value<std::string>()->default_value("hpo.db"),
       "SQLite results database")(
-      "bind", po::value<std::string>()->default_value("tcp://*:5555"),
-      "ZeroMQ endpoint that workers connect to (port * picks a free one)")(
-      "resume", "continue a study recorded in --db")(
-      "plan", "print the schedule as JSON and exit");
+      "bind", po::value<std::string>()->default_value(hpo::kDefaultBind),
+      "ZeroMQ endpoint that workers connect to (port * picks a free one; "
+      "tcp://*:5555 for every interface)")("resume",
+                                           "continue a study recorded in --db")(
+      "plan", "print the schedule as JSON and exit")(
+      "curve-secret", po::value<std::string>(),
+      "this coordinator's secret key file (hpo-keygen): encrypt traffic and "
+      "authenticate workers (needs --authorized-workers)")(
+      "authorized-workers", po::value<std::string>(),
+      "directory of the public key files (*.pub) of the workers allowed in")(
+      "worker-rate-limit", po::value<double>()->default_value(10000),
+      "messages per second each worker may send (bursts of twice that); "
+      "more are dropped; 0: no limit");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
@@ -271,9 +377,34 @@ int Main(int argc, char** argv) {
     std::cout << plan.dump() << "\n";
     return 0;
   }
+  NetworkOptions net;
+  net.bind = vm["bind"].as<std::string>();
+  net.rate = vm["worker-rate-limit"].as<double>();
+  if (!(net.rate >= 0) || !std::isfinite(net.rate)) {
+    throw hpo::BadInput(
+        "hpo-coordinator: --worker-rate-limit must be 0 (no limit) or more");
+  }
+  if (vm.count("curve-secret") != vm.count("authorized-workers")) {
+    throw hpo::BadInput(
+        "hpo-coordinator: --curve-secret and --authorized-workers go "
+        "together: the first encrypts, the second says which workers may "
+        "join (create keys with hpo-keygen --out NAME; see README, "
+        "\"Security\")");
+  }
+  if (vm.count("curve-secret")) {
+    hpo::RequireCurve("hpo-coordinator");
+    const std::string file = vm["curve-secret"].as<std::string>();
+    try {
+      net.curve = hpo::ReadSecretKeyFile(file);
+    } catch (const hpo::Error& e) {
+      throw hpo::BadInput("hpo-coordinator: --curve-secret " +
+                          std::string(e.what()));
+    }
+    net.authorized_dir = vm["authorized-workers"].as<std::string>();
+  }
   InstallSignalHandlers();
-  return Run(spec, study_json, text, path, vm["db"].as<std::string>(),
-             vm["bind"].as<std::string>(), vm.count("resume") > 0);
+  return Run(spec, study_json, text, path, vm["db"].as<std::string>(), net,
+             vm.count("resume") > 0);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <new>
 
 #include "common/error.h"
+#include "common/paths.h"
 #include "common/train_config.h"
 #include "worker/dataset.h"
 #include "worker/lr_scheduler.h"
@@ -310,9 +311,10 @@ class TorchTrainer : public Trainer {
   }
 
   void Restore(const std::string& rel) {
-    if (rel.find("..") != std::string::npos || fs::path(rel).is_absolute()) {
-      throw TrialFailure("config", "checkpoint path " + rel +
-                                       " leaves the checkpoint directory");
+    if (auto problem = RelativePathProblem(CheckpointRoot(), rel)) {
+      throw TrialFailure("config", "checkpoint path " + rel + " " + *problem +
+                                       ": it must stay inside the checkpoint "
+                                       "directory");
     }
     const fs::path path = CheckpointRoot() / rel;
     if (!fs::exists(path)) {

@@ -16,8 +16,11 @@
 #include <zmq.hpp>
 
 #include "common/error.h"
+#include "common/paths.h"
 #include "common/protocol.h"
 #include "common/study_spec.h"
+#include "common/trial_params.h"
+#include "worker/handshake_monitor.h"
 #include "worker/trainer.h"
 
 namespace hpo {
@@ -201,6 +204,19 @@ class WorkerService {
     // network blip is the same worker to the coordinator.
     const std::string routing_id = "w" + std::to_string(NewLease());
     dealer_.set(zmq::sockopt::routing_id, routing_id);
+    // CurveZMQ: encrypts the traffic, proves this worker's key to the
+    // coordinator and the coordinator's (server_public) to this worker.
+    if (!options_.curve_secret.empty()) {
+      dealer_.set(zmq::sockopt::curve_serverkey, options_.server_public);
+      dealer_.set(zmq::sockopt::curve_publickey, options_.curve_public);
+      dealer_.set(zmq::sockopt::curve_secretkey, options_.curve_secret);
+    }
+    const std::string name = options_.name;
+    handshakes_ = std::make_unique<HandshakeMonitor>(
+        context_, dealer_, options_.connect, [name](const std::string& line) {
+          std::cerr << ("hpo-worker " + name + ": " + line + "\n")
+                    << std::flush;
+        });
     outbox_.bind(kOutbox);
     try {
       dealer_.connect(options_.connect);
@@ -213,6 +229,7 @@ class WorkerService {
 
   ~WorkerService() {
     runs_.clear();  // Joins the trial threads.
+    handshakes_.reset();
   }
 
   int Run() {
@@ -248,10 +265,28 @@ class WorkerService {
         if (exit) return *exit;
       }
       Timers();
+      RetryHandshake();
     }
   }
 
  private:
+  // libzmq does not reconnect after the coordinator refused this worker's
+  // key (or their CurveZMQ settings differ): connect again every couple of
+  // seconds, so a key authorised later lets the worker in.
+  void RetryHandshake() {
+    if (!handshakes_->RetryDue(2.0)) return;
+    try {
+      dealer_.disconnect(options_.connect);
+    } catch (const zmq::error_t&) {
+      // Already gone.
+    }
+    try {
+      dealer_.connect(options_.connect);
+    } catch (const zmq::error_t& e) {
+      Log(options_.name, std::string("cannot reconnect: ") + e.what());
+    }
+  }
+
   // Moves one message from a trial thread to the coordinator. False when
   // there was none.
   bool ForwardFromTrial() {
@@ -351,6 +386,16 @@ class WorkerService {
           std::string("the coordinator's study is invalid here: ") + e.what());
       return 2;
     }
+    if (!spec_->data_shards.empty()) {
+      try {
+        (void)ShardsPath(options_.data_dir, spec_->data_shards);
+      } catch (const Error& e) {
+        Log(options_.name,
+            std::string("the coordinator's study is invalid here: ") +
+                e.what());
+        return 2;
+      }
+    }
     if (!joined_) {
       Log(options_.name, "joined study \"" + spec_->name + "\" as worker " +
                              b.at("worker_id").dump());
@@ -384,6 +429,27 @@ class WorkerService {
     task.device = options_.device;
     task.threads = options_.threads;
     task.checkpoint_dir = options_.checkpoint_dir;
+    // Parameters from the network are checked as a study file is, before
+    // anything trains with them.
+    std::string refused;
+    try {
+      CheckTrialParams(*spec_, task.params,
+                       "trial " + std::to_string(task.trial));
+    } catch (const ValidationError& e) {
+      for (const std::string& problem : e.problems()) {
+        refused += (refused.empty() ? "" : "; ") + problem;
+      }
+    }
+    if (!refused.empty()) {
+      Log(options_.name, "refused parameters outside the study: " + refused);
+      SendRaw(
+          Encode(MakeMessage(MessageType::kFailure, {{"lease", task.lease},
+                                                     {"trial", task.trial},
+                                                     {"epoch", task.from_epoch},
+                                                     {"kind", "config"},
+                                                     {"message", refused}})));
+      return;
+    }
     if (ActiveRuns() >= options_.slots || runs_.count(task.lease)) {
       SendRaw(
           Encode(MakeMessage(MessageType::kFailure,
@@ -410,11 +476,11 @@ class WorkerService {
     int removed = 0;
     for (const json& entry : b.at("checkpoints")) {
       const fs::path rel(entry.get<std::string>());
-      bool escapes = rel.empty() || rel.is_absolute();
-      for (const fs::path& part : rel) escapes = escapes || part == "..";
-      if (escapes) {
+      if (std::optional<std::string> problem =
+              RelativePathProblem(root, rel.string())) {
         Log(options_.name, "refused to delete checkpoint " + rel.string() +
-                               ": it is outside the checkpoint directory");
+                               ": the path " + *problem +
+                               ", outside the checkpoint directory");
         continue;
       }
       std::error_code ec;
@@ -495,6 +561,7 @@ class WorkerService {
   zmq::context_t context_;
   zmq::socket_t dealer_;
   zmq::socket_t outbox_;
+  std::unique_ptr<HandshakeMonitor> handshakes_;  // Before dealer_ closes.
   std::map<int64_t, std::unique_ptr<TrialRun>> runs_;
   std::shared_ptr<const StudySpec> spec_;
   bool joined_ = false;

@@ -28,6 +28,12 @@ struct WorkerOptions {
   bool exit_when_done = false;
   // Seconds between hellos while no coordinator answers.
   double hello_interval_s = 1.0;
+  // CurveZMQ, all three or none (Z85 keys, read by hpo-worker from the
+  // files hpo-keygen writes): this worker's key pair, and the coordinator's
+  // public key, which authenticates the coordinator to the worker.
+  std::string curve_public;
+  std::string curve_secret;
+  std::string server_public;
 };
 
 // Runs until `stop` becomes true (returns 0 after abandoning running trials)

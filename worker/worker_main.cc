@@ -9,6 +9,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/curve_keys.h"
 #include "common/error.h"
 #include "worker/worker.h"
 
@@ -20,7 +21,9 @@ constexpr char kUsage[] =
     "Usage: hpo-worker --connect tcp://HOST:5555 [--data DIR] "
     "[--checkpoints DIR] "
     "[--device auto|cpu|cuda|cuda:N] [--slots N] [--threads N] [--name NAME] "
-    "[--exit-when-done]\n";
+    "[--exit-when-done]\n"
+    "       [--curve-public FILE.pub --curve-secret FILE.key "
+    "--server-public FILE.pub]\n";
 
 std::atomic<int> g_signal{0};
 
@@ -30,6 +33,43 @@ std::string HostName() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) return "unknown";
   return host;
+}
+
+// Reads --curve-public, --curve-secret and --server-public (all or none)
+// into `o`. Throws hpo::Error (bad input) naming the file and the fix.
+void ReadCurveKeys(const po::variables_map& vm, hpo::WorkerOptions& o) {
+  const int given =
+      static_cast<int>(vm.count("curve-public") + vm.count("curve-secret") +
+                       vm.count("server-public"));
+  if (given == 0) return;
+  if (given != 3) {
+    throw hpo::BadInput(
+        "hpo-worker: --curve-public, --curve-secret and --server-public go "
+        "together (this worker's key pair from hpo-keygen --out NAME, and "
+        "the coordinator's .pub file)");
+  }
+  hpo::RequireCurve("hpo-worker");
+  auto read = [&](const char* option, auto reader) {
+    const std::string file = vm[option].as<std::string>();
+    try {
+      return reader(file);
+    } catch (const hpo::Error& e) {
+      throw hpo::BadInput("hpo-worker: --" + std::string(option) + " " +
+                          e.what());
+    }
+  };
+  const hpo::CurveKeyPair own = read("curve-secret", hpo::ReadSecretKeyFile);
+  o.curve_public = read("curve-public", hpo::ReadPublicKeyFile);
+  o.server_public = read("server-public", hpo::ReadPublicKeyFile);
+  if (o.curve_public != own.public_key) {
+    throw hpo::BadInput("hpo-worker: --curve-public " +
+                        vm["curve-public"].as<std::string>() +
+                        " is not the public key of --curve-secret " +
+                        vm["curve-secret"].as<std::string>() +
+                        " (give the NAME.pub and NAME.key that hpo-keygen "
+                        "wrote together)");
+  }
+  o.curve_secret = own.secret_key;
 }
 
 int Main(int argc, char** argv) {
@@ -50,7 +90,13 @@ int Main(int argc, char** argv) {
       "name in logs and the results database (default HOST-PID)")(
       "exit-when-done",
       "exit 0 when the study is over, instead of waiting "
-      "for the next one");
+      "for the next one")(
+      "curve-public", po::value<std::string>(),
+      "this worker's public key file (hpo-keygen), for a coordinator with "
+      "CurveZMQ keys")("curve-secret", po::value<std::string>(),
+                       "this worker's secret key file (mode 0600)")(
+      "server-public", po::value<std::string>(),
+      "the coordinator's public key file");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
@@ -94,6 +140,7 @@ int Main(int argc, char** argv) {
   if (o.threads < 0) {
     throw hpo::BadInput("hpo-worker: --threads must be 0 or more");
   }
+  ReadCurveKeys(vm, o);
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);

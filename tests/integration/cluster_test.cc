@@ -103,6 +103,17 @@ class ClusterTest : public ::testing::Test {
     return processes_.back().get();
   }
 
+  // Workers that joined the study hear "done" and exit 0. On a loaded
+  // machine a worker can start after a short study has ended (LibTorch
+  // takes seconds to load): it then waits for the next coordinator, as
+  // designed, and is stopped with the test.
+  void ExpectJoinedWorkersExit(const std::vector<Process*>& workers) {
+    for (Process* w : workers) {
+      if (w->log().find("joined study") == std::string::npos) continue;
+      EXPECT_EQ(w->Wait(20), 0) << w->log();
+    }
+  }
+
   json Plan(const std::string& study) {
     auto r = RunCommand({HPO_COORDINATOR, "--study", study, "--plan"}, dir_);
     EXPECT_EQ(r.code, 0) << r.err;
@@ -172,7 +183,7 @@ TEST_F(ClusterTest, HyperbandStudyFinishesWithThePlannedTrials) {
     workers.push_back(StartWorker(endpoint, "w" + std::to_string(i), 2));
   }
   ASSERT_EQ(coordinator->Wait(60), 0) << coordinator->log();
-  for (Process* w : workers) EXPECT_EQ(w->Wait(20), 0) << w->log();
+  ExpectJoinedWorkersExit(workers);
 
   json trials = QueryTrials(db, "hb");
   ASSERT_TRUE(trials.is_array());
@@ -410,7 +421,7 @@ TEST_F(ClusterTest, TimeBudgetEndsTheStudy) {
       StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
   Process* worker = StartWorker(endpoint, "w", 2);
   ASSERT_EQ(coordinator->Wait(30), 0) << coordinator->log();
-  EXPECT_EQ(worker->Wait(20), 0) << worker->log();
+  ExpectJoinedWorkersExit({worker});
   EXPECT_NE(coordinator->log().find("budget.max_hours reached"),
             std::string::npos);
   auto store = Store::Open(db, true);
