@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of hpo from Debian 12 packages.
 # Idempotent: packages already present are skipped, so a second run is quick.
-# Usage: scripts/install-deps.sh            (as root, or with sudo available)
+# Usage: scripts/install-deps.sh [--tests]  (as root, or with sudo available)
+#   --tests  also what only the test suite needs: headless Chromium (renders
+#            hpo-report's HTML) and Slurm with munge (a real single-node
+#            cluster runs scripts/slurm/hpo.sbatch; the test starts its own
+#            daemons). scripts/test.sh passes it; scripts/demo.sh does not.
 set -euo pipefail
 
 PACKAGES=(
@@ -15,10 +19,12 @@ PACKAGES=(
   # worker/
   libtorch-dev
   # tests and benchmarks: GoogleTest; python3 for the report's rendering
-  # check and the PyTorch baselines; headless Chromium renders hpo-report's
-  # HTML in a test
-  libgtest-dev libgmock-dev python3 chromium fonts-dejavu-core
+  # check, the deployment checks and the PyTorch baselines
+  libgtest-dev libgmock-dev python3
 )
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=(chromium fonts-dejavu-core slurmctld slurmd slurm-client munge)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

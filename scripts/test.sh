@@ -12,7 +12,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=$(nproc)
 
 echo "== test.sh: dependencies"
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 
 echo "== test.sh: configure ($BUILD_DIR, Release)"
 GENERATOR=()
