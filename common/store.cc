@@ -330,6 +330,11 @@ void Store::Checkpointer() {
     sqlite3_close(db);
     return;  // The writer's connection still works; the WAL just grows.
   }
+  // A connection learns that the file is in WAL mode on its first read;
+  // until then a checkpoint does nothing (and says so only through its log
+  // size, -1).
+  sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
+               nullptr);
   std::unique_lock<std::mutex> lock(checkpointer_mutex_);
   while (!checkpointer_wake_.wait_for(lock, std::chrono::milliseconds(500),
                                       [this] { return stop_checkpointer_; })) {

@@ -355,7 +355,11 @@ Coordinator::Attempt* Coordinator::FindAttempt(const std::string& identity,
   auto it = attempts_.find(m.body.at("lease").get<int64_t>());
   if (it == attempts_.end() || it->second.identity != identity ||
       it->second.trial != m.body.at("trial").get<int64_t>()) {
-    ++dropped_;  // A late message from an attempt given up on.
+    // A late message from an attempt given up on (its worker was declared
+    // lost, or the coordinator restarted): logged, rate-limited, by Drop().
+    Drop(identity, std::string("a late \"") + ToString(m.type) +
+                       "\" of trial " + m.body.at("trial").dump() +
+                       " from an attempt that has ended");
     return nullptr;
   }
   return &it->second;

@@ -316,6 +316,11 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   }
   std::cout << ", " << FormatDuration(s.elapsed_s) << "; results in " << db_path
             << "\n";
+  if (s.dropped_messages > 0) {
+    std::cout << s.dropped_messages
+              << " message(s) dropped: malformed, duplicated, or late reports "
+                 "from attempts that had ended (the log has the first ones)\n";
+  }
   if (limiter.total_dropped() > 0) {
     last_limit_log = -1e18;
     report_limits();

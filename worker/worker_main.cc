@@ -11,6 +11,7 @@
 
 #include "common/curve_keys.h"
 #include "common/error.h"
+#include "worker/malloc_tuning.h"
 #include "worker/worker.h"
 
 namespace po = boost::program_options;
@@ -73,6 +74,8 @@ void ReadCurveKeys(const po::variables_map& vm, hpo::WorkerOptions& o) {
 }
 
 int Main(int argc, char** argv) {
+  // Before anything allocates: training steps reuse their buffers.
+  hpo::RetainFreedMemory();
   po::options_description options("Options");
   options.add_options()("help,h", "show this help and exit")(
       "connect", po::value<std::string>(),

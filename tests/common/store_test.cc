@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
 
 namespace hpo {
@@ -495,6 +496,26 @@ TEST_F(StoreFileTest, ReopensAndReadsEverythingBack) {
   auto reader = Store::Open(path_, true);
   EXPECT_EQ(reader->Trials(s).size(), 3u);
   EXPECT_THROW(reader->CreateStudy(MakeStudy("x")), Error);
+}
+
+TEST_F(StoreFileTest, TheWalIsCheckpointedWhileTheStoreIsOpen) {
+  auto store = Store::Open(path_);
+  const int64_t s = store->CreateStudy(MakeStudy("s"));
+  store->Commit();
+  const auto before = std::filesystem::file_size(path_);
+  for (int batch = 0; batch < 5; ++batch) {
+    for (int e = 1; e <= 400; ++e) {
+      store->PutMetrics(s, MakeMetric(batch, e, 1, 0.001 * e));
+    }
+    store->Commit();
+  }
+  // The checkpointer copies the log into the file twice a second; without
+  // it the file would not grow until the store closes.
+  const bool grew = testutil::WaitFor(
+      [&] { return std::filesystem::file_size(path_) > before + 64 * 1024; },
+      5);
+  EXPECT_TRUE(grew) << "database file still " << before << " bytes; WAL "
+                    << std::filesystem::file_size(path_ + "-wal");
 }
 
 TEST_F(StoreFileTest, ReadOnlyOpenOfAMissingFileIsBadInput) {
