@@ -272,6 +272,33 @@ bool MsgpackDepthOk(const uint8_t* bytes, size_t size) {
   return true;
 }
 
+// False if the JSON text at `bytes` nests arrays and objects deeper than
+// kMaxDepth. Brackets in strings do not count; malformed text passes here and
+// is left to the parser to report. (A parser callback could count levels
+// too, but nlohmann's callback parser rescans a container after each object
+// in it, which is quadratic in the container's size.)
+bool JsonDepthOk(const uint8_t* bytes, size_t size) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < size; ++i) {
+    const uint8_t c = bytes[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // The escaped character cannot end the string.
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* ToString(MessageType type) {
@@ -311,6 +338,12 @@ Message Decode(const void* data, size_t size) {
   json body;
   try {
     if (bytes[0] == '{') {
+      // The parser itself does not recurse, but dump(), Encode() and copies
+      // of the body do: the same limit as for MessagePack.
+      if (!JsonDepthOk(bytes, size)) {
+        throw ProtocolError("nested more than " + std::to_string(kMaxDepth) +
+                            " levels deep");
+      }
       body = json::parse(bytes, bytes + size);
     } else {
       if (!MsgpackDepthOk(bytes, size)) {

@@ -19,6 +19,22 @@ using nlohmann::json;
 
 constexpr int kMaxEpochsLimit = 100000;
 constexpr double kMaxGridPoints = 1e5;
+// Larger search spaces are not written by hand, and checking them would take
+// quadratic time (duplicate values, conditions) or, for a long chain of
+// conditions, overflow the stack in the cycle search, which recurses once
+// per link.
+constexpr size_t kMaxParams = 1000;
+constexpr size_t kMaxValues = 1000;  // Of a choice, a grid or a `when` list.
+// JSON values in all the points of a grid, which the grid sampler holds in
+// memory: without this limit, a choice of long lists times a long int range
+// took gigabytes.
+constexpr double kMaxGridValues = 1e6;
+
+// The problem of a list longer than kMaxValues.
+std::string TooManyValues(size_t count, const std::string& instead) {
+  return std::to_string(count) + " values, more than " +
+         std::to_string(kMaxValues) + "; " + instead;
+}
 
 const std::vector<std::string> kStudyKeys = {
     "name",    "description",  "seed",      "objective", "data",
@@ -143,6 +159,11 @@ void ParseGrid(JsonChecker& check, const json& body, const std::string& path,
     check.Add(grid_path, "empty list; give at least one value or drop it");
     return;
   }
+  if (grid->size() > kMaxValues) {
+    check.Add(grid_path,
+              TooManyValues(grid->size(), "drop \"grid\" to search the range"));
+    return;
+  }
   for (size_t i = 0; i < grid->size(); ++i) {
     const json& v = (*grid)[i];
     std::string item = grid_path + "[" + std::to_string(i) + "]";
@@ -211,6 +232,12 @@ std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
     if (values->empty()) {
       check.Add(JoinPath(path, "values"),
                 "empty list; a choice needs at least one value");
+      return std::nullopt;
+    }
+    if (values->size() > kMaxValues) {
+      check.Add(JoinPath(path, "values"),
+                TooManyValues(values->size(),
+                              "use an \"int\" or \"uniform\" range instead"));
       return std::nullopt;
     }
     for (size_t i = 0; i < values->size(); ++i) {
@@ -299,6 +326,10 @@ void ParseConditions(JsonChecker& check, const json& space,
       if (v.is_array() && !PossibleValue(*parent, v)) {
         if (v.empty()) {
           check.Add(item_path, "empty list of values; give at least one");
+          continue;
+        }
+        if (v.size() > kMaxValues) {
+          check.Add(item_path, TooManyValues(v.size(), "give fewer"));
           continue;
         }
         for (const json& e : v) condition.any_of.push_back(e);
@@ -569,6 +600,13 @@ void ParseExecution(JsonChecker& check, const json& study, StudySpec& spec) {
 void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* space = check.Object(study, "", "search_space", true);
   if (space == nullptr) return;
+  if (space->size() > kMaxParams) {
+    check.Add("search_space", std::to_string(space->size()) +
+                                  " parameters, more than " +
+                                  std::to_string(kMaxParams) +
+                                  "; fix some of them in \"trainer\"");
+    return;
+  }
   for (const auto& item : space->items()) {
     std::optional<ParamSpec> param = ParseParam(
         check, item.key(), item.value(), JoinPath("search_space", item.key()));
@@ -577,10 +615,20 @@ void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
   ParseConditions(check, *space, spec.search_space.params);
 }
 
+// JSON values in `value`, itself included: 1 for a number, 3 for [32, 64].
+size_t CountValues(const json& value) {
+  size_t count = 1;
+  if (value.is_structured()) {
+    for (const json& element : value) count += CountValues(element);
+  }
+  return count;
+}
+
 // Grid search needs a finite set of values for every parameter.
 void CheckGrid(JsonChecker& check, StudySpec& spec) {
   if (spec.algorithm.type != AlgorithmType::kGrid) return;
   double points = 1;
+  double values = 0;  // JSON values in one point, at most.
   for (const ParamSpec& p : spec.search_space.params) {
     double count = 0;
     if (!p.grid.empty()) {
@@ -597,12 +645,25 @@ void CheckGrid(JsonChecker& check, StudySpec& spec) {
       continue;
     }
     points *= count;
+    size_t largest = 1;
+    if (p.grid.empty() && p.type == ParamType::kChoice) {
+      for (const json& v : p.values)
+        largest = std::max(largest, CountValues(v));
+    }
+    values += static_cast<double>(largest);
   }
   if (points > kMaxGridPoints) {
     check.Add("search_space",
               "the grid has " + FormatNumber(points) + " points, more than " +
                   FormatNumber(kMaxGridPoints) +
                   "; add \"step\" to int ranges or use random search");
+  } else if (points * values > kMaxGridValues) {
+    check.Add("search_space",
+              "the grid's " + FormatNumber(points) + " points hold up to " +
+                  FormatNumber(points * values) + " JSON values, more than " +
+                  FormatNumber(kMaxGridValues) +
+                  "; search fewer parameters or shorter choices, or use "
+                  "random search");
   }
 }
 
@@ -690,6 +751,70 @@ void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
               "the " + model + " trainer has no setting \"" + p.name + "\"" +
                   (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)") +
                   "; see README, Study files");
+  }
+  // Every value a searched setting can take (each choice, each grid point,
+  // the ends of a range) must be one the trainer accepts, so that a bad
+  // value fails now and not in the middle of the study. Each value is laid
+  // over the fixed settings and, for the other searched settings, a value
+  // of theirs that is fine on its own (nesterov needs momentum > 0: with
+  // momentum searched, one of its values). Only problems with that setting
+  // itself count.
+  const auto& keys = TrainConfigKeys();
+  std::map<std::string, std::vector<json>> candidates;
+  for (const ParamSpec& p : spec.search_space.params) {
+    if (std::find(keys.begin(), keys.end(), p.name) == keys.end()) continue;
+    std::vector<json> values = p.type == ParamType::kChoice ? p.values : p.grid;
+    if (values.empty()) {
+      if (p.type == ParamType::kInt) {
+        values = {json(static_cast<int64_t>(p.low)),
+                  json(static_cast<int64_t>(p.high))};
+      } else {
+        values = {json(p.low), json(p.high)};
+      }
+    }
+    candidates[p.name] = std::move(values);
+  }
+  // The first problem with `name` itself when `params` go over the trainer.
+  auto problem_with = [&](const std::string& name,
+                          const json& params) -> std::string {
+    try {
+      ParseTrainConfig(trainer, params, source);
+    } catch (const ValidationError& e) {
+      const std::string path = "trainer." + name;
+      for (const std::string& problem : e.problems()) {
+        const size_t at = problem.find(path);
+        if (at == std::string::npos) continue;
+        const size_t colon = problem.find(": ", at);
+        if (colon == std::string::npos) continue;
+        // The path may go on into a nested key (augment.masks).
+        const std::string key = problem.substr(at, colon - at);
+        if (key == path || key.rfind(path + ".", 0) == 0) {
+          return problem.substr(colon + 2);
+        }
+      }
+    }
+    return "";
+  };
+  json fine = json::object();
+  for (const auto& [name, values] : candidates) {
+    for (const json& v : values) {
+      if (problem_with(name, json{{name, v}}).empty()) {
+        fine[name] = v;
+        break;
+      }
+    }
+  }
+  for (const auto& [name, values] : candidates) {
+    json params = fine;
+    for (const json& v : values) {
+      params[name] = v;
+      const std::string problem = problem_with(name, params);
+      if (!problem.empty()) {
+        check.Add(
+            "search_space." + name,
+            "value " + v.dump() + " is refused by the trainer: " + problem);
+      }
+    }
   }
 }
 

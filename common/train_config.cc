@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "common/error.h"
@@ -81,6 +82,9 @@ void Set(const std::optional<U>& v, T* field) {
 }
 
 const double kInf = 1e300;
+// The largest value of the int settings without a smaller bound of their
+// own: a larger one would silently wrap when stored.
+const int64_t kMaxInt = std::numeric_limits<int>::max();
 
 const std::map<std::string, Reader>& Readers() {
   static const auto*
@@ -228,7 +232,8 @@ const std::map<std::string, Reader>& Readers() {
                    }},
                   {"step_size",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
-                     Set(c.IntegerAtLeast(t, kPath, "step_size", 1, false),
+                     Set(c.IntegerAtLeast(t, kPath, "step_size", 1, false,
+                                          kMaxInt),
                          &cfg.scheduler.step_size);
                    }},
                   {"gamma",
@@ -243,7 +248,7 @@ const std::map<std::string, Reader>& Readers() {
                    }},
                   {"t_max",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
-                     Set(c.IntegerAtLeast(t, kPath, "t_max", 0, false),
+                     Set(c.IntegerAtLeast(t, kPath, "t_max", 0, false, kMaxInt),
                          &cfg.scheduler.t_max);
                    }},
                   {"eta_min",
@@ -298,7 +303,7 @@ const std::map<std::string, Reader>& Readers() {
                   {"plateau_patience",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(c.IntegerAtLeast(t, kPath, "plateau_patience", 0,
-                                          false),
+                                          false, kMaxInt),
                          &cfg.scheduler.plateau_patience);
                    }},
                   {"plateau_threshold",
@@ -315,7 +320,7 @@ const std::map<std::string, Reader>& Readers() {
                   {"plateau_cooldown",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(c.IntegerAtLeast(t, kPath, "plateau_cooldown", 0,
-                                          false),
+                                          false, kMaxInt),
                          &cfg.scheduler.plateau_cooldown);
                    }},
                   {"min_lr",
@@ -356,7 +361,7 @@ const std::map<std::string, Reader>& Readers() {
                   {"step_size_up_batches",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(c.IntegerAtLeast(t, kPath, "step_size_up_batches", 1,
-                                          false),
+                                          false, kMaxInt),
                          &cfg.scheduler.step_size_up_batches);
                    }},
                   // Training.

@@ -416,6 +416,38 @@ TEST(ProtocolTest, DeeplyNestedMessagesAreRejectedNotACrash) {
   }
 }
 
+// Found while writing fuzz/protocol_fuzz: JSON text had no depth limit, so a
+// message nested a few hundred thousand levels deep decoded, and then
+// overflowed the stack wherever it was dumped, encoded or copied.
+TEST(ProtocolTest, DeepJsonTextIsRejectedLikeMessagePack) {
+  // The map itself is level 1; "x" adds `arrays` levels.
+  auto text = [](size_t arrays) {
+    return R"({"v": 1, "type": "heartbeat", "x": )" + std::string(arrays, '[') +
+           std::string(arrays, ']') + "}";
+  };
+  Message m = Decode(text(127));
+  EXPECT_EQ(m.type, MessageType::kHeartbeat);
+  EXPECT_EQ(Decode(Encode(m)).body, m.body);  // MessagePack takes it too.
+  ProtocolError e = DecodeError(text(128));
+  EXPECT_NE(std::string(e.what()).find("nested more than 128 levels"),
+            std::string::npos)
+      << e.what();
+  EXPECT_THROW(Decode(text(300000)), ProtocolError);
+  EXPECT_THROW(
+      Decode(R"({"v": 1, "type": "heartbeat", "x": )" + std::string(200, '[')),
+      ProtocolError);
+}
+
+// The depth limit must not cost more than linear time: nlohmann's parser
+// callback would rescan the array after each of these objects.
+TEST(ProtocolTest, ManySmallObjectsInJsonTextDecodeQuickly) {
+  std::string text = R"({"v": 1, "type": "heartbeat", "x": [{})";
+  for (int i = 1; i < 200000; ++i) text += ",{}";
+  text += "]}";
+  ASSERT_LE(text.size(), kMaxMessageBytes);
+  EXPECT_EQ(Decode(text).body["x"].size(), 200000u);
+}
+
 TEST(ProtocolTest, MutatedAndRandomBytesNeverEscapeAsOtherErrors) {
   std::mt19937 rng(12345);
   std::vector<std::string> valid;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/error.h"
 #include "common/json_util.h"
@@ -187,6 +188,30 @@ TEST(StudySpecTest, SearchedParametersMustBeTrainerSettings) {
   s = DesignStudy();
   s["trainer"]["dropuot"] = 0.3;
   ExpectProblem(s, "trainer.dropuot: unknown key (did you mean \"dropout\"?)");
+}
+
+TEST(StudySpecTest, EverySearchedValueMustSuitTheTrainer) {
+  json s = DesignStudy();
+  s["search_space"]["model"] = {{"type", "choice"},
+                                {"values", {"cnn", "cnnn"}}};
+  ExpectProblem(s,
+                "search_space.model: value \"cnnn\" is refused by the "
+                "trainer: ");
+  s = DesignStudy();
+  s["search_space"]["dropout"] = {
+      {"type", "uniform"}, {"low", 0.1}, {"high", 1.0}};
+  ExpectProblem(s, "search_space.dropout: value 1.0 is refused by the trainer");
+  s = DesignStudy();
+  s["search_space"]["batch_size"] = {{"type", "int"}, {"low", 0}, {"high", 64}};
+  ExpectProblem(s, "search_space.batch_size: value 0 is refused");
+  // Settings that constrain each other are left to each trial.
+  s = DesignStudy();
+  s["trainer"]["optimizer"] = "sgd";
+  s["search_space"]["nesterov"] = {{"type", "choice"},
+                                   {"values", {true, false}}};
+  s["search_space"]["momentum"] = {
+      {"type", "uniform"}, {"low", 0.5}, {"high", 0.9}};
+  EXPECT_EQ(Problems(s), std::vector<std::string>{});
 }
 
 TEST(StudySpecTest, IntRangeOfOneValueIsAllowed) {
@@ -500,6 +525,108 @@ TEST(StudySpecTest, LoadStudyFileReportsUnreadableAndInvalidFiles) {
   } catch (const Error& e) {
     EXPECT_EQ(e.exit_code(), 2);
   }
+}
+
+// A random search of the synthetic trainer over `space` (any names).
+json SyntheticStudy(const json& space) {
+  return {{"name", "big"},
+          {"objective", {{"metric", "val_loss"}, {"mode", "min"}}},
+          {"trainer", {{"model", "synthetic"}}},
+          {"search_space", space},
+          {"algorithm", {{"type", "random"}, {"max_epochs", 1}}},
+          {"budget", {{"max_trials", 2}}}};
+}
+
+// p00000 exists only when p00001 is 1, which exists only when p00002 is 1...
+json ChainOfConditions(int length) {
+  json space = json::object();
+  for (int i = 0; i < length; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "p%05d", i);
+    space[name] = {{"type", "choice"}, {"values", {1, 2}}};
+    if (i + 1 < length) {
+      char parent[16];
+      std::snprintf(parent, sizeof(parent), "p%05d", i + 1);
+      space[name]["when"] = {{parent, 1}};
+    }
+  }
+  return space;
+}
+
+// Found while writing fuzz/plan_fuzz: the cycle search recursed once per link
+// of a chain of conditions, so a 1.5 MB study of 20000 chained parameters
+// overflowed the stack.
+TEST(StudySpecTest, AHugeSearchSpaceIsRejectedNotACrash) {
+  ExpectProblem(SyntheticStudy(ChainOfConditions(20000)),
+                "search_space: 20000 parameters, more than 1000; fix some of "
+                "them in \"trainer\"",
+                false);
+  StudySpec spec =
+      ParseStudy(SyntheticStudy(ChainOfConditions(1000)), "study.json");
+  EXPECT_EQ(spec.search_space.params.size(), 1000u);
+}
+
+// Found while writing fuzz/plan_fuzz: the grid sampler holds every point, so a
+// valid 8 KB grid study (10 lists of 400 numbers times 10000 integers) took 760
+// MB and 15 s, and ten times longer lists 7.6 GB.
+TEST(StudySpecTest, AGridTooLargeToHoldIsRejected) {
+  json lists = json::array();
+  for (int i = 0; i < 10; ++i) lists.push_back(json(std::vector<int>(400, i)));
+  json s =
+      SyntheticStudy({{"a", {{"type", "choice"}, {"values", lists}}},
+                      {"b", {{"type", "int"}, {"low", 0}, {"high", 9999}}}});
+  s["algorithm"] = {{"type", "grid"}, {"max_epochs", 1}};
+  s.erase("budget");
+  ExpectProblem(s,
+                "search_space: the grid's 100000 points hold up to 40200000 "
+                "JSON values, more than 1000000; search fewer parameters or "
+                "shorter choices, or use random search",
+                false);
+  // Scalars count one each: 100000 points of 10 are fine, of 11 are not.
+  s["search_space"]["a"] = {{"type", "int"}, {"low", 1}, {"high", 10}};
+  for (int i = 0; i < 8; ++i) {
+    s["search_space"]["c" + std::to_string(i)] = {{"type", "choice"},
+                                                  {"values", {i}}};
+  }
+  EXPECT_EQ(Problems(s), std::vector<std::string>{});
+  s["search_space"]["c8"] = {{"type", "choice"}, {"values", {8}}};
+  ExpectProblem(s, "search_space: the grid's 100000 points hold up to 1100000");
+}
+
+// Duplicates among a list's values were found in quadratic time: a valid
+// 1.5 MB study with a choice of 200000 numbers took minutes to check.
+TEST(StudySpecTest, HugeListsOfValuesAreRejectedQuickly) {
+  json many = json::array();
+  for (int i = 0; i < 200000; ++i) many.push_back(i);
+  ExpectProblem(
+      SyntheticStudy({{"a", {{"type", "choice"}, {"values", many}}}}),
+      "search_space.a.values: 200000 values, more than 1000; use an \"int\" "
+      "or \"uniform\" range instead",
+      false);
+  ExpectProblem(
+      SyntheticStudy(
+          {{"a",
+            {{"type", "int"}, {"low", 0}, {"high", 1000000}, {"grid", many}}}}),
+      "search_space.a.grid: 200000 values, more than 1000; drop "
+      "\"grid\" to search the range",
+      false);
+  json ones = json::array();
+  for (int i = 0; i < 200000; ++i) ones.push_back(1);
+  ExpectProblem(
+      SyntheticStudy({{"a", {{"type", "choice"}, {"values", {1, 2}}}},
+                      {"b",
+                       {{"type", "uniform"},
+                        {"low", 0},
+                        {"high", 1},
+                        {"when", {{"a", ones}}}}}}),
+      "search_space.b.when.a: 200000 values, more than 1000; give fewer",
+      false);
+  // 1000 is still fine.
+  many.erase(many.begin() + 1000, many.end());
+  StudySpec spec = ParseStudy(
+      SyntheticStudy({{"a", {{"type", "choice"}, {"values", many}}}}),
+      "study.json");
+  EXPECT_EQ(spec.search_space.params[0].values.size(), 1000u);
 }
 
 }  // namespace

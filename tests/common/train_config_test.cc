@@ -85,6 +85,22 @@ TEST(TrainConfigTest, EveryProblemIsListedWithItsKey) {
                    .empty());
 }
 
+// Integer settings stored in an int had no upper bound, so 2^32 + 1 was
+// accepted and became 1.
+TEST(TrainConfigTest, IntSettingsTooLargeForAnIntAreRejected) {
+  for (const char* key : {"step_size", "t_max", "plateau_patience",
+                          "plateau_cooldown", "step_size_up_batches"}) {
+    std::vector<std::string> p = Problems(
+        {{"model", "cnn"}, {key, int64_t{4294967297}}}, json::object());
+    ASSERT_EQ(p.size(), 1u) << key;
+    EXPECT_EQ(p[0], std::string("study.json: trainer.") + key +
+                        ": must be <= 2147483647 (got 4294967297)");
+  }
+  TrainConfig c = ParseTrainConfig(
+      {{"model", "cnn"}, {"step_size", 2147483647}}, json::object(), "s");
+  EXPECT_EQ(c.scheduler.step_size, 2147483647);
+}
+
 TEST(TrainConfigTest, KeysCoverEverySetting) {
   const auto& keys = TrainConfigKeys();
   for (const char* k : {"model", "channels", "lr", "scheduler", "pct_start",
