@@ -17,11 +17,16 @@
 #include "common/store.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
+#include "tests/util/study_checks.h"
 
 namespace hpo {
 namespace {
 
 using nlohmann::json;
+using testutil::CheckConsistent;
+using testutil::CountMetrics;
+using testutil::Outcome;
+using testutil::Outcomes;
 using testutil::Process;
 using testutil::ReadFile;
 using testutil::RunCommand;
@@ -127,41 +132,6 @@ class ClusterTest : public ::testing::Test {
         dir_);
     EXPECT_EQ(r.code, 0) << r.err;
     return json::parse(r.out);
-  }
-
-  int64_t CountMetrics(const std::string& db) {
-    if (!std::filesystem::exists(db)) return 0;
-    try {
-      auto store = Store::Open(db, true);
-      auto studies = store->Studies();
-      return studies.empty() ? 0
-                             : static_cast<int64_t>(
-                                   store->Metrics(studies[0].id, -1).size());
-    } catch (const std::exception&) {
-      return 0;  // Not created yet.
-    }
-  }
-
-  // Every trial is final, trial numbers are unique, and each trial has
-  // exactly one metrics row per epoch it completed: nothing lost or
-  // duplicated.
-  void CheckConsistent(const std::string& db, const std::string& name) {
-    auto store = Store::Open(db, true);
-    std::optional<StudyRow> study = store->FindStudy(name);
-    ASSERT_TRUE(study);
-    EXPECT_EQ(study->state, "complete");
-    std::set<int64_t> numbers;
-    for (const TrialRow& t : store->Trials(study->id)) {
-      EXPECT_TRUE(numbers.insert(t.number).second);
-      EXPECT_TRUE(IsFinal(t.state))
-          << "trial " << t.number << " " << ToString(t.state);
-      std::vector<MetricRow> metrics = store->Metrics(study->id, t.number);
-      ASSERT_EQ(static_cast<int>(metrics.size()), t.epochs)
-          << "trial " << t.number;
-      for (size_t i = 0; i < metrics.size(); ++i) {
-        EXPECT_EQ(metrics[i].epoch, static_cast<int>(i) + 1);
-      }
-    }
   }
 
   testutil::ScratchDir scratch_{"hpo_cluster"};
@@ -436,36 +406,6 @@ TEST_F(ClusterTest, TimeBudgetEndsTheStudy) {
                 t.state == TrialState::kQueued)
         << ToString(t.state);
   }
-}
-
-// What a finished study decided, trial by trial: parameters, final state,
-// epochs and every epoch's objective.
-struct Outcome {
-  json params;
-  std::string state;
-  int epochs = 0;
-  std::vector<double> values;
-  bool operator==(const Outcome& o) const {
-    return params == o.params && state == o.state && epochs == o.epochs &&
-           values == o.values;
-  }
-};
-
-std::map<int64_t, Outcome> Outcomes(const std::string& db,
-                                    const std::string& name) {
-  auto store = Store::Open(db, true);
-  const int64_t id = store->FindStudy(name)->id;
-  std::map<int64_t, Outcome> out;
-  for (const TrialRow& t : store->Trials(id)) {
-    Outcome& o = out[t.number];
-    o.params = t.params;
-    o.state = ToString(t.state);
-    o.epochs = t.epochs;
-  }
-  for (const MetricRow& m : store->Metrics(id, -1)) {
-    out[m.trial].values.push_back(m.objective.value_or(-1));
-  }
-  return out;
 }
 
 // Chaos: workers SIGKILLed mid-trial and replaced, the coordinator SIGKILLed
