@@ -29,12 +29,16 @@
 #include "common/json_util.h"
 #include "common/store.h"
 #include "common/trial_state.h"
+#include "results/db_args.h"
 #include "results/result_set.h"
 
 namespace po = boost::program_options;
 using nlohmann::ordered_json;
 
 namespace {
+
+using hpo::CheckDatabaseFile;
+using hpo::NameList;
 
 constexpr char kUsage[] =
     "Usage: hpo-query --db FILE COMMAND [ARGS] [--study NAME] [--state STATE] "
@@ -67,20 +71,6 @@ struct Command {
   std::vector<std::string> options;  // Which of --study and --state apply.
   Answer (*run)(Query& query);
 };
-
-// Names for a message: "a, b, c", cut after the first 20.
-std::string NameList(const std::vector<std::string>& names) {
-  constexpr size_t kMaxNames = 20;
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < kMaxNames; ++i) {
-    out += (i > 0 ? ", " : "") + names[i];
-  }
-  if (names.size() > kMaxNames) {
-    out += " and " + std::to_string(names.size() - kMaxNames) +
-           " more (hpo-query studies lists them all)";
-  }
-  return out;
-}
 
 // " (did you mean "x"?)" when `word` looks like a typo of a candidate.
 std::string DidYouMean(const std::string& word,
@@ -149,29 +139,9 @@ Answer Rows(hpo::ResultSet rows) {
 }
 
 // The study that --study names or, without --study, the only study in the
-// database. Throws hpo::Error (bad input) listing the studies otherwise.
+// database.
 hpo::StudyRow ResolveStudy(const Query& query) {
-  std::vector<hpo::StudyRow> studies = query.store->Studies();
-  std::vector<std::string> names;
-  for (const hpo::StudyRow& study : studies) {
-    if (!query.study.empty() && study.name == query.study) return study;
-    names.push_back(study.name);
-  }
-  if (studies.empty()) {
-    throw hpo::BadInput(query.db +
-                        ": holds no studies yet; run hpo-coordinator --study "
-                        "FILE.json --db " +
-                        query.db + " first, or pass another --db");
-  }
-  if (query.study.empty()) {
-    if (studies.size() == 1) return studies[0];
-    throw hpo::BadInput(query.db + ": holds " + std::to_string(studies.size()) +
-                        " studies (" + NameList(names) +
-                        "); pass one with --study NAME");
-  }
-  throw hpo::BadInput(query.db + ": no study named \"" + query.study + "\"" +
-                      DidYouMean(query.study, names) + "; it holds " +
-                      NameList(names) + " (pass one of them with --study)");
+  return hpo::ResolveStudy(*query.store, query.db, query.study);
 }
 
 // `studies`: one row per study (only --study's with --study), with the
@@ -972,30 +942,6 @@ void CheckState(const std::string& state) {
   throw hpo::BadInput("hpo-query: --state " + state + ": unknown state" +
                       DidYouMean(state, states) + "; use one of " +
                       NameList(states));
-}
-
-// Throws hpo::Error (bad input) unless `db` is an existing, non-empty file.
-// Checked here so that a mistyped path gets a plain message, and so that
-// nothing can create the file.
-void CheckDatabaseFile(const std::string& db) {
-  std::error_code error;
-  std::filesystem::file_status status = std::filesystem::status(db, error);
-  if (!std::filesystem::exists(status)) {
-    throw hpo::BadInput(db +
-                        ": no such file; pass the --db that hpo-coordinator "
-                        "wrote (hpo.db unless its --db said otherwise)");
-  }
-  if (std::filesystem::is_directory(status)) {
-    throw hpo::BadInput(db +
-                        ": is a directory; pass the results database file "
-                        "with --db");
-  }
-  if (std::filesystem::is_regular_file(status) &&
-      std::filesystem::file_size(db, error) == 0 && !error) {
-    throw hpo::BadInput(db +
-                        ": empty file, not an hpo results database; pass the "
-                        "--db that hpo-coordinator wrote");
-  }
 }
 
 void PrintHelp(const po::options_description& options) {

@@ -23,80 +23,18 @@
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/store.h"
+#include "results/db_args.h"
 #include "results/report.h"
 
 namespace po = boost::program_options;
 
 namespace {
 
+using hpo::CheckDatabaseFile;
+using hpo::ResolveStudy;
+
 constexpr char kUsage[] =
     "Usage: hpo-report --db FILE [--study NAME] --out FILE.html [--top N]\n";
-
-// Names for a message: "a, b, c", cut after the first 20.
-std::string NameList(const std::vector<std::string>& names) {
-  constexpr size_t kMaxNames = 20;
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < kMaxNames; ++i) {
-    out += (i > 0 ? ", " : "") + names[i];
-  }
-  if (names.size() > kMaxNames) {
-    out += " and " + std::to_string(names.size() - kMaxNames) +
-           " more (hpo-query studies lists them all)";
-  }
-  return out;
-}
-
-// The study that `name` names or, when `name` is empty, the only study in
-// the database. Throws hpo::Error (bad input) listing the studies otherwise.
-hpo::StudyRow ResolveStudy(hpo::Store& store, const std::string& db,
-                           const std::string& name) {
-  std::vector<hpo::StudyRow> studies = store.Studies();
-  std::vector<std::string> names;
-  for (const hpo::StudyRow& study : studies) {
-    if (!name.empty() && study.name == name) return study;
-    names.push_back(study.name);
-  }
-  if (studies.empty()) {
-    throw hpo::BadInput(db +
-                        ": holds no studies yet; run hpo-coordinator --study "
-                        "FILE.json --db " +
-                        db + " first, or pass another --db");
-  }
-  if (name.empty()) {
-    if (studies.size() == 1) return studies[0];
-    throw hpo::BadInput(db + ": holds " + std::to_string(studies.size()) +
-                        " studies (" + NameList(names) +
-                        "); pass one with --study NAME");
-  }
-  const std::string match = hpo::ClosestMatch(name, names);
-  throw hpo::BadInput(
-      db + ": no study named \"" + name + "\"" +
-      (match.empty() ? "" : " (did you mean \"" + match + "\"?)") +
-      "; it holds " + NameList(names) + " (pass one of them with --study)");
-}
-
-// Throws hpo::Error (bad input) unless `db` is an existing, non-empty file,
-// so that a mistyped path gets a plain message and nothing creates it.
-void CheckDatabaseFile(const std::string& db) {
-  std::error_code error;
-  std::filesystem::file_status status = std::filesystem::status(db, error);
-  if (!std::filesystem::exists(status)) {
-    throw hpo::BadInput(db +
-                        ": no such file; pass the --db that hpo-coordinator "
-                        "wrote (hpo.db unless its --db said otherwise)");
-  }
-  if (std::filesystem::is_directory(status)) {
-    throw hpo::BadInput(db +
-                        ": is a directory; pass the results database file "
-                        "with --db");
-  }
-  if (std::filesystem::is_regular_file(status) &&
-      std::filesystem::file_size(db, error) == 0 && !error) {
-    throw hpo::BadInput(db +
-                        ": empty file, not an hpo results database; pass the "
-                        "--db that hpo-coordinator wrote");
-  }
-}
 
 // Writes `html` to `path` through a temporary file in the same directory
 // ("-": standard output). Throws hpo::Error (runtime) naming the file.
