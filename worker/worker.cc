@@ -127,6 +127,7 @@ class TrialRun {
         json result = trainer->Evaluate(task_.evaluate_split, cancel_);
         if (!cancel_) {
           result["split"] = task_.evaluate_split;
+          released_ = true;  // Before the coordinator can hear of it.
           send(MessageType::kEvaluation, std::move(result));
         }
         post("end", "");
@@ -161,9 +162,13 @@ class TrialRun {
         to = d.to_epoch;
       }
     } catch (const TrialFailure& f) {
+      // The slot is free from the moment the coordinator hears of the
+      // failure: its next assignment may arrive before this thread ends.
+      released_ = true;
       send(MessageType::kFailure,
            {{"epoch", epoch}, {"kind", f.kind()}, {"message", f.what()}});
     } catch (const std::exception& e) {
+      released_ = true;
       send(MessageType::kFailure,
            {{"epoch", epoch}, {"kind", "error"}, {"message", e.what()}});
     }
