@@ -30,27 +30,8 @@ using testutil::Outcomes;
 using testutil::Process;
 using testutil::ReadFile;
 using testutil::RunCommand;
+using testutil::SyntheticStudy;
 using testutil::WaitFor;
-
-// A study over three parameters on the synthetic trainer.
-json SyntheticStudy(const std::string& name, json algorithm,
-                    double epoch_seconds) {
-  return {
-      {"name", name},
-      {"seed", 11},
-      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
-      {"trainer", {{"model", "synthetic"}, {"epoch_seconds", epoch_seconds}}},
-      {"search_space",
-       {{"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1e-1}}},
-        {"batch_size",
-         {{"type", "int"}, {"low", 16}, {"high", 256}, {"log", true}}},
-        {"scheduler",
-         {{"type", "choice"},
-          {"values", {"none", "onecycle", "plateau", "cyclic"}}}}}},
-      {"algorithm", algorithm},
-      {"execution",
-       {{"max_attempts", 3}, {"heartbeat_s", 0.1}, {"lease_timeout_s", 1.0}}}};
-}
 
 json Hyperband() {
   return {

@@ -29,31 +29,10 @@ using testutil::NetLab;
 using testutil::Occurrences;
 using testutil::Process;
 using testutil::ReadFile;
+using testutil::SyntheticStudy;
 using testutil::WaitFor;
 
 constexpr char kPort[] = "5555";
-
-json SyntheticStudy(const std::string& name, json algorithm,
-                    double epoch_seconds, double heartbeat_s,
-                    double lease_timeout_s) {
-  return {
-      {"name", name},
-      {"seed", 11},
-      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
-      {"trainer", {{"model", "synthetic"}, {"epoch_seconds", epoch_seconds}}},
-      {"search_space",
-       {{"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1e-1}}},
-        {"batch_size",
-         {{"type", "int"}, {"low", 16}, {"high", 256}, {"log", true}}},
-        {"scheduler",
-         {{"type", "choice"},
-          {"values", {"none", "onecycle", "plateau", "cyclic"}}}}}},
-      {"algorithm", algorithm},
-      {"execution",
-       {{"max_attempts", 5},
-        {"heartbeat_s", heartbeat_s},
-        {"lease_timeout_s", lease_timeout_s}}}};
-}
 
 double Seconds() {
   return std::chrono::duration<double>(
@@ -150,7 +129,7 @@ class NetnsTest : public ::testing::Test {
 TEST_F(NetnsTest, CutWorkerIsLostItsTrialRetriedElsewhereAndItRejoins) {
   constexpr double kLease = 2.0;
   json spec = SyntheticStudy("cut", {{"type", "random"}, {"max_epochs", 10}},
-                             0.15, 0.25, kLease);
+                             0.15, 0.25, kLease, /*max_attempts=*/5);
   // The cable stays out for 2.5 leases (HPO_NETNS_CUT_S seconds if set:
   // how long a worker takes to rejoin grows with the outage, as TCP backs
   // off); the study lasts until after it is back.
@@ -308,7 +287,7 @@ TEST_F(NetnsTest, LatencyAndLossChangeNoDecision) {
   json spec = SyntheticStudy(
       "lossy",
       {{"type", "hyperband"}, {"min_epochs", 1}, {"max_epochs", 9}, {"eta", 3}},
-      0.03, 0.25, kLease);
+      0.03, 0.25, kLease, /*max_attempts=*/5);
   const std::string study = WriteStudy(spec, "lossy.json");
   const std::vector<std::string> hosts = {"a", "b", "c"};
 

@@ -20,6 +20,33 @@
 
 namespace hpo::testutil {
 
+// A study over three parameters (lr, batch_size, scheduler) on the
+// synthetic trainer, with fast heartbeats for tests of real processes.
+inline nlohmann::json SyntheticStudy(const std::string& name,
+                                     nlohmann::json algorithm,
+                                     double epoch_seconds,
+                                     double heartbeat_s = 0.1,
+                                     double lease_timeout_s = 1.0,
+                                     int max_attempts = 3) {
+  return {
+      {"name", name},
+      {"seed", 11},
+      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
+      {"trainer", {{"model", "synthetic"}, {"epoch_seconds", epoch_seconds}}},
+      {"search_space",
+       {{"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1e-1}}},
+        {"batch_size",
+         {{"type", "int"}, {"low", 16}, {"high", 256}, {"log", true}}},
+        {"scheduler",
+         {{"type", "choice"},
+          {"values", {"none", "onecycle", "plateau", "cyclic"}}}}}},
+      {"algorithm", std::move(algorithm)},
+      {"execution",
+       {{"max_attempts", max_attempts},
+        {"heartbeat_s", heartbeat_s},
+        {"lease_timeout_s", lease_timeout_s}}}};
+}
+
 // Epoch metrics recorded in `db` (0 while it or its study does not exist).
 inline int64_t CountMetrics(const std::string& db) {
   if (!std::filesystem::exists(db)) return 0;
