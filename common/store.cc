@@ -288,6 +288,47 @@ void Store::Fail(int rc, const char* what) {
   throw RuntimeFailure(message);
 }
 
+namespace {
+
+// "file:" URI of `path` with `query`, for sqlite3_open_v2(SQLITE_OPEN_URI).
+std::string FileUri(const std::string& path, const std::string& query) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (c == '?' || c == '#' || c == '%' || c < 0x20 || c >= 0x7f) {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      uri += hex;
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return uri + "?" + query;
+}
+
+// Opens `path` for reading when it sits on a read-only disk (or in a
+// directory this user cannot write): SQLite cannot make the shared-memory
+// file that reading a WAL-mode database needs. With no -wal file beside it
+// no connection has the database open for writing, so it is read as an
+// immutable file. nullptr if that is not the case or does not work.
+sqlite3* OpenReadOnlyMedia(const std::string& path) {
+  std::FILE* wal = std::fopen((path + "-wal").c_str(), "rb");
+  if (wal != nullptr) {
+    std::fclose(wal);
+    return nullptr;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(
+          FileUri(path, "immutable=1").c_str(), &db,
+          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+          nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
 std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY
@@ -301,6 +342,22 @@ std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
                    (read_only ? " (check the --db path)"
                               : " (check that its directory exists and is "
                                 "writable, or pass another --db)"));
+  }
+  if (read_only && sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1",
+                                nullptr, nullptr, nullptr) == SQLITE_CANTOPEN) {
+    if (sqlite3* media = OpenReadOnlyMedia(path)) {
+      sqlite3_close(db);
+      db = media;
+    }
+  }
+  if (!read_only && sqlite3_db_readonly(db, "main") == 1) {
+    // SQLite opens a write-protected file read-only without a word; the
+    // first write would fail later, mid-study.
+    sqlite3_close(db);
+    throw BadInput(path +
+                   ": cannot write the results database: the file is "
+                   "read-only (make it and its directory writable, or copy "
+                   "it somewhere writable and pass that --db)");
   }
   std::unique_ptr<Store> store(new Store(db, path));
   sqlite3_busy_timeout(db, 5000);

@@ -294,6 +294,7 @@ void Coordinator::AfterFinish(const std::string& identity, const Message& m) {
   if (m.type == MessageType::kBye) {
     if (it != workers_.end()) {
       store_.UpdateWorker(it->second.id, "left", clock_.WallTime());
+      data_error_workers_ -= it->second.data_error;
       workers_.erase(it);
       Commit();
     }
@@ -468,8 +469,11 @@ void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
   if (evaluation_ && evaluation_->lease != 0 &&
       evaluation_->lease == m.body.at("lease").get<int64_t>() &&
       evaluation_->identity == identity) {
-    EvaluationFailed(m.body.at("kind").get<std::string>(),
-                     m.body.at("message").get<std::string>());
+    const std::string kind = m.body.at("kind").get<std::string>();
+    const std::string message = m.body.at("message").get<std::string>();
+    const bool elsewhere =
+        kind == "data" && MarkDataError(identity, kind + ": " + message);
+    EvaluationFailed(kind, message, !elsewhere, elsewhere);
     return;
   }
   Attempt* a = FindAttempt(identity, m);
@@ -483,13 +487,39 @@ void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
        workers_.at(identity).name + " at epoch " +
        std::to_string(m.body.at("epoch").get<int64_t>()) + ": " + reason);
   EndAttempt(m.body.at("lease").get<int64_t>(), "failed", reason);
-  if (Retryable(kind)) {
+  if (kind == "data" && MarkDataError(identity, reason)) {
+    // The worker's data, not the trial, is at fault: the attempt does not
+    // count against the trial's execution.max_attempts.
+    RetryOrFail(trial, reason, false);
+  } else if (Retryable(kind)) {
     RetryOrFail(trial, reason);
   } else {
     FailTrial(trial, reason);
   }
   DispatchAll();
   CheckDone();
+}
+
+bool Coordinator::MarkDataError(const std::string& identity,
+                                const std::string& reason) {
+  Worker& worker = workers_.at(identity);
+  if (!worker.data_error) {
+    worker.data_error = true;
+    ++data_error_workers_;
+  }
+  const bool elsewhere =
+      data_error_workers_ < static_cast<int>(workers_.size());
+  log_("worker " + worker.name + " cannot read this study's data (" + reason +
+       "); " +
+       (elsewhere ? "it gets no more of its jobs while other workers can, "
+                    "and the job is retried on another"
+                  : "no connected worker can, so the job fails"));
+  return elsewhere;
+}
+
+bool Coordinator::PassedOver(const Worker& worker) const {
+  return worker.data_error &&
+         data_error_workers_ < static_cast<int>(workers_.size());
 }
 
 std::optional<Job> Coordinator::NextJob() {
@@ -518,6 +548,7 @@ void Coordinator::DispatchAll() {
     progress = false;
     for (auto& [identity, worker] : workers_) {
       if (static_cast<int>(worker.leases.size()) >= worker.slots) continue;
+      if (PassedOver(worker)) continue;
       std::optional<Job> job = NextJob();
       if (!job) return;
       Assign(identity, worker, *job);
@@ -636,6 +667,7 @@ void Coordinator::LoseWorker(const std::string& identity,
   auto it = workers_.find(identity);
   if (it == workers_.end()) return;
   Worker worker = std::move(it->second);
+  data_error_workers_ -= worker.data_error;
   workers_.erase(it);
   store_.UpdateWorker(worker.id, counts ? "lost" : "left", clock_.WallTime());
   log_("worker " + worker.name + (counts ? " lost: " : " ") + why +
@@ -805,9 +837,11 @@ void Coordinator::DispatchEvaluation() {
   if (!evaluation_ || evaluation_->lease != 0 || finished_) return;
   for (auto& [identity, worker] : workers_) {
     if (static_cast<int>(worker.leases.size()) >= worker.slots) continue;
+    if (PassedOver(worker)) continue;
     const TrialInfo& info = trials_.at(evaluation_->trial);
     evaluation_->lease = NewLease();
     evaluation_->identity = identity;
+    evaluation_->worker = worker.name;
     evaluation_->last_activity = clock_.Now();
     Send(identity, MessageType::kEvaluate,
          {{"lease", evaluation_->lease},
@@ -873,14 +907,17 @@ void Coordinator::HandleEvaluation(const std::string& identity,
 }
 
 void Coordinator::EvaluationFailed(const std::string& kind,
-                                   const std::string& reason, bool counts) {
+                                   const std::string& reason, bool counts,
+                                   bool elsewhere) {
   Evaluation& e = *evaluation_;
+  const std::string worker = e.worker;
   e.lease = 0;
   e.identity.clear();
   e.failures += counts;
   log_("evaluating trial " + std::to_string(e.trial) + " failed: " + kind +
        ": " + reason);
-  if (Retryable(kind) && e.failures < spec_.execution.max_attempts) {
+  if ((Retryable(kind) || elsewhere) &&
+      e.failures < spec_.execution.max_attempts) {
     DispatchEvaluation();
     return;
   }
@@ -888,6 +925,7 @@ void Coordinator::EvaluationFailed(const std::string& kind,
   row.trial = e.trial;
   row.state = "failed";
   row.error = kind + ": " + reason;
+  row.worker = worker;
   row.checkpoint = e.checkpoint;
   row.epoch = e.epoch;
   row.recorded_at = clock_.WallTime();

@@ -109,6 +109,10 @@ class Coordinator {
     std::set<int64_t> leases;
     double last_heard = 0;
     double last_sent = 0;
+    // It failed a job for want of the study's data (its --data lacks the
+    // shards, or they do not read): it gets no more jobs of this study while
+    // a worker without this mark is connected. Cleared when it rejoins.
+    bool data_error = false;
   };
   struct Attempt {
     int64_t trial = 0;
@@ -179,8 +183,16 @@ class Coordinator {
   void DispatchEvaluation();
   // The evaluation attempt failed or its worker was lost: try again on
   // another worker, or record the failure and finish.
+  // `elsewhere`: retry on another worker even if `kind` is not retryable
+  // (a "data" failure from a worker that is now passed over).
   void EvaluationFailed(const std::string& kind, const std::string& reason,
-                        bool counts = true);
+                        bool counts = true, bool elsewhere = false);
+  // Marks the worker as unable to read this study's data. True if another
+  // connected worker is not so marked (the job is retried there).
+  bool MarkDataError(const std::string& identity, const std::string& reason);
+  // Whether the worker is passed over for jobs: marked by MarkDataError
+  // while some connected worker is not.
+  bool PassedOver(const Worker& worker) const;
   // Asks a worker to delete the checkpoints of pruned and failed trials.
   void ForgetCheckpoints();
   void Finish(const std::string& outcome);
@@ -206,6 +218,7 @@ class Coordinator {
   double last_commit_ = 0;
 
   std::map<std::string, Worker> workers_;
+  int data_error_workers_ = 0;  // Workers in workers_ with data_error.
   // Workers that said "bye" after the study finished.
   std::set<std::string> left_;
   std::unordered_map<int64_t, Attempt> attempts_;  // By lease.
@@ -223,6 +236,7 @@ class Coordinator {
     int failures = 0;
     int64_t lease = 0;  // Of the running attempt; 0 when none runs.
     std::string identity;
+    std::string worker;  // Name of the worker that runs it.
     double last_activity = 0;
   };
   std::optional<Evaluation> evaluation_;

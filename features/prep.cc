@@ -86,6 +86,11 @@ bool LoadMarker(const std::string& dir, ShardWork* w) {
       if (a.shape().empty() || a.shape()[0] != e.at("samples").get<int64_t>()) {
         return false;
       }
+      // A shard damaged since it was written is written again.
+      if (Crc32cHex(Crc32c(a.file().data(), a.file().size())) !=
+          e.at(std::string("crc_") + key).get<std::string>()) {
+        return false;
+      }
     }
     w->marker = std::move(m);
     return true;

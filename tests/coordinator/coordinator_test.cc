@@ -1871,20 +1871,48 @@ TEST(CoordinatorEvaluationTest, AFailedEvaluationIsRetriedThenRecorded) {
   int calls = 0;
   c.set_evaluate([&](int64_t) -> std::optional<std::string> {
     ++calls;
-    return std::string(calls == 1 ? "error" : "data");
+    return std::string(calls == 1 ? "error" : "config");
   });
   c.AddWorker("a", 1);
   c.AddWorker("b", 1);
   ASSERT_TRUE(c.RunToEnd());
-  EXPECT_EQ(calls, 2);  // "error" is retried, "data" is not.
+  EXPECT_EQ(calls, 2);  // "error" is retried, "config" is not.
   EXPECT_EQ(c.coordinator().outcome(), "complete");
   std::vector<EvaluationRow> rows = store->Evaluations(StudyId(*store, "hb"));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].state, "failed");
-  EXPECT_NE(rows[0].error.find("data: fake evaluation failure"),
+  EXPECT_NE(rows[0].error.find("config: fake evaluation failure"),
             std::string::npos)
       << rows[0].error;
+  EXPECT_TRUE(rows[0].worker == "fake-a" || rows[0].worker == "fake-b")
+      << rows[0].worker;
   EXPECT_FALSE(rows[0].accuracy.has_value());
+}
+
+// A worker that cannot read the data fails the evaluation as "data": it
+// goes to the other worker, whatever execution.max_attempts; once both
+// have failed that way it is recorded as failed.
+TEST(CoordinatorEvaluationTest, ADataFailureMovesTheEvaluationToAnotherWorker) {
+  for (bool second_fails : {false, true}) {
+    auto store = Store::Open(":memory:");
+    json spec = RealHyperbandStudy();
+    spec["execution"]["max_attempts"] = 1;
+    Cluster c(spec, *store);
+    c.set_checkpoints(true);
+    int calls = 0;
+    c.set_evaluate([&](int64_t) -> std::optional<std::string> {
+      ++calls;
+      if (calls == 1 || second_fails) return std::string("data");
+      return std::nullopt;
+    });
+    c.AddWorker("a", 1);
+    c.AddWorker("b", 1);
+    ASSERT_TRUE(c.RunToEnd());
+    EXPECT_EQ(calls, 2);
+    std::vector<EvaluationRow> rows = store->Evaluations(StudyId(*store, "hb"));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].state, second_fails ? "failed" : "done") << rows[0].error;
+  }
 }
 
 TEST(CoordinatorEvaluationTest, ALostWorkersEvaluationGoesToAnother) {

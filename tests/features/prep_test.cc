@@ -156,6 +156,18 @@ TEST(PrepTest, SyntheticDatasetEndToEndThroughTheFmaPath) {
   r = Prep({"verify", "--shards", shards}, dir.path());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("test-00000.features.npy"), std::string::npos) << r.err;
+
+  // Running hpo-prep again rewrites that shard alone (its marker is not
+  // trusted over its checksum), and the set verifies again.
+  r = Prep(
+      {"fma", "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
+       "--out", shards, "--min-seconds", "2", "--tracks-per-shard", "4"},
+      dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 shards written, 7 reused"), std::string::npos)
+      << r.out;
+  r = Prep({"verify", "--shards", shards}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 TEST(PrepTest, InterruptedRunResumesToTheSameShards) {
