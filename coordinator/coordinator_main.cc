@@ -195,6 +195,10 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   std::unique_ptr<hpo::ZapAuthenticator> authenticator;
   zmq::socket_t socket(context, zmq::socket_type::router);
   socket.set(zmq::sockopt::linger, 1000);
+  // A worker that reconnects (after a network outage, its old connection
+  // still half-open here) keeps its routing id: the new connection takes
+  // over instead of being refused until the old one times out.
+  socket.set(zmq::sockopt::router_handover, 1);
   socket.set(zmq::sockopt::sndhwm, 100000);
   // Per peer: a flooding peer is held back by TCP once this many messages
   // wait, instead of filling the coordinator's memory.

@@ -202,6 +202,9 @@ class WorkerService {
     dealer_.set(zmq::sockopt::immediate, 1);
     dealer_.set(zmq::sockopt::reconnect_ivl, 100);
     dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    // A connection attempt into a cut network gives up after 2 s and is
+    // retried, instead of waiting out the kernel's SYN retries (2 min).
+    dealer_.set(zmq::sockopt::connect_timeout, 2000);
     dealer_.set(zmq::sockopt::sndhwm, 100000);
     dealer_.set(zmq::sockopt::maxmsgsize,
                 static_cast<int64_t>(4 * kMaxMessageBytes));
@@ -280,6 +283,11 @@ class WorkerService {
   // seconds, so a key authorised later lets the worker in.
   void RetryHandshake() {
     if (!handshakes_->RetryDue(2.0)) return;
+    Reconnect();
+  }
+
+  // Drops the connection and opens a new one.
+  void Reconnect() {
     try {
       dealer_.disconnect(options_.connect);
     } catch (const zmq::error_t&) {
@@ -516,6 +524,11 @@ class WorkerService {
           "no word from the coordinator for " +
               std::to_string(static_cast<int>(now - last_heard_)) +
               " s; reconnecting");
+      // On a fresh connection: the old one may be stalled behind TCP's
+      // retransmission backoff (after a long outage the first resend can
+      // come a minute after the network is back). The coordinator hands
+      // this worker's routing id over to the new connection.
+      Reconnect();
       Leave();
       return;
     }

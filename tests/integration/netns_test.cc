@@ -131,8 +131,9 @@ TEST_F(NetnsTest, CutWorkerIsLostItsTrialRetriedElsewhereAndItRejoins) {
   json spec = SyntheticStudy("cut", {{"type", "random"}, {"max_epochs", 10}},
                              0.15, 0.25, kLease, /*max_attempts=*/5);
   // The cable stays out for 2.5 leases (HPO_NETNS_CUT_S seconds if set:
-  // how long a worker takes to rejoin grows with the outage, as TCP backs
-  // off); the study lasts until after it is back.
+  // the worker reconnects on a fresh TCP connection, so its rejoin should
+  // not grow with the outage as TCP's backoff would make it); the study
+  // lasts until after it is back.
   const double cut_for = std::getenv("HPO_NETNS_CUT_S")
                              ? std::atof(std::getenv("HPO_NETNS_CUT_S"))
                              : 2.5 * kLease;
