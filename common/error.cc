@@ -3,11 +3,20 @@
 namespace hpo {
 namespace {
 
+// Problems shown in the message; a file with thousands of mistakes (a
+// generated one gone wrong) would bury the first, which usually explains the
+// rest.
+constexpr size_t kMaxShown = 20;
+
 std::string JoinLines(const std::vector<std::string>& lines) {
   std::string out;
-  for (size_t i = 0; i < lines.size(); ++i) {
+  for (size_t i = 0; i < lines.size() && i < kMaxShown; ++i) {
     if (i > 0) out += '\n';
     out += lines[i];
+  }
+  if (lines.size() > kMaxShown) {
+    out += "\n... and " + std::to_string(lines.size() - kMaxShown) +
+           " more problems like these; fix the ones above first";
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace hpo {
@@ -97,6 +99,25 @@ TEST(JsonUtilTest, ReadMissingFileNamesIt) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/study.json"),
               std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace hpo
+
+namespace hpo {
+namespace {
+
+TEST(ValidationErrorTest, ShowsTheFirstTwentyProblemsAndCountsTheRest) {
+  std::vector<std::string> problems;
+  for (int i = 0; i < 30; ++i) problems.push_back("p" + std::to_string(i));
+  ValidationError e(problems);
+  EXPECT_EQ(e.problems().size(), 30u);
+  const std::string what = e.what();
+  EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 20);
+  EXPECT_NE(what.find("p19\n... and 10 more problems"), std::string::npos)
+      << what;
+  EXPECT_EQ(what.find("p20"), std::string::npos);
+  EXPECT_EQ(std::string(ValidationError({"a", "b"}).what()), "a\nb");
 }
 
 }  // namespace
