@@ -6,7 +6,10 @@
 // decoded message is nested at most kMaxDepth levels deep (so that code that
 // walks it recursively cannot overflow the stack), and can be used as the
 // handlers use it: dumped as JSON (log lines, the store) and encoded again,
-// and what is encoded decodes to the same message.
+// and what is encoded decodes to the same message. The "params" of an
+// "assign" or "evaluate" go through CheckTrialParams() against a study with
+// every kind of parameter, as a worker checks them: it accepts them or throws
+// hpo::ValidationError, nothing else.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +19,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "common/protocol.h"
+#include "common/study_spec.h"
+#include "common/trial_params.h"
 
 namespace {
 
@@ -38,6 +44,29 @@ size_t Depth(const nlohmann::json& value) {
   return deepest;
 }
 
+// A study with a parameter of every type, a condition and an explicit grid.
+const hpo::StudySpec& Study() {
+  static const hpo::StudySpec spec = hpo::ParseStudy(nlohmann::json::parse(R"({
+        "name": "fuzz",
+        "trainer": {"model": "cnn"},
+        "search_space": {
+          "lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+          "dropout": {"type": "uniform", "low": 0, "high": 0.5,
+                      "grid": [0, 0.25, 0.5]},
+          "batch_size": {"type": "int", "low": 16, "high": 256, "step": 16},
+          "channels": {"type": "choice",
+                       "values": [[8, 16], [8, 16, 32], [16, 32, 64]]},
+          "scheduler": {"type": "choice", "values": ["none", "cyclic"]},
+          "cyclic_max_lr_factor": {"type": "uniform", "low": 2, "high": 10,
+                                   "when": {"scheduler": "cyclic"}}
+        },
+        "algorithm": {"type": "random", "max_epochs": 3},
+        "budget": {"max_trials": 4}
+      })"),
+                                                     "fuzz.json");
+  return spec;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -52,6 +81,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fprintf(stderr, "decoded a message nested %zu levels deep\n",
                  Depth(message.body));
     std::abort();
+  }
+  if ((message.type == hpo::MessageType::kAssign ||
+       message.type == hpo::MessageType::kEvaluate) &&
+      message.body.is_object() && message.body.contains("params")) {
+    try {
+      hpo::CheckTrialParams(Study(), message.body["params"], "fuzz");
+    } catch (const hpo::ValidationError&) {
+      // A clean rejection.
+    }
   }
   const std::string text = message.body.dump();
   std::string bytes;
