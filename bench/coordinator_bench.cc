@@ -29,13 +29,31 @@
 //   * the coordinator's CPU time (getrusage of the child) per epoch report,
 //     and this process's, since both share the machine.
 //
+// Scale simulation (issue 7): --processes P forks P child processes that
+// emulate the W workers between them, W/P each, every worker with its own
+// DEALER socket and so its own TCP connection to the coordinator. A child
+// serves its sockets with one thread and epoll on their ZMQ_FD descriptors,
+// and its epochs and heartbeats with a timer heap, so that its cost per
+// message does not grow with W. Workers send heartbeats as hpo-worker does
+// (when they have sent nothing for --heartbeat-s). Each child writes its
+// counts and latency samples to a file in the run's directory; the parent
+// merges them and adds, beyond the figures above: messages per second in
+// each direction by type, the ramp-up (from the go signal to every worker
+// welcomed, and to every worker holding its first job), the coordinator's
+// resident memory (VmRSS sampled from /proc every 0.25 s, VmHWM, and the
+// ru_maxrss of wait4) before the workers connect and at its peak, per
+// worker, and the coordinator's CPU time per message. RLIMIT_NOFILE's soft
+// limit is raised to the hard limit (the coordinator inherits it).
+//
 // Reproduce: build/bench/coordinator_bench [--workers 32] [--trials 20000]
 //   [--epochs 27] [--algorithm random|asha] [--slots 1] [--epoch-ms 0]
-//   [--dir DIR]
-// (--dir keeps the study, database and coordinator log in DIR.) The
-// default run takes about 15 s on a 2-core VM.
+//   [--processes 0] [--heartbeat-s 1] [--coordinator BINARY] [--dir DIR]
+// (--coordinator runs another build of hpo-coordinator; --dir keeps the study,
+// database and coordinator log in DIR.) The default run takes about 15 s on a
+// 2-core VM.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +70,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <set>
 #include <sstream>
 #include <string>
@@ -73,7 +92,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr char kStudyName[] = "coordinator_bench";
-constexpr double kHeartbeatS = 1;
 constexpr double kLeaseTimeoutS = 60;
 constexpr double kStartTimeoutS = 30;  // For the endpoint to appear.
 constexpr double kRunTimeoutS = 900;   // For the whole study.
@@ -85,7 +103,10 @@ struct Options {
   std::string algorithm = "random";
   int slots = 1;
   double epoch_ms = 0;  // Emulated training time per epoch; 0: none.
-  std::string dir;      // Empty: a temporary directory, removed afterwards.
+  int processes = 0;    // 0: emulate the workers in this process.
+  double heartbeat_s = 1;
+  std::string coordinator = HPO_COORDINATOR;  // The binary to start.
+  std::string dir;  // Empty: a temporary directory, removed afterwards.
 };
 
 double Now() {
@@ -96,7 +117,9 @@ double Now() {
 
 constexpr char kUsage[] =
     "usage: coordinator_bench [--workers N] [--trials N] [--epochs N] "
-    "[--algorithm random|asha] [--slots N] [--epoch-ms MS] [--dir DIR]\n";
+    "[--algorithm random|asha] [--slots N] [--epoch-ms MS]\n"
+    "       [--processes P] [--heartbeat-s S] [--coordinator BINARY] "
+    "[--dir DIR]\n";
 
 // The coordinator and the directory of this run, for Fail().
 pid_t g_child = -1;
@@ -133,6 +156,12 @@ Options ParseOptions(int argc, char** argv) {
                                  o.slots = std::atoi(value);
                                } else if (flag == "--epoch-ms") {
                                  o.epoch_ms = std::atof(value);
+                               } else if (flag == "--processes") {
+                                 o.processes = std::atoi(value);
+                               } else if (flag == "--heartbeat-s") {
+                                 o.heartbeat_s = std::atof(value);
+                               } else if (flag == "--coordinator") {
+                                 o.coordinator = value;
                                } else if (flag == "--dir") {
                                  o.dir = value;
                                } else {
@@ -140,7 +169,16 @@ Options ParseOptions(int argc, char** argv) {
                                }
                                return true;
                              });
-  if (o.workers < 1 || o.workers > 1000) Usage("--workers must be 1..1000");
+  if (o.processes < 0 || o.processes > 64) Usage("--processes must be 0..64");
+  if (o.processes == 0 && (o.workers < 1 || o.workers > 1000)) {
+    Usage("--workers must be 1..1000 (more with --processes)");
+  }
+  if (o.processes > 0 && (o.workers < o.processes || o.workers > 100000)) {
+    Usage("--workers must be --processes..100000");
+  }
+  if (!(o.heartbeat_s >= 0.05 && o.heartbeat_s <= 3600)) {
+    Usage("--heartbeat-s must be 0.05..3600");
+  }
   if (o.trials < 1) Usage("--trials must be >= 1");
   if (o.epochs < 1) Usage("--epochs must be >= 1");
   if (o.slots < 1 || o.slots > 256) Usage("--slots must be 1..256");
@@ -177,7 +215,7 @@ json StudyFile(const Options& o) {
           {"budget", {{"max_trials", o.trials}}},
           {"execution",
            {{"max_attempts", 3},
-            {"heartbeat_s", kHeartbeatS},
+            {"heartbeat_s", o.heartbeat_s},
             {"lease_timeout_s", kLeaseTimeoutS}}}};
 }
 
@@ -213,7 +251,7 @@ class Child {
     const double end = Now() + seconds;
     while (running()) {
       int status = 0;
-      pid_t r = waitpid(pid_, &status, seconds < 0 ? 0 : WNOHANG);
+      pid_t r = wait4(pid_, &status, seconds < 0 ? 0 : WNOHANG, &usage_);
       if (r == pid_) {
         status_ = status;
         g_child = -1;
@@ -227,10 +265,14 @@ class Child {
   int exit_code() const {
     return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
   }
+  pid_t pid() const { return pid_; }
+  // The child's own resource use (CPU, ru_maxrss), once it has exited.
+  const rusage& usage() const { return usage_; }
 
  private:
   pid_t pid_ = -1;
   int status_ = -1;
+  rusage usage_{};
 };
 
 std::string ReadFile(const std::string& path) {
@@ -281,9 +323,16 @@ struct Worker {
   bool welcomed = false;
   bool done = false;
   double last_sent = 0;
+  double welcomed_at = -1;        // First "welcome".
+  double first_assign_at = -1;    // First "assign".
   std::map<int64_t, Job> jobs;    // By lease.
   std::multiset<double> free_at;  // When each free slot became free.
+  // Leases whose next epoch OnMessage() scheduled (an assign or a
+  // "continue"): the multi-process loop puts them on its timer heap.
+  std::vector<int64_t> scheduled;
 };
+
+constexpr int kMessageTypes = static_cast<int>(hpo::MessageType::kError) + 1;
 
 struct Figures {
   int64_t epochs_sent = 0;
@@ -294,7 +343,22 @@ struct Figures {
   int welcomes = 0;
   int64_t unexpected = 0;  // rejoin, error, assign without a free slot.
   std::vector<double> latency_ms;
+  // The same without each worker's first dispatch (hello to first assign),
+  // which measures the ramp-up rather than the coordinator at work.
+  std::vector<double> steady_ms;
+  // Messages by type, sent to and received from the coordinator.
+  int64_t sent[kMessageTypes] = {};
+  int64_t received[kMessageTypes] = {};
+  double last_welcome = -1;  // The latest first "welcome" of a worker.
+  double last_first_assign = -1;
+  double last_done = -1;  // When the last worker heard "done".
 };
+
+int64_t Total(const int64_t (&counts)[kMessageTypes]) {
+  int64_t n = 0;
+  for (int64_t c : counts) n += c;
+  return n;
+}
 
 uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -314,22 +378,34 @@ double EpochSeconds(const Options& o, const Job& job) {
   return o.epoch_ms / 1000 * (0.5 + Unit(key));
 }
 
-void Send(Worker& w, const hpo::Message& m) {
+void Send(Worker& w, const hpo::Message& m, Figures& f) {
   const std::string bytes = hpo::Encode(m);
   if (!w.socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
     Fail("a worker's send queue is full");
   }
   w.last_sent = Now();
+  ++f.sent[static_cast<int>(m.type)];
 }
 
-void SendHello(Worker& w, int index, int slots) {
-  Send(w, hpo::MakeMessage(hpo::MessageType::kHello,
-                           {{"name", "bench-" + std::to_string(index)},
-                            {"host", "localhost"},
-                            {"devices", json::array({"cpu"})},
-                            {"slots", slots},
-                            {"session", w.session},
-                            {"pid", static_cast<int64_t>(getpid())}}));
+void SendHeartbeat(Worker& w, Figures& f) {
+  json running = json::array();
+  for (const auto& [lease, job] : w.jobs) running.push_back(lease);
+  Send(w,
+       hpo::MakeMessage(hpo::MessageType::kHeartbeat, {{"running", running}}),
+       f);
+  ++f.heartbeats;
+}
+
+void SendHello(Worker& w, int index, int slots, Figures& f) {
+  Send(w,
+       hpo::MakeMessage(hpo::MessageType::kHello,
+                        {{"name", "bench-" + std::to_string(index)},
+                         {"host", "localhost"},
+                         {"devices", json::array({"cpu"})},
+                         {"slots", slots},
+                         {"session", w.session},
+                         {"pid", static_cast<int64_t>(getpid())}}),
+       f);
   const double now = Now();
   w.free_at.clear();
   for (int s = 0; s < slots; ++s) w.free_at.insert(now);
@@ -340,18 +416,20 @@ void SendEpoch(Worker& w, Job& job, Figures& f) {
   const int epoch = ++job.epoch;
   const double acc = job.q * (1 - std::exp(-epoch / job.tau));
   const double loss = 2.3 * (1 - acc);
-  Send(w, hpo::MakeMessage(hpo::MessageType::kEpoch,
-                           {{"lease", job.lease},
-                            {"trial", job.trial},
-                            {"epoch", epoch},
-                            {"metrics",
-                             {{"train_loss", loss * 0.9},
-                              {"val_loss", loss},
-                              {"val_accuracy", acc},
-                              {"val_track_accuracy", acc * 1.05},
-                              {"epoch_seconds", 0.0},
-                              {"samples_per_second", 0.0}}},
-                            {"checkpoint", nullptr}}));
+  Send(w,
+       hpo::MakeMessage(hpo::MessageType::kEpoch,
+                        {{"lease", job.lease},
+                         {"trial", job.trial},
+                         {"epoch", epoch},
+                         {"metrics",
+                          {{"train_loss", loss * 0.9},
+                           {"val_loss", loss},
+                           {"val_accuracy", acc},
+                           {"val_track_accuracy", acc * 1.05},
+                           {"epoch_seconds", 0.0},
+                           {"samples_per_second", 0.0}}},
+                         {"checkpoint", nullptr}}),
+       f);
   job.sent_at[epoch] = w.last_sent;
   if (epoch == job.to_epoch) job.waiting_since = w.last_sent;
   ++f.epochs_sent;
@@ -369,9 +447,14 @@ void OnMessage(Worker& w, int index, const Options& o,
     Fail(std::string("bad message from the coordinator: ") + e.what());
   }
   const json& b = m.body;
+  ++f.received[static_cast<int>(m.type)];
   switch (m.type) {
     case hpo::MessageType::kWelcome:
-      if (!w.welcomed) ++f.welcomes;
+      if (!w.welcomed) {
+        ++f.welcomes;
+        w.welcomed_at = now;
+        f.last_welcome = std::max(f.last_welcome, now);
+      }
       w.welcomed = true;
       break;
     case hpo::MessageType::kAssign: {
@@ -380,7 +463,12 @@ void OnMessage(Worker& w, int index, const Options& o,
         ++f.unexpected;
       } else {
         f.latency_ms.push_back(1000 * (now - *w.free_at.begin()));
+        if (w.first_assign_at >= 0) f.steady_ms.push_back(f.latency_ms.back());
         w.free_at.erase(w.free_at.begin());
+      }
+      if (w.first_assign_at < 0) {
+        w.first_assign_at = now;
+        f.last_first_assign = std::max(f.last_first_assign, now);
       }
       Job job;
       job.lease = b.at("lease").get<int64_t>();
@@ -390,6 +478,7 @@ void OnMessage(Worker& w, int index, const Options& o,
       job.q = 0.3 + 0.6 * Unit(static_cast<uint64_t>(job.trial) * 2);
       job.tau = 1 + 9 * Unit(static_cast<uint64_t>(job.trial) * 2 + 1);
       job.next_at = now + EpochSeconds(o, job);
+      w.scheduled.push_back(job.lease);
       w.jobs[job.lease] = std::move(job);
       break;
     }
@@ -402,10 +491,12 @@ void OnMessage(Worker& w, int index, const Options& o,
         if (job.waiting_since >= 0) {
           ++f.continues;
           f.latency_ms.push_back(1000 * (now - job.waiting_since));
+          f.steady_ms.push_back(f.latency_ms.back());
           job.waiting_since = -1;
         }
         job.to_epoch = to;
         job.next_at = now + EpochSeconds(o, job);
+        w.scheduled.push_back(job.lease);
         break;
       }
       // Stop: the slot became free when the epoch it answers was sent.
@@ -418,8 +509,11 @@ void OnMessage(Worker& w, int index, const Options& o,
     case hpo::MessageType::kDone:
       // As hpo-worker --exit-when-done: leave the study, then exit.
       if (!w.done) {
-        Send(w, hpo::MakeMessage(hpo::MessageType::kBye,
-                                 {{"why", "exiting (--exit-when-done)"}}));
+        Send(w,
+             hpo::MakeMessage(hpo::MessageType::kBye,
+                              {{"why", "exiting (--exit-when-done)"}}),
+             f);
+        f.last_done = std::max(f.last_done, now);
       }
       w.done = true;
       break;
@@ -429,7 +523,7 @@ void OnMessage(Worker& w, int index, const Options& o,
       ++f.unexpected;
       w.jobs.clear();
       w.session = hpo::NewLease();
-      SendHello(w, index, o.slots);
+      SendHello(w, index, o.slots, f);
       break;
     default:
       Fail("unexpected \"" + std::string(hpo::ToString(m.type)) +
@@ -455,10 +549,442 @@ std::string FirstLine(const std::string& path, const std::string& key) {
   return "";
 }
 
+// Creates worker `index`'s DEALER socket and connects it to `endpoint`.
+void Connect(Worker& w, int index, zmq::context_t& context,
+             const std::string& endpoint, int linger_ms) {
+  w.socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+  w.socket->set(zmq::sockopt::linger, linger_ms);
+  w.socket->set(zmq::sockopt::sndhwm, 100000);
+  w.socket->set(zmq::sockopt::rcvhwm, 100000);
+  w.socket->set(
+      zmq::sockopt::routing_id,
+      "bench" + std::to_string(index) + "-" + std::to_string(hpo::NewLease()));
+  w.socket->connect(endpoint);
+  w.session = hpo::NewLease();
+}
+
+// Emulates all the workers in this process, one thread polling every
+// socket each round (the default: up to 1,000 workers). Returns when every
+// worker has heard "done"; `start` is when the hellos went out.
+void EmulateInProcess(const Options& o, const std::string& endpoint,
+                      Child& child, const std::string& log, Figures& f,
+                      double& start) {
+  zmq::context_t context(1);
+  std::vector<Worker> workers(static_cast<size_t>(o.workers));
+  std::vector<zmq::pollitem_t> items;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    Connect(workers[i], static_cast<int>(i), context, endpoint, 0);
+    items.push_back({workers[i].socket->handle(), 0, ZMQ_POLLIN, 0});
+  }
+
+  start = Now();
+  for (size_t i = 0; i < workers.size(); ++i) {
+    SendHello(workers[i], static_cast<int>(i), o.slots, f);
+  }
+  int done = 0;
+  double last_check = start;
+  while (done < o.workers) {
+    // Every running job whose epoch is due sends one epoch per round, so
+    // workers interleave.
+    bool sent = false;
+    double next_due = Now() + 0.05;
+    for (Worker& w : workers) {
+      for (auto& [lease, job] : w.jobs) {
+        if (job.epoch >= job.to_epoch) continue;
+        if (o.epoch_ms == 0 || job.next_at <= Now()) {
+          SendEpoch(w, job, f);
+          job.next_at += EpochSeconds(o, job);  // Keeps the average pace.
+          sent = true;
+        }
+        if (job.epoch < job.to_epoch) {
+          next_due = std::min(next_due, job.next_at);
+        }
+      }
+    }
+    // Sleeps until the next epoch is due (rounded up to whole milliseconds,
+    // so pacing never spins) or a message comes.
+    const double wait_ms = sent ? 0 : std::ceil(1000 * (next_due - Now()));
+    zmq::poll(items.data(), items.size(),
+              std::chrono::milliseconds(
+                  static_cast<int64_t>(std::max(0.0, wait_ms))));
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      Worker& w = workers[i];
+      zmq::message_t frame;
+      while (w.socket->recv(frame, zmq::recv_flags::dontwait)) {
+        const bool was_done = w.done;
+        OnMessage(w, static_cast<int>(i), o, frame, f);
+        w.scheduled.clear();  // This loop looks at every job each round.
+        if (w.done && !was_done) ++done;
+      }
+    }
+    const double now = Now();
+    for (Worker& w : workers) {
+      if (w.welcomed && !w.done && now - w.last_sent >= o.heartbeat_s) {
+        SendHeartbeat(w, f);
+      }
+    }
+    if (now - last_check > 0.1) {
+      last_check = now;
+      if (child.Wait(0)) {
+        Fail("hpo-coordinator exited with status " +
+             std::to_string(child.exit_code()) +
+             " before the study was over; log:\n" + ReadFile(log));
+      }
+      if (now - start > kRunTimeoutS) Fail("the study did not finish in time");
+      if (f.welcomes < o.workers && now - start > kStartTimeoutS) {
+        Fail("only " + std::to_string(f.welcomes) + " of " +
+             std::to_string(o.workers) + " workers were welcomed in " +
+             std::to_string(static_cast<int>(kStartTimeoutS)) + " s");
+      }
+    }
+  }
+}
+
+// Set by SIGTERM in a child of --processes: the coordinator has exited
+// although some of its workers never heard "done" (they never joined).
+volatile sig_atomic_t g_stop = 0;
+
+extern "C" void OnStop(int) { g_stop = 1; }
+
+// A due epoch of a job (lease != 0) or a heartbeat check (lease == 0).
+struct Timer {
+  double at = 0;
+  int worker = 0;
+  int64_t lease = 0;
+  bool operator>(const Timer& t) const { return at > t.at; }
+};
+
+// One child of --processes: emulates workers first .. first+count-1. Its
+// sockets are watched by epoll through their ZMQ_FD descriptors and its
+// epochs and heartbeats come from a timer heap, so a message costs
+// O(log count), not O(count). Connects, writes one byte to `ready_fd`,
+// waits for one byte on `go_fd`, then runs until every worker has heard
+// "done".
+Figures EmulateShare(const Options& o, const std::string& endpoint, int first,
+                     int count, int ready_fd, int go_fd) {
+  zmq::context_t context(1);
+  context.set(zmq::ctxopt::max_sockets, count + 64);
+  std::vector<Worker> workers(static_cast<size_t>(count));
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) Fail(std::string("epoll_create1: ") + std::strerror(errno));
+  for (int i = 0; i < count; ++i) {
+    // A linger, so that the last "bye" leaves before the context closes.
+    Connect(workers[i], first + i, context, endpoint, 2000);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    const int fd = workers[i].socket->get(zmq::sockopt::fd);
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      Fail(std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+  }
+  signal(SIGTERM, OnStop);
+  char c = 'r';
+  if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1) {
+    Fail("the parent went away before the start");
+  }
+
+  Figures f;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers;
+  int done = 0;
+  // Hands every message waiting on worker i's socket to OnMessage(). A
+  // ZMQ_FD only signals a change: after any send or receive the socket must
+  // be asked (ZMQ_EVENTS) whether more is waiting.
+  auto drain = [&](int i) {
+    Worker& w = workers[static_cast<size_t>(i)];
+    zmq::message_t frame;
+    while ((w.socket->get(zmq::sockopt::events) & ZMQ_POLLIN) &&
+           w.socket->recv(frame, zmq::recv_flags::dontwait)) {
+      const bool was_done = w.done;
+      OnMessage(w, first + i, o, frame, f);
+      if (w.done && !was_done) ++done;
+      for (int64_t lease : w.scheduled) {
+        auto it = w.jobs.find(lease);
+        if (it != w.jobs.end()) timers.push({it->second.next_at, i, lease});
+      }
+      w.scheduled.clear();
+    }
+  };
+  const double start = Now();
+  for (int i = 0; i < count; ++i) {
+    SendHello(workers[i], first + i, o.slots, f);
+    timers.push({workers[i].last_sent + o.heartbeat_s, i, 0});
+  }
+  for (int i = 0; i < count; ++i) drain(i);
+
+  constexpr int kMaxFired = 512;  // Timers per round, then receive.
+  std::vector<int> touched;
+  std::vector<epoll_event> events(256);
+  double last_sweep = Now();
+  while (done < count && !g_stop) {
+    const double now = Now();
+    int fired = 0;
+    touched.clear();
+    while (!timers.empty() && timers.top().at <= now && fired < kMaxFired) {
+      const Timer t = timers.top();
+      timers.pop();
+      ++fired;
+      Worker& w = workers[static_cast<size_t>(t.worker)];
+      if (w.done) continue;
+      if (t.lease == 0) {
+        if (w.welcomed && now - w.last_sent >= o.heartbeat_s) {
+          SendHeartbeat(w, f);
+          touched.push_back(t.worker);
+        }
+        double next = w.last_sent + o.heartbeat_s;
+        if (next <= now) next = now + o.heartbeat_s;  // Not welcomed yet.
+        timers.push({next, t.worker, 0});
+        continue;
+      }
+      auto it = w.jobs.find(t.lease);
+      if (it == w.jobs.end()) continue;  // Stopped.
+      Job& job = it->second;
+      if (job.epoch >= job.to_epoch || job.next_at != t.at) continue;
+      SendEpoch(w, job, f);
+      job.next_at += EpochSeconds(o, job);  // Keeps the average pace.
+      if (job.epoch < job.to_epoch)
+        timers.push({job.next_at, t.worker, t.lease});
+      touched.push_back(t.worker);
+    }
+    for (int i : touched) drain(i);
+    int wait_ms = 0;
+    if (fired < kMaxFired) {
+      const double next = timers.empty() ? Now() + 0.05 : timers.top().at;
+      wait_ms = static_cast<int>(
+          std::clamp(std::ceil(1000 * (next - Now())), 0.0, 50.0));
+    }
+    const int n =
+        epoll_wait(ep, events.data(), static_cast<int>(events.size()), wait_ms);
+    for (int k = 0; k < n; ++k) drain(static_cast<int>(events[k].data.u32));
+    if (Now() - last_sweep > 0.1) {
+      // A safety net for a missed signal: ask every socket.
+      last_sweep = Now();
+      for (int i = 0; i < count; ++i) drain(i);
+      if (last_sweep - start > kRunTimeoutS) {
+        Fail("the study did not finish in time");
+      }
+    }
+  }
+  close(ep);
+  return f;
+}
+
+// A child's figures, as text, for the parent.
+void WriteFigures(const Figures& f, const std::string& path) {
+  std::ofstream out(path);
+  out.precision(17);
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  out << f.epochs_sent << " " << f.assigns << " " << f.continues << " "
+      << f.stops_mid_job << " " << f.heartbeats << " " << f.welcomes << " "
+      << f.unexpected << " " << f.last_welcome << " " << f.last_first_assign
+      << " " << f.last_done << "\n";
+  for (int64_t n : f.sent) out << n << " ";
+  out << "\n";
+  for (int64_t n : f.received) out << n << " ";
+  for (const std::vector<double>* v : {&f.latency_ms, &f.steady_ms}) {
+    out << "\n" << v->size() << "\n";
+    for (double x : *v) out << x << "\n";
+  }
+  out << "end\n";
+  if (!out) Fail("cannot write " + path);
+}
+
+// Adds the figures in `path` to `f`.
+void MergeFigures(const std::string& path, Figures& f) {
+  std::ifstream in(path);
+  Figures c;
+  size_t samples = 0;
+  in >> c.epochs_sent >> c.assigns >> c.continues >> c.stops_mid_job >>
+      c.heartbeats >> c.welcomes >> c.unexpected >> c.last_welcome >>
+      c.last_first_assign >> c.last_done;
+  for (int64_t& n : c.sent) in >> n;
+  for (int64_t& n : c.received) in >> n;
+  for (std::vector<double>* v : {&f.latency_ms, &f.steady_ms}) {
+    in >> samples;
+    v->reserve(v->size() + samples);
+    for (size_t i = 0; i < samples && in; ++i) {
+      double x = 0;
+      in >> x;
+      v->push_back(x);
+    }
+  }
+  std::string end;
+  in >> end;
+  if (!in || end != "end") Fail("cannot read a child's figures in " + path);
+  f.epochs_sent += c.epochs_sent;
+  f.assigns += c.assigns;
+  f.continues += c.continues;
+  f.stops_mid_job += c.stops_mid_job;
+  f.heartbeats += c.heartbeats;
+  f.welcomes += c.welcomes;
+  f.unexpected += c.unexpected;
+  for (int i = 0; i < kMessageTypes; ++i) {
+    f.sent[i] += c.sent[i];
+    f.received[i] += c.received[i];
+  }
+  f.last_welcome = std::max(f.last_welcome, c.last_welcome);
+  f.last_first_assign = std::max(f.last_first_assign, c.last_first_assign);
+  f.last_done = std::max(f.last_done, c.last_done);
+}
+
+// VmRSS and VmHWM of process `pid`, in KiB (0 when gone).
+std::pair<double, double> ReadRss(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  double rss = 0, hwm = 0;
+  while (in >> key) {
+    if (key == "VmRSS:") in >> rss;
+    if (key == "VmHWM:") in >> hwm;
+  }
+  return {rss, hwm};
+}
+
+// The host's count of connections dropped because a listening socket's
+// accept queue was full (TcpExt ListenOverflows in /proc/net/netstat).
+double ListenOverflows() {
+  std::ifstream in("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value) {
+      if (name == "ListenOverflows") return std::atof(value.c_str());
+    }
+  }
+  return 0;
+}
+
+// What the parent of --processes measures besides the children's figures.
+struct ScaleFigures {
+  double rss_idle_kb = 0;       // Before the workers connect.
+  double rss_peak_kb = 0;       // Highest VmRSS sampled.
+  double hwm_kb = 0;            // Last VmHWM read.
+  double rss_end_kb = 0;        // Last VmRSS sampled while the study ran.
+  double children_cpu = 0;      // CPU seconds of the emulating children.
+  double listen_overflows = 0;  // ListenOverflows before the workers came.
+  int samples = 0;
+};
+
+// Forks o.processes children that share the workers; returns their merged
+// figures once all have exited. `start` is when they were told to go.
+Figures EmulateInChildren(const Options& o, const std::string& endpoint,
+                          Child& child, const std::string& log,
+                          const fs::path& dir, double& start,
+                          ScaleFigures& scale) {
+  int ready[2], go[2];
+  if (pipe(ready) != 0 || pipe(go) != 0) Fail("pipe failed");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::vector<pid_t> pids;
+  for (int k = 0; k < o.processes; ++k) {
+    const int first = static_cast<int>(int64_t{o.workers} * k / o.processes);
+    const int last =
+        static_cast<int>(int64_t{o.workers} * (k + 1) / o.processes);
+    const pid_t pid = fork();
+    if (pid < 0) Fail(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      close(ready[0]);
+      close(go[1]);
+      g_dir.clear();  // The parent reports and cleans up.
+      const Figures f =
+          EmulateShare(o, endpoint, first, last - first, ready[1], go[0]);
+      WriteFigures(f, (dir / ("child-" + std::to_string(k) + ".txt")).string());
+      std::fflush(stdout);
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  close(ready[1]);
+  close(go[0]);
+  for (int k = 0; k < o.processes; ++k) {
+    char c = 0;
+    if (read(ready[0], &c, 1) != 1) Fail("a child died before connecting");
+  }
+  start = Now();
+  const std::string go_bytes(static_cast<size_t>(o.processes), 'g');
+  if (write(go[1], go_bytes.data(), go_bytes.size()) !=
+      static_cast<ssize_t>(go_bytes.size())) {
+    Fail("cannot start the children");
+  }
+  close(ready[0]);
+  close(go[1]);
+
+  size_t running = pids.size();
+  double coordinator_gone = -1;
+  while (running > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    const auto [rss, hwm] = ReadRss(child.pid());
+    if (rss > 0) {
+      scale.rss_peak_kb = std::max(scale.rss_peak_kb, rss);
+      scale.rss_end_kb = rss;
+      scale.hwm_kb = hwm;
+      ++scale.samples;
+    }
+    for (pid_t& pid : pids) {
+      if (pid <= 0) continue;
+      int status = 0;
+      rusage usage{};
+      if (wait4(pid, &status, WNOHANG, &usage) != pid) continue;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        Fail("an emulating child failed (status " + std::to_string(status) +
+             ")");
+      }
+      scale.children_cpu += Seconds(usage.ru_utime) + Seconds(usage.ru_stime);
+      pid = -1;
+      --running;
+    }
+    if (child.running() && child.Wait(0)) {
+      if (child.exit_code() != 0) {
+        Fail("hpo-coordinator exited with status " +
+             std::to_string(child.exit_code()) +
+             " before the study was over; log:\n" + ReadFile(log));
+      }
+      coordinator_gone = Now();
+    }
+    if (coordinator_gone > 0 && Now() - coordinator_gone > 5) {
+      // The study is over but some workers never heard "done" (they never
+      // got a connection in): the children stop and report.
+      for (pid_t pid : pids) {
+        if (pid > 0) kill(pid, SIGTERM);
+      }
+      coordinator_gone = 1e300;
+    }
+    if (Now() - start > kRunTimeoutS + 60) {
+      for (pid_t pid : pids) {
+        if (pid > 0) kill(pid, SIGKILL);
+      }
+      Fail("the study did not finish in time");
+    }
+  }
+  Figures f;
+  for (int k = 0; k < o.processes; ++k) {
+    MergeFigures((dir / ("child-" + std::to_string(k) + ".txt")).string(), f);
+  }
+  return f;
+}
+
+// Raises the soft limit on open files to the hard limit: each emulated
+// worker holds a TCP connection and a ZeroMQ mailbox, the coordinator one
+// descriptor per worker. The coordinator inherits the limit.
+rlim_t RaiseFileLimit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+    (void)getrlimit(RLIMIT_NOFILE, &r);
+  }
+  return r.rlim_cur;
+}
+
 }  // namespace
 
 int Run(const Options& o) {
   signal(SIGPIPE, SIG_IGN);
+  const rlim_t open_files = RaiseFileLimit();
 
   fs::path dir;
   if (o.dir.empty()) {
@@ -500,109 +1026,52 @@ int Run(const Options& o) {
         "reports/s offered\n",
         o.epoch_ms, 1000.0 * o.workers * o.slots / o.epoch_ms);
   }
+  if (o.processes > 0) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " --processes %d --heartbeat-s %g",
+                  o.processes, o.heartbeat_s);
+    reproduce += buf;
+    std::printf(
+        "%d processes emulate %d workers (one TCP connection each); "
+        "heartbeat_s %g; open-file limit %llu\n",
+        o.processes, o.workers, o.heartbeat_s,
+        static_cast<unsigned long long>(open_files));
+    if (open_files < static_cast<rlim_t>(o.workers) + 64) {
+      std::printf(
+          "warning: the coordinator needs a descriptor per worker: raise "
+          "the hard limit (ulimit -Hn)\n");
+    }
+  }
   std::printf("reproduce: %s\n\n", reproduce.c_str());
   std::fflush(stdout);
 
   const double spawned = Now();
-  Child child({HPO_COORDINATOR, "--study", study, "--db", db, "--bind",
+  Child child({o.coordinator, "--study", study, "--db", db, "--bind",
                "tcp://127.0.0.1:*"},
               out, log);
   const std::string endpoint = WaitForEndpoint(child, log);
   const double listening = Now();
 
-  zmq::context_t context(1);
-  std::vector<Worker> workers(static_cast<size_t>(o.workers));
-  std::vector<zmq::pollitem_t> items;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    Worker& w = workers[i];
-    w.socket =
-        std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-    w.socket->set(zmq::sockopt::linger, 0);
-    w.socket->set(zmq::sockopt::sndhwm, 100000);
-    w.socket->set(zmq::sockopt::rcvhwm, 100000);
-    w.socket->set(
-        zmq::sockopt::routing_id,
-        "bench" + std::to_string(i) + "-" + std::to_string(hpo::NewLease()));
-    w.socket->connect(endpoint);
-    w.session = hpo::NewLease();
-    items.push_back({w.socket->handle(), 0, ZMQ_POLLIN, 0});
-  }
-
   Figures f;
-  const double start = Now();
-  for (size_t i = 0; i < workers.size(); ++i) {
-    SendHello(workers[i], static_cast<int>(i), o.slots);
+  double start = 0;
+  ScaleFigures scale;
+  if (o.processes == 0) {
+    EmulateInProcess(o, endpoint, child, log, f, start);
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    scale.rss_idle_kb = ReadRss(child.pid()).first;
+    scale.listen_overflows = ListenOverflows();
+    f = EmulateInChildren(o, endpoint, child, log, dir, start, scale);
   }
-  int done = 0;
-  double last_check = start;
-  while (done < o.workers) {
-    // Every running job whose epoch is due sends one epoch per round, so
-    // workers interleave.
-    bool sent = false;
-    double next_due = Now() + 0.05;
-    for (Worker& w : workers) {
-      for (auto& [lease, job] : w.jobs) {
-        if (job.epoch >= job.to_epoch) continue;
-        if (o.epoch_ms == 0 || job.next_at <= Now()) {
-          SendEpoch(w, job, f);
-          job.next_at += EpochSeconds(o, job);  // Keeps the average pace.
-          sent = true;
-        }
-        if (job.epoch < job.to_epoch) {
-          next_due = std::min(next_due, job.next_at);
-        }
-      }
-    }
-    // Sleeps until the next epoch is due (rounded up to whole milliseconds,
-    // so pacing never spins) or a message comes.
-    const double wait_ms = sent ? 0 : std::ceil(1000 * (next_due - Now()));
-    zmq::poll(items.data(), items.size(),
-              std::chrono::milliseconds(
-                  static_cast<int64_t>(std::max(0.0, wait_ms))));
-    for (size_t i = 0; i < workers.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      Worker& w = workers[i];
-      zmq::message_t frame;
-      while (w.socket->recv(frame, zmq::recv_flags::dontwait)) {
-        const bool was_done = w.done;
-        OnMessage(w, static_cast<int>(i), o, frame, f);
-        if (w.done && !was_done) ++done;
-      }
-    }
-    const double now = Now();
-    for (Worker& w : workers) {
-      if (w.welcomed && !w.done && now - w.last_sent >= kHeartbeatS) {
-        json running = json::array();
-        for (const auto& [lease, job] : w.jobs) running.push_back(lease);
-        Send(w, hpo::MakeMessage(hpo::MessageType::kHeartbeat,
-                                 {{"running", running}}));
-        ++f.heartbeats;
-      }
-    }
-    if (now - last_check > 0.1) {
-      last_check = now;
-      if (child.Wait(0)) {
-        Fail("hpo-coordinator exited with status " +
-             std::to_string(child.exit_code()) +
-             " before the study was over; log:\n" + ReadFile(log));
-      }
-      if (now - start > kRunTimeoutS) Fail("the study did not finish in time");
-      if (f.welcomes < o.workers && now - start > kStartTimeoutS) {
-        Fail("only " + std::to_string(f.welcomes) + " of " +
-             std::to_string(o.workers) + " workers were welcomed in " +
-             std::to_string(static_cast<int>(kStartTimeoutS)) + " s");
-      }
-    }
-  }
-  const double end = Now();
+  const double end = o.processes == 0 ? Now() : f.last_done;
   if (!child.Wait(30)) Fail("hpo-coordinator did not exit after the study");
   const double exited = Now();
   if (child.exit_code() != 0) {
     Fail("hpo-coordinator exited with status " +
          std::to_string(child.exit_code()) + "; log:\n" + ReadFile(log));
   }
-  rusage coordinator_usage{}, own_usage{};
-  getrusage(RUSAGE_CHILDREN, &coordinator_usage);
+  const rusage& coordinator_usage = child.usage();
+  rusage own_usage{};
   getrusage(RUSAGE_SELF, &own_usage);
 
   std::unique_ptr<hpo::Store> store = hpo::Store::Open(db, true);
@@ -653,11 +1122,77 @@ int Run(const Options& o) {
   line("coordinator CPU (s)", "%.3f", cpu_coordinator);
   line("coordinator CPU per report (us)", "%.1f",
        1e6 * cpu_coordinator / std::max<int64_t>(persisted, 1));
-  line("bench (emulated workers) CPU (s)", "%.3f", cpu_bench);
+  line("bench (emulated workers) CPU (s)", "%.3f",
+       cpu_bench + scale.children_cpu);
   line("last done to coordinator exit (s)", "%.3f", exited - end);
   line("heartbeats sent", "%.0f", static_cast<double>(f.heartbeats));
   line("unexpected (rejoin, extra assign)", "%.0f",
        static_cast<double>(f.unexpected));
+  if (o.processes > 0) {
+    using T = hpo::MessageType;
+    const double to_coordinator = static_cast<double>(Total(f.sent));
+    const double from_coordinator = static_cast<double>(Total(f.received));
+    std::printf("scale:\n");
+    line("processes", "%.0f", o.processes);
+    line("connections (one per worker)", "%.0f", o.workers);
+    line("workers welcomed", "%.0f", f.welcomes);
+    line("workers that heard done", "%.0f",
+         static_cast<double>(f.received[int(T::kDone)]));
+    line("ramp-up: all welcomed (s)", "%.3f", f.last_welcome - start);
+    line("ramp-up: all hold a first job (s)", "%.3f",
+         f.last_first_assign - start);
+    // Per type, in each direction: the count and its rate.
+    auto by_type = [&](const int64_t(&counts)[kMessageTypes],
+                       const char* direction) {
+      for (int t = 0; t < kMessageTypes; ++t) {
+        if (counts[t] == 0) continue;
+        char name[64];
+        std::snprintf(name, sizeof name, "  %s %s (count, /s)", direction,
+                      hpo::ToString(static_cast<T>(t)));
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%lld %8.0f",
+                      static_cast<long long>(counts[t]), counts[t] / wall);
+        std::printf("%-40s %20s\n", name, buf);
+      }
+    };
+    line("messages to the coordinator", "%.0f", to_coordinator);
+    by_type(f.sent, "in:");
+    line("messages to the coordinator per second", "%.0f",
+         to_coordinator / wall);
+    line("messages from the coordinator", "%.0f", from_coordinator);
+    by_type(f.received, "out:");
+    line("messages from the coordinator per second", "%.0f",
+         from_coordinator / wall);
+    line("dispatch latency after ramp-up p50 (ms)", "%.3f",
+         Percentile(f.steady_ms, 50));
+    line("dispatch latency after ramp-up p90 (ms)", "%.3f",
+         Percentile(f.steady_ms, 90));
+    line("dispatch latency after ramp-up p99 (ms)", "%.3f",
+         Percentile(f.steady_ms, 99));
+    line("dispatch latency after ramp-up max (ms)", "%.3f",
+         Percentile(f.steady_ms, 100));
+    line("listen-queue overflows (host, TcpExt)", "%.0f",
+         ListenOverflows() - scale.listen_overflows);
+    line("coordinator CPU per message in+out (us)", "%.1f",
+         1e6 * cpu_coordinator /
+             std::max(1.0, to_coordinator + from_coordinator));
+    line("coordinator CPU share of wall (%)", "%.1f",
+         100 * cpu_coordinator / wall);
+    line("bench CPU share of wall (%)", "%.1f",
+         100 * (cpu_bench + scale.children_cpu) / wall);
+    line("coordinator RSS before workers (MiB)", "%.1f",
+         scale.rss_idle_kb / 1024);
+    line("coordinator RSS peak sampled (MiB)", "%.1f",
+         scale.rss_peak_kb / 1024);
+    line("coordinator VmHWM (MiB)", "%.1f", scale.hwm_kb / 1024);
+    line("coordinator ru_maxrss (MiB)", "%.1f",
+         coordinator_usage.ru_maxrss / 1024.0);
+    line("coordinator RSS per worker (KiB)", "%.1f",
+         (std::max(scale.hwm_kb,
+                   static_cast<double>(coordinator_usage.ru_maxrss)) -
+          scale.rss_idle_kb) /
+             o.workers);
+  }
   std::printf("trial states: %s\n", state_list.c_str());
   const std::string summary = FirstLine(out, "study ");
   if (!summary.empty()) std::printf("coordinator: %s\n", summary.c_str());
