@@ -341,6 +341,7 @@ struct Figures {
   int64_t stops_mid_job = 0;  // Pruned before the job's last epoch.
   int64_t heartbeats = 0;
   int welcomes = 0;
+  int workers_done = 0;    // Workers that heard "done" (some hear it twice).
   int64_t unexpected = 0;  // rejoin, error, assign without a free slot.
   std::vector<double> latency_ms;
   // The same without each worker's first dispatch (hello to first assign),
@@ -514,6 +515,7 @@ void OnMessage(Worker& w, int index, const Options& o,
                               {{"why", "exiting (--exit-when-done)"}}),
              f);
         f.last_done = std::max(f.last_done, now);
+        ++f.workers_done;
       }
       w.done = true;
       break;
@@ -779,7 +781,7 @@ void WriteFigures(const Figures& f, const std::string& path) {
   out << f.epochs_sent << " " << f.assigns << " " << f.continues << " "
       << f.stops_mid_job << " " << f.heartbeats << " " << f.welcomes << " "
       << f.unexpected << " " << f.last_welcome << " " << f.last_first_assign
-      << " " << f.last_done << "\n";
+      << " " << f.last_done << " " << f.workers_done << "\n";
   for (int64_t n : f.sent) out << n << " ";
   out << "\n";
   for (int64_t n : f.received) out << n << " ";
@@ -798,7 +800,7 @@ void MergeFigures(const std::string& path, Figures& f) {
   size_t samples = 0;
   in >> c.epochs_sent >> c.assigns >> c.continues >> c.stops_mid_job >>
       c.heartbeats >> c.welcomes >> c.unexpected >> c.last_welcome >>
-      c.last_first_assign >> c.last_done;
+      c.last_first_assign >> c.last_done >> c.workers_done;
   for (int64_t& n : c.sent) in >> n;
   for (int64_t& n : c.received) in >> n;
   for (std::vector<double>* v : {&f.latency_ms, &f.steady_ms}) {
@@ -819,6 +821,7 @@ void MergeFigures(const std::string& path, Figures& f) {
   f.stops_mid_job += c.stops_mid_job;
   f.heartbeats += c.heartbeats;
   f.welcomes += c.welcomes;
+  f.workers_done += c.workers_done;
   f.unexpected += c.unexpected;
   for (int i = 0; i < kMessageTypes; ++i) {
     f.sent[i] += c.sent[i];
@@ -1136,8 +1139,7 @@ int Run(const Options& o) {
     line("processes", "%.0f", o.processes);
     line("connections (one per worker)", "%.0f", o.workers);
     line("workers welcomed", "%.0f", f.welcomes);
-    line("workers that heard done", "%.0f",
-         static_cast<double>(f.received[int(T::kDone)]));
+    line("workers that heard done", "%.0f", f.workers_done);
     line("ramp-up: all welcomed (s)", "%.3f", f.last_welcome - start);
     line("ramp-up: all hold a first job (s)", "%.3f",
          f.last_first_assign - start);
