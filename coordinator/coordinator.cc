@@ -742,21 +742,26 @@ void Coordinator::Commit() {
 void Coordinator::Tick() {
   if (finished_) return;
   const double now = clock_.Now();
-  std::vector<std::string> silent;
-  for (const auto& [identity, worker] : workers_) {
-    if (now - worker.last_heard > spec_.execution.lease_timeout_s) {
-      silent.push_back(identity);
+  // Looking at every worker costs O(workers), and a busy coordinator ticks
+  // after every few messages: a few times per heartbeat is enough.
+  if (now - last_scan_ >= std::min(0.05, spec_.execution.heartbeat_s / 4)) {
+    last_scan_ = now;
+    std::vector<std::string> silent;
+    for (const auto& [identity, worker] : workers_) {
+      if (now - worker.last_heard > spec_.execution.lease_timeout_s) {
+        silent.push_back(identity);
+      }
     }
-  }
-  for (const std::string& identity : silent) {
-    char why[96];
-    std::snprintf(why, sizeof why, "no message for %.1f s (lease_timeout_s)",
-                  spec_.execution.lease_timeout_s);
-    LoseWorker(identity, why);
-  }
-  for (auto& [identity, worker] : workers_) {
-    if (now - worker.last_sent >= spec_.execution.heartbeat_s) {
-      Send(identity, MessageType::kHeartbeat, json::object());
+    for (const std::string& identity : silent) {
+      char why[96];
+      std::snprintf(why, sizeof why, "no message for %.1f s (lease_timeout_s)",
+                    spec_.execution.lease_timeout_s);
+      LoseWorker(identity, why);
+    }
+    for (auto& [identity, worker] : workers_) {
+      if (now - worker.last_sent >= spec_.execution.heartbeat_s) {
+        Send(identity, MessageType::kHeartbeat, json::object());
+      }
     }
   }
   if (spec_.budget.max_hours > 0 &&

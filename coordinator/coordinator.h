@@ -216,6 +216,7 @@ class Coordinator {
   double prior_elapsed_ = 0;
   double session_start_ = 0;
   double last_commit_ = 0;
+  double last_scan_ = -1e300;  // Tick()'s last look at every worker.
 
   std::map<std::string, Worker> workers_;
   int data_error_workers_ = 0;  // Workers in workers_ with data_error.

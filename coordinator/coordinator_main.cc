@@ -203,6 +203,10 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   // Per peer: a flooding peer is held back by TCP once this many messages
   // wait, instead of filling the coordinator's memory.
   socket.set(zmq::sockopt::rcvhwm, 1000);
+  // Thousands of workers that start at once (one srun) connect at once:
+  // ZeroMQ's default accept queue of 100 drops most of them, and they retry
+  // after 1, 3, 7 ... s. The kernel caps it at net.core.somaxconn.
+  socket.set(zmq::sockopt::backlog, 4096);
   // A hard cap above the protocol's limit (which Decode() enforces, with a
   // log line): a peer that sends more is disconnected before the
   // coordinator buffers it.
