@@ -79,6 +79,13 @@ def hpo_figures(r):
             "WHERE study_id = ? AND split = 'test'", (sid,)).fetchone()
     train = sum(s or 0 for _, _, _, s, _ in rows)
     in_attempts = sum(e - s for _, s, e in attempts)
+    params = {n: json.loads(p) for n, p in db.execute(
+        "SELECT number, params FROM trials WHERE study_id = ?", (sid,))}
+    per_epoch = [(params.get(t, {}), s) for t, _, _, s, _ in rows
+                 if s is not None]
+    spans = {}
+    for w, s0, e0 in attempts:
+        spans.setdefault(w, []).append((s0, e0))
     return {
         "epochs": len(rows), "curve": curve,
         "complete": states.get("complete", 0),
@@ -88,7 +95,7 @@ def hpo_figures(r):
         "best_trial": test[2] if test else None,
         "train_s": train, "data_s": None,
         "in_trial_s": max(0.0, in_attempts - train), "storage_s": None,
-        "attempts": len(attempts),
+        "attempts": len(attempts), "spans": spans, "per_epoch": per_epoch,
     }
 
 
@@ -115,6 +122,12 @@ def optuna_figures(r):
     train = sum(e["end"] - e["start"] for e in epochs)
     storage = sum(e["report_s"] + e["prune_s"] for e in epochs)
     in_trials = sum(t["end"] - t["start"] for t in trials)
+    params = {t["trial"]: t["params"] for t in trials}
+    per_epoch = [(params.get(e["trial"], {}), e["end"] - e["start"])
+                 for e in epochs]
+    spans = {}
+    for t in trials:
+        spans.setdefault(t["pid"], []).append((t["start"], t["end"]))
     return {
         "epochs": len(epochs), "curve": curve, "reports_in_storage": reports,
         "complete": states.get("COMPLETE", 0),
@@ -125,7 +138,8 @@ def optuna_figures(r):
         "train_s": train, "data_s": sum(e["data_s"] for e in epochs),
         "in_trial_s": max(0.0, in_trials - train), "storage_s": storage,
         "ask_tell_s": sum(t["since_previous_s"] or 0 for t in trials),
-        "setup_s": sum(t["setup_s"] for t in trials),
+        "setup_s": sum(t["setup_s"] for t in trials), "spans": spans,
+        "per_epoch": per_epoch,
     }
 
 
@@ -136,6 +150,16 @@ def figures(r):
     f["best"] = max((a for _, a in f["curve"]), default=None)
     f["worker_s"] = r["workers"] * f["wall"]
     f["between_s"] = max(0.0, f["worker_s"] - f["train_s"] - f["in_trial_s"])
+    # The "between" time of each worker, split: from the launch to its first
+    # trial (start-up), gaps between its trials (waiting for work, ask/tell),
+    # from its last trial to the end (waiting for the others, test split).
+    startup = gaps = tail = 0.0
+    for spans in f["spans"].values():
+        spans.sort()
+        startup += spans[0][0] - r["start"]
+        tail += r["end"] - spans[-1][1]
+        gaps += sum(max(0.0, b[0] - a[1]) for a, b in zip(spans, spans[1:]))
+    f["startup_s"], f["gaps_s"], f["tail_s"] = startup, gaps, tail
     return f
 
 
@@ -176,6 +200,41 @@ def table(runs, figs, groups, title):
                       test, 100 * f["train_s"] / f["worker_s"],
                       fmt(f["data_s"], "%.1f"), f["in_trial_s"],
                       fmt(f["storage_s"], "%.1f"), f["between_s"]))
+    print()
+
+
+def per_config_table(runs, figs, idx):
+    """Seconds per epoch (training loop + validation, wall clock) by the
+    parameters that set an epoch's cost, so that the two sides' speeds
+    compare on the same configurations (each side samples its own)."""
+    keys = ("channels", "batch_size")
+    cells = {}
+    for i in idx:
+        for params, sec in figs[i]["per_epoch"]:
+            k = tuple(json.dumps(params.get(x)) for x in keys)
+            cells.setdefault(k, {}).setdefault(runs[i]["side"], []).append(sec)
+    print("Seconds per epoch by configuration (all head-to-head runs; "
+          "median, with the epoch count):")
+    print()
+    print("| channels | batch | hpo s/epoch (epochs) | Optuna + PyTorch "
+          "s/epoch (epochs) | hpo / PyTorch |")
+    print("|---|---|---|---|---|")
+    ratios = []
+    for k in sorted(cells):
+        c = cells[k]
+        h, o = c.get("hpo", []), c.get("optuna", [])
+        mh = statistics.median(h) if h else None
+        mo = statistics.median(o) if o else None
+        r = ratio(mh, mo)
+        if r is not None:
+            ratios.append((r, min(len(h), len(o))))
+        print("| %s | %s | %s (%d) | %s (%d) | %s |" % (
+            k[0], k[1], fmt(mh, "%.2f"), len(h), fmt(mo, "%.2f"), len(o),
+            fmt(r, "%.2f")))
+    if ratios:
+        w = sum(n for _, n in ratios)
+        print("| weighted by epochs | | | | **%.2f** |" %
+              (sum(r * n for r, n in ratios) / w))
     print()
 
 
@@ -244,6 +303,12 @@ def main():
                         side, ws, tr, 100 * tr / ws, tr / max(1, ep), it,
                         100 * it / ws, bt, 100 * bt / ws))
             print(line)
+            print("         between, per worker summed: launch to first "
+                  "trial %.1f s, gaps between trials %.1f s, last trial to "
+                  "the end (others finishing, test evaluation) %.1f s" % (
+                      sum(figs[i]["startup_s"] for i in idx),
+                      sum(figs[i]["gaps_s"] for i in idx),
+                      sum(figs[i]["tail_s"] for i in idx)))
             if side == "optuna":
                 ds = sum(figs[i]["data_s"] for i in idx)
                 st = sum(figs[i]["storage_s"] for i in idx)
@@ -280,13 +345,16 @@ def main():
                               s["search_end"] - r["start"],
                               s["end"] - s["search_end"],
                               figs[i]["reports_in_storage"]))
-        print()
+        per_config_table(runs, figs, head)
     if algos:
-        hb = [i for i in head if runs[i]["side"] == "hpo"][:1]
+        # Hyperband: the last hpo head-to-head run, the nearest in time
+        # (and so in the machine's load) to the random and ASHA runs.
+        hb = [i for i in head if runs[i]["side"] == "hpo"][-1:]
         group = hb + algos
         table(runs, figs, [group],
-              "### Inside hpo: random search, Hyperband and ASHA on about "
-              "the same epoch budget")
+              "### Inside hpo: Hyperband (%s), random search and ASHA on "
+              "about the same epoch budget" %
+              (runs[hb[0]]["run"] if hb else "not run"))
 
 
 if __name__ == "__main__":
