@@ -24,10 +24,9 @@ Columns, per run:
                   parentheses), evaluated on its final weights.
 Where time goes (worker-seconds: workers x wall):
   train           inside epochs: training loop + validation;
-  data            of which loading batches (gather from the mapped .npy,
-                  float16 -> float32, normalise); measured by the peer;
-                  hpo does not time it apart (bench/train_bench.sh: about
-                  0.13 ms per batch of 32, under 0.2% of a step);
+  data            of which loading training batches (gather from the
+                  mapped .npy, float16 -> float32, normalise): the peer's
+                  own timers, and hpo's data_seconds metric;
   in-trial        inside a trial/attempt but outside its epochs: model and
                   optimizer set-up, checkpoint save/restore (hpo), Optuna's
                   report() + should_prune() calls (given apart as
@@ -61,6 +60,10 @@ def hpo_figures(r):
         "SELECT m.trial, m.epoch, m.val_accuracy, m.epoch_seconds, "
         "m.recorded_at FROM metrics m WHERE m.study_id = ? "
         "ORDER BY m.recorded_at", (sid,)).fetchall()
+    # Workers from before data_seconds was reported leave it out: None.
+    data_s = db.execute(
+        "SELECT SUM(json_extract(all_metrics, '$.data_seconds')) "
+        "FROM metrics WHERE study_id = ?", (sid,)).fetchone()[0]
     curve = [(t, acc) for _, _, acc, _, t in rows if acc is not None]
     states = dict(db.execute(
         "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state",
@@ -93,7 +96,7 @@ def hpo_figures(r):
         "failed": states.get("failed", 0),
         "test": (test[0], test[1]) if test else (None, None),
         "best_trial": test[2] if test else None,
-        "train_s": train, "data_s": None,
+        "train_s": train, "data_s": data_s,
         "in_trial_s": max(0.0, in_attempts - train), "storage_s": None,
         "attempts": len(attempts), "spans": spans, "per_epoch": per_epoch,
     }
@@ -322,10 +325,15 @@ def main():
                           1e3 * st / max(1, ep), at, su))
             else:
                 n_att = sum(figs[i]["attempts"] for i in idx)
-                print("         of which: %d attempts (a promoted trial "
+                known = [figs[i]["data_s"] for i in idx
+                         if figs[i]["data_s"] is not None]
+                data = ("data loading %.1f s (%.1f%% of epochs); " % (
+                    sum(known), 100 * sum(known) / max(tr, 1e-9))
+                        if known else "")
+                print("         of which: %s%d attempts (a promoted trial "
                       "resumes from its checkpoint: one attempt per rung), "
                       "%.2f s in-trial overhead per attempt" %
-                      (n_att, it / max(1, n_att)))
+                      (data, n_att, it / max(1, n_att)))
             for i in idx:
                 r = runs[i]
                 if r["side"] == "optuna":

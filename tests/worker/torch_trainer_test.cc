@@ -135,9 +135,18 @@ TEST(TorchTrainerTest, LearnsAToyProblem) {
   for (int e = 1; e <= 6; ++e) m = trainer->TrainEpoch(e, cancel);
   for (const char* k :
        {"train_loss", "val_loss", "val_accuracy", "val_track_accuracy",
-        "epoch_seconds", "samples_per_second", "lr"}) {
+        "epoch_seconds", "samples_per_second", "lr", "data_seconds",
+        "val_seconds", "cpu_seconds"}) {
     ASSERT_TRUE(m.contains(k) && m[k].is_number()) << k << " in " << m;
   }
+  // The parts of an epoch's time are parts of it.
+  const double epoch_s = m["epoch_seconds"].get<double>();
+  EXPECT_GE(m["data_seconds"].get<double>(), 0) << m;
+  EXPECT_GT(m["val_seconds"].get<double>(), 0) << m;
+  EXPECT_LE(m["data_seconds"].get<double>() + m["val_seconds"].get<double>(),
+            epoch_s)
+      << m;
+  EXPECT_GT(m["cpu_seconds"].get<double>(), 0) << m;
   EXPECT_GT(m["val_accuracy"].get<double>(), 0.8) << m;  // Chance: 1/3.
   EXPECT_GT(m["val_track_accuracy"].get<double>(), 0.8) << m;
 }
