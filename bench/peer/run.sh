@@ -224,6 +224,23 @@ record() {  # NAME SIDE GROUP REPEAT ORDER STUDY START END CPU DB DIR
     "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "$WORKERS" >>"$OUT/runs.jsonl"
 }
 
+# finish_run NAME WHAT LOG STATUS START END CPU0 SIDE GROUP REPEAT ORDER
+#   STUDY DB: stops the script if WHAT (the run's main process) failed;
+#   otherwise records the run and prints its wall and CPU time.
+finish_run() {
+  local name=$1 what=$2 log=$3 status=$4 t0=$5 t1=$6 cpu0=$7 cpu
+  shift 7
+  if [ "$status" -ne 0 ]; then
+    echo "run.sh: $what of $name exited with $status; last lines of $log:" >&2
+    tail -20 "$log" >&2
+    exit 1
+  fi
+  children_cpu
+  cpu=$(echo "$CPU_NOW $cpu0" | awk '{printf "%.2f", $1 - $2}')
+  record "$name" "$1" "$2" "$3" "$4" "$5" "$t0" "$t1" "$cpu" "$6" "$RUNS/$name"
+  echo "  [$name] $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s wall, $cpu s CPU"
+}
+
 # run_hpo NAME STUDY GROUP REPEAT ORDER: a coordinator and WORKERS workers.
 run_hpo() {
   local name=$1 variant=$2 group=$3 rep=$4 order=$5
@@ -263,17 +280,9 @@ run_hpo() {
   for p in "${wpids[@]}"; do wait "$p"; done
   set -e
   t1=$(now)
-  if [ "$status" -ne 0 ]; then
-    echo "run.sh: the coordinator of $name exited with $status; last lines of $dir/coordinator.log:" >&2
-    tail -20 "$dir/coordinator.log" >&2
-    exit 1
-  fi
-  local cpu
-  children_cpu
-  cpu=$(echo "$CPU_NOW $cpu0" | awk '{printf "%.2f", $1 - $2}')
   rm -rf "$dir/checkpoints"
-  record "$name" hpo "$group" "$rep" "$order" "$variant" "$t0" "$t1" "$cpu" "$dir/results.db" "$dir"
-  echo "  [$name] $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s wall, $cpu s CPU"
+  finish_run "$name" "the coordinator" "$dir/coordinator.log" "$status" "$t0" \
+    "$t1" "$cpu0" hpo "$group" "$rep" "$order" "$variant" "$dir/results.db"
 }
 
 # run_optuna NAME REPEAT ORDER: the peer on the Hyperband study.
@@ -296,16 +305,8 @@ run_optuna() {
   status=$?
   set -e
   t1=$(now)
-  if [ "$status" -ne 0 ]; then
-    echo "run.sh: the Optuna peer ($name) exited with $status; last lines of $dir/peer.log:" >&2
-    tail -20 "$dir/peer.log" >&2
-    exit 1
-  fi
-  local cpu
-  children_cpu
-  cpu=$(echo "$CPU_NOW $cpu0" | awk '{printf "%.2f", $1 - $2}')
-  record "$name" optuna head "$rep" "$order" peer "$t0" "$t1" "$cpu" "$dir/optuna.db" "$dir"
-  echo "  [$name] $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s wall, $cpu s CPU"
+  finish_run "$name" "the Optuna peer" "$dir/peer.log" "$status" "$t0" "$t1" \
+    "$cpu0" optuna head "$rep" "$order" peer "$dir/optuna.db"
 }
 
 echo

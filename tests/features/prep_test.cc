@@ -134,12 +134,15 @@ TEST(PrepTest, SyntheticDatasetEndToEndThroughTheFmaPath) {
   EXPECT_NE(r.out.find("checksums match"), std::string::npos);
 
   // A second run finds every shard done and rewrites nothing.
+  auto prepare_again = [&] {
+    return Prep(
+        {"fma", "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
+         "--out", shards, "--min-seconds", "2", "--tracks-per-shard", "4"},
+        dir.path());
+  };
   const auto before =
       fs::last_write_time(shards + "/training-00000.features.npy");
-  r = Prep(
-      {"fma", "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
-       "--out", shards, "--min-seconds", "2", "--tracks-per-shard", "4"},
-      dir.path());
+  r = prepare_again();
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("0 shards written, 8 reused"), std::string::npos)
       << r.out;
@@ -159,10 +162,7 @@ TEST(PrepTest, SyntheticDatasetEndToEndThroughTheFmaPath) {
 
   // Running hpo-prep again rewrites that shard alone (its marker is not
   // trusted over its checksum), and the set verifies again.
-  r = Prep(
-      {"fma", "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
-       "--out", shards, "--min-seconds", "2", "--tracks-per-shard", "4"},
-      dir.path());
+  r = prepare_again();
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("1 shards written, 7 reused"), std::string::npos)
       << r.out;
