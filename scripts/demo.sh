@@ -26,24 +26,8 @@ DEMO_DIR=${DEMO_DIR:-demo}
 JOBS=${JOBS:-$(nproc)}
 STUDY=studies/demo.json
 
-PIDS=()
-cleanup() {
-  local code=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$code" -ne 0 ]; then
-    echo "demo.sh: stopped (exit $code); logs are in $DEMO_DIR/*.log" >&2
-  fi
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$ROOT/scripts/lib/stop_children.sh"
+STOPPED_HINT="logs are in $DEMO_DIR/*.log"
 
 step() { echo; echo "== demo.sh: $*"; }
 

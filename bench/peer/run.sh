@@ -63,25 +63,8 @@ case $ONLY in ""|hpo|optuna|algos) ;; *) die "--only takes hpo, optuna or algos,
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-PIDS=()
-cleanup() {
-  local code=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do
-    # The peer runs in its own process group (setsid): stop all of it.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$code" -ne 0 ]; then
-    echo "run.sh: stopped (exit $code); logs are under $OUT/runs/" >&2
-  fi
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$ROOT/scripts/lib/stop_children.sh"
+STOPPED_HINT="logs are under $OUT/runs/"
 
 step() { echo; echo "== run.sh: $* ($(date +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"; }
 now() { date +%s.%N; }
