@@ -1,5 +1,7 @@
 #include "common/error.h"
 
+#include <iostream>
+
 namespace hpo {
 namespace {
 
@@ -26,5 +28,18 @@ std::string JoinLines(const std::vector<std::string>& lines) {
 ValidationError::ValidationError(std::vector<std::string> problems)
     : Error(ErrorKind::kBadInput, JoinLines(problems)),
       problems_(std::move(problems)) {}
+
+int RunMain(const std::string& program, const std::function<int()>& main) {
+  try {
+    return main();
+  } catch (const Error& e) {
+    std::cerr << (e.kind() == ErrorKind::kBadInput ? "" : program + ": ")
+              << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << program << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
 
 }  // namespace hpo

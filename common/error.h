@@ -7,6 +7,7 @@
 #ifndef HPO_COMMON_ERROR_H_
 #define HPO_COMMON_ERROR_H_
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -51,6 +52,12 @@ class ValidationError : public Error {
  private:
   std::vector<std::string> problems_;
 };
+
+// Runs a command's Main() and turns what escapes it into one line on stderr
+// and the exit status: bad input as it is (its message says what, where and
+// how to fix), other hpo::Errors after "PROGRAM: " (exit 1), anything else
+// as "PROGRAM: internal error: ..." (exit 1).
+int RunMain(const std::string& program, const std::function<int()>& main);
 
 }  // namespace hpo
 

@@ -40,7 +40,7 @@ void WriteFile(const std::string& path, const std::string& text, mode_t mode,
                                          static_cast<ssize_t>(text.size());
   ok = close(fd) == 0 && ok;
   if (!ok) {
-    throw hpo::RuntimeFailure("hpo-keygen: cannot write " + path + ": " +
+    throw hpo::RuntimeFailure("cannot write " + path + ": " +
                               std::strerror(errno));
   }
 }
@@ -112,13 +112,5 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const hpo::Error& e) {
-    std::cerr << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "hpo-keygen: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return hpo::RunMain("hpo-keygen", [&] { return Main(argc, argv); });
 }

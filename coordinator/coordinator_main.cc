@@ -423,18 +423,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const hpo::Error& e) {
-    std::cerr << (e.kind() == hpo::ErrorKind::kBadInput ? ""
-                                                        : "hpo-coordinator: ")
-              << e.what() << "\n";
-    return e.exit_code();
-  } catch (const zmq::error_t& e) {
-    std::cerr << "hpo-coordinator: ZeroMQ: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "hpo-coordinator: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return hpo::RunMain("hpo-coordinator", [&] {
+    try {
+      return Main(argc, argv);
+    } catch (const zmq::error_t& e) {
+      throw hpo::RuntimeFailure(std::string("ZeroMQ: ") + e.what());
+    }
+  });
 }

@@ -159,14 +159,5 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const hpo::Error& e) {
-    std::cerr << (e.kind() == hpo::ErrorKind::kBadInput ? "" : "hpo-report: ")
-              << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "hpo-report: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return hpo::RunMain("hpo-report", [&] { return Main(argc, argv); });
 }
