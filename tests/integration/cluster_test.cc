@@ -65,18 +65,9 @@ class ClusterTest : public ::testing::Test {
         HPO_COORDINATOR, "--study", study, "--db", db, "--bind", bind};
     if (resume) argv.push_back("--resume");
     processes_.push_back(std::make_unique<Process>(argv, log));
-    Process* p = processes_.back().get();
-    const std::string marker = "listening on ";
-    EXPECT_TRUE(WaitFor(
-        [&] { return ReadFile(log).find(marker) != std::string::npos; }, 20))
-        << ReadFile(log);
-    std::string text = ReadFile(log);
-    size_t at = text.find(marker);
-    if (at != std::string::npos) {
-      at += marker.size();
-      *endpoint = text.substr(at, text.find(',', at) - at);
-    }
-    return p;
+    *endpoint = testutil::WaitForEndpoint(log, 20);
+    EXPECT_FALSE(endpoint->empty()) << ReadFile(log);
+    return processes_.back().get();
   }
 
   Process* StartWorker(const std::string& endpoint, const std::string& name,

@@ -29,6 +29,7 @@
 #include "common/store.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
+#include "tests/util/study_checks.h"
 
 namespace hpo {
 namespace {
@@ -196,18 +197,9 @@ class SecurityTest : public ::testing::Test {
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     processes_.push_back(std::make_unique<Process>(argv, log));
-    Process* p = processes_.back().get();
-    const std::string marker = "listening on ";
-    EXPECT_TRUE(WaitFor(
-        [&] { return ReadFile(log).find(marker) != std::string::npos; }, 20))
-        << ReadFile(log);
-    std::string text = ReadFile(log);
-    size_t at = text.find(marker);
-    if (at != std::string::npos) {
-      at += marker.size();
-      *endpoint = text.substr(at, text.find(',', at) - at);
-    }
-    return p;
+    *endpoint = testutil::WaitForEndpoint(log, 20);
+    EXPECT_FALSE(endpoint->empty()) << ReadFile(log);
+    return processes_.back().get();
   }
 
   // Starts a worker; `keys` names its key pair ("" for none), `server` the
