@@ -243,7 +243,10 @@ class WorkerService {
   int Run() {
     Log(options_.name, "connecting to " + options_.connect + " with " +
                            std::to_string(options_.slots) + " slot(s) on " +
-                           options_.device);
+                           options_.device +
+                           (options_.device_reason.empty()
+                                ? ""
+                                : " (" + options_.device_reason + ")"));
     zmq::pollitem_t items[] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0},
                                {outbox_.handle(), 0, ZMQ_POLLIN, 0}};
     while (true) {

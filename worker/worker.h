@@ -18,7 +18,10 @@ struct WorkerOptions {
   std::string connect;  // Coordinator endpoint, e.g. tcp://head:5555.
   std::string name;     // Shown in logs and the workers table.
   std::string host;
+  // The device trials train on ("cpu" or "cuda:N": ResolveDevice's, never
+  // "auto"), sent in hello and logged at start with why it was chosen.
   std::string device = "cpu";
+  std::string device_reason;
   std::string data_dir = ".";
   // Where trials save and restore checkpoints; empty: DATA_DIR/checkpoints.
   // Must be the same shared directory on every worker of a study.

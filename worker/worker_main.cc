@@ -5,12 +5,12 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <iostream>
-#include <regex>
 #include <string>
 #include <zmq.hpp>
 
 #include "common/curve_keys.h"
 #include "common/error.h"
+#include "worker/device.h"
 #include "worker/malloc_tuning.h"
 #include "worker/worker.h"
 
@@ -131,11 +131,9 @@ int Main(int argc, char** argv) {
   o.host = HostName();
   o.name = vm.count("name") ? vm["name"].as<std::string>()
                             : o.host + "-" + std::to_string(getpid());
-  if (!std::regex_match(o.device, std::regex("auto|cpu|cuda(:[0-9]+)?"))) {
-    throw hpo::BadInput("hpo-worker: --device " + o.device +
-                        " is not one of auto, cpu, cuda, cuda:N");
-  }
-  if (o.device == "auto") o.device = "cpu";  // No CUDA trainer in this build.
+  const hpo::DeviceChoice device = hpo::ResolveDevice(o.device);
+  o.device = device.device;
+  o.device_reason = device.reason;
   if (o.slots < 1 || o.slots > 256) {
     throw hpo::BadInput("hpo-worker: --slots must be from 1 to 256 (got " +
                         std::to_string(o.slots) + ")");

@@ -18,6 +18,7 @@
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/study_checks.h"
+#include "tests/util/workers_table.h"
 
 namespace hpo {
 namespace {
@@ -193,6 +194,50 @@ TEST_F(ClusterTest, KilledWorkerTrialIsRetriedAndNothingIsLost) {
   EXPECT_GE(lost, 1);
   CheckConsistent(db, "kill");
   EXPECT_NE(coordinator->log().find("worker victim lost"), std::string::npos);
+}
+
+// hpo-worker --device auto trains on cuda:0 where LibTorch sees a GPU and on
+// the CPU elsewhere (CI: a CPU build of LibTorch), says which at start, and
+// the coordinator records it in the workers table. Whether this machine has
+// a GPU is asked of hpo-worker itself: --device cuda is refused at once
+// (exit 2, before connecting) where LibTorch sees none.
+TEST_F(ClusterTest, DeviceAutoIsWhatLibTorchSeesAndIsRecorded) {
+  auto probe = RunCommand(
+      {HPO_WORKER, "--connect", "not-an-endpoint", "--device", "cuda"}, dir_);
+  ASSERT_EQ(probe.code, 2) << probe.err;
+  const bool gpu =
+      probe.err.find("LibTorch sees no CUDA device") == std::string::npos;
+  if (!gpu) {
+    EXPECT_NE(probe.err.find("use --device cpu or auto"), std::string::npos)
+        << probe.err;
+  }
+  const std::string expected = gpu ? "cuda:0" : "cpu";
+
+  json spec =
+      SyntheticStudy("auto", {{"type", "random"}, {"max_epochs", 2}}, 0.01);
+  spec["budget"] = {{"max_trials", 2}};
+  const std::string study = WriteStudy(spec, "auto.json");
+  const std::string db = dir_ + "/results.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  processes_.push_back(std::make_unique<Process>(
+      std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
+                               "auto", "--device", "auto", "--exit-when-done"},
+      dir_ + "/auto.log"));
+  Process* worker = processes_.back().get();
+  ASSERT_EQ(coordinator->Wait(60), 0) << coordinator->log();
+  EXPECT_EQ(worker->Wait(20), 0) << worker->log();
+  EXPECT_NE(worker->log().find("slot(s) on " + expected +
+                               " (--device auto: " + "LibTorch sees"),
+            std::string::npos)
+      << worker->log();
+  std::vector<testutil::WorkerTableRow> rows = testutil::WorkerRows(db, "auto");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(json::parse(rows[0].devices), json::array({expected}));
+  EXPECT_NE(coordinator->log().find("devices [\"" + expected + "\"]"),
+            std::string::npos)
+      << coordinator->log();
 }
 
 // The set of (trial number, parameters) of a finished study.
