@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
-#include <mutex>
 
 #include "common/error.h"
+#include "features/fft_plan.h"
 
 namespace hpo::features {
 namespace {
@@ -18,32 +17,6 @@ constexpr double kMinLogHz = 1000.0;
 constexpr double kLinearStep = 200.0 / 3.0;
 constexpr double kMinLogMel = kMinLogHz / kLinearStep;  // 15
 const double kLogStep = std::log(6.4) / 27.0;
-
-// FFTW's planner is not thread safe: plans are made under this lock, once
-// per size, and kept for the life of the process. fftw_execute_dft_r2c on a
-// plan is thread safe with arrays from fftw_malloc (same alignment).
-std::mutex& PlannerMutex() {
-  static std::mutex m;
-  return m;
-}
-
-fftw_plan PlanFor(int n_fft) {
-  static std::map<int, fftw_plan>* plans = new std::map<int, fftw_plan>();
-  std::lock_guard<std::mutex> lock(PlannerMutex());
-  auto it = plans->find(n_fft);
-  if (it != plans->end()) return it->second;
-  double* in = fftw_alloc_real(n_fft);
-  fftw_complex* out = fftw_alloc_complex(n_fft / 2 + 1);
-  fftw_plan plan = fftw_plan_dft_r2c_1d(n_fft, in, out, FFTW_MEASURE);
-  fftw_free(in);
-  fftw_free(out);
-  if (plan == nullptr) {
-    throw RuntimeFailure("FFTW cannot plan a real FFT of size " +
-                         std::to_string(n_fft));
-  }
-  plans->emplace(n_fft, plan);
-  return plan;
-}
 
 }  // namespace
 
@@ -153,7 +126,7 @@ MelSpectrogram::MelSpectrogram(const MelOptions& options)
   ValidateMelOptions(options);
   const int n = options.n_fft;
   const int bins = n / 2 + 1;
-  impl_->plan = PlanFor(n);
+  impl_->plan = RealFftPlan(n);
   impl_->in = fftw_alloc_real(n);
   impl_->out = fftw_alloc_complex(bins);
   impl_->window.resize(n);

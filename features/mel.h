@@ -22,6 +22,15 @@ struct MelOptions {
   double fmax = 0;  // 0 means sample_rate / 2.
 };
 
+// How the FFT of a size not yet in FFTW's wisdom cache is planned: measured
+// (the default: some 0.1 s once per size and machine, then cached, for runs
+// over many clips) or estimated (no time, a slightly slower plan: for a
+// process that computes one clip, such as `hpo-prep mel`). Sizes in the cache
+// are planned from it either way. Applies to MelSpectrograms constructed
+// after the call, process-wide; thread safe.
+enum class FftPlanning { kEstimate, kMeasure };
+void SetFftPlanning(FftPlanning planning);
+
 // Checks the options, throwing hpo::Error (bad input) that names the
 // offending option as a command-line flag (e.g. "--hop 0: ...").
 void ValidateMelOptions(const MelOptions& options);
@@ -51,8 +60,9 @@ Matrix MelFilterBank(const MelOptions& options);
 int64_t StftFrames(int64_t samples, int n_fft, int hop);
 
 // Computes mel power spectrograms for one set of options. Construction plans
-// the FFT (once per size in the process, under a lock: FFTW's planner is not
-// thread safe); Compute() is then thread safe across objects, so each thread
+// the FFT (once per size in the process, under a lock, from FFTW's wisdom
+// cache where it can: features/fft_plan.h); Compute() is then thread safe
+// across objects, so each thread
 // should own one MelSpectrogram. Not thread safe on a single object.
 class MelSpectrogram {
  public:

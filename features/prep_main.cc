@@ -534,6 +534,9 @@ int Mel(int argc, char** argv) {
   const std::string out = Required(vm, "out", "mel", "song_mel.npy");
   MelOptions o = MelFrom(vm);
   ValidateMelOptions(o);
+  // One clip: measuring an FFT size FFTW has no wisdom for would cost more
+  // than the whole clip's FFTs (a cached measurement is still used).
+  SetFftPlanning(FftPlanning::kEstimate);
   MonoAudio audio = DecodeMono(input);
   std::vector<float> y =
       Resample(audio.samples, audio.sample_rate, o.sample_rate);

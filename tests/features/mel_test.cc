@@ -10,6 +10,7 @@
 #include <string>
 
 #include "features/npy.h"
+#include "tests/util/scratch_dir.h"
 #include "tests/util/test_data.h"
 
 namespace hpo::features {
@@ -94,6 +95,21 @@ TEST(MelTest, MelPowerMatchesLibrosa) {
   ASSERT_EQ(y.size(), 66150u);
   MelSpectrogram mel(MelOptions{});  // 22050 Hz, 2048, 512, 128 mels.
   ExpectPowerMatches(mel.Compute(y), "mel_power_22050_nfft2048_hop512_mels128");
+}
+
+// What `hpo-prep mel` does: an FFT that FFTW estimated instead of measured
+// (CTest runs each test in a process of its own, so the size is planned
+// here; the wisdom cache is pointed at an empty directory).
+TEST(MelTest, MelPowerWithAnEstimatedFftPlanMatchesLibrosa) {
+  testutil::ScratchDir dir("hpo_mel");
+  ASSERT_FALSE(dir.path().empty());
+  setenv("XDG_CACHE_HOME", dir.path().c_str(), 1);
+  SetFftPlanning(FftPlanning::kEstimate);
+  std::vector<float> y = LoadFloats("signal_22050");
+  MelSpectrogram mel(MelOptions{});
+  ExpectPowerMatches(mel.Compute(y), "mel_power_22050_nfft2048_hop512_mels128");
+  SetFftPlanning(FftPlanning::kMeasure);
+  unsetenv("XDG_CACHE_HOME");
 }
 
 TEST(MelTest, MelPowerHtkSmallFftMatchesLibrosa) {
