@@ -2,10 +2,12 @@
 # Installs every build and test dependency of hpo from Debian 12 packages.
 # Idempotent: packages already present are skipped, so a second run is quick.
 # Usage: scripts/install-deps.sh [--tests]  (as root, or with sudo available)
-#   --tests  also what only the test suite needs: headless Chromium (renders
-#            hpo-report's HTML) and Slurm with munge (a real single-node
-#            cluster runs scripts/slurm/hpo.sbatch; the test starts its own
-#            daemons). scripts/test.sh passes it; scripts/demo.sh does not.
+#   --tests  also what only the test suite and the benchmarks need: headless
+#            Chromium (renders hpo-report's HTML), Slurm with munge (a real
+#            single-node cluster runs scripts/slurm/hpo.sbatch; the test
+#            starts its own daemons), iproute2 (network namespaces), and the
+#            python3 packages the reference scripts and peers import.
+#            scripts/test.sh passes it; scripts/demo.sh does not.
 set -euo pipefail
 
 PACKAGES=(
@@ -23,7 +25,21 @@ PACKAGES=(
   libgtest-dev libgmock-dev python3
 )
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(chromium fonts-dejavu-core slurmctld slurmd slurm-client munge)
+  PACKAGES+=(
+    # the report rendered in a real browser (render_report_test)
+    chromium fonts-dejavu-core
+    # a real one-node Slurm cluster (slurm_test)
+    slurmctld slurmd slurm-client munge
+    # network namespaces, veth/TAP links and routes (netns_test)
+    iproute2
+    # PyYAML cross-checks the Kubernetes manifests' reader (k8s_manifests_test)
+    python3-yaml
+    # what the reference scripts, baselines and peers under tests/ and bench/
+    # import: numpy and soundfile (the librosa-in-numpy mel baselines), torch
+    # (PyTorch models, LR schedules, optimizer steps) and optuna (the
+    # head-to-head peer, the storage bench)
+    python3-numpy python3-soundfile python3-torch python3-optuna
+  )
 fi
 
 missing=()

@@ -32,7 +32,8 @@
 # Usage: slurm_test.sh HPO_COORDINATOR HPO_WORKER HPO_QUERY HPO_KEYGEN SOURCE_DIR
 # Exits 0 when every check passes, 1 when one fails, 77 (skipped) when not
 # root or when Slurm and munge are not installed (Debian: apt-get install
-# slurmctld slurmd slurm-client munge) or cannot start here. Set
+# slurmctld slurmd slurm-client munge) or cannot start here (a failure
+# instead under HPO_REQUIRE_ALL=1, see tests/util/skip.sh). Set
 # HPO_KEEP_SLURM=1 to keep the files.
 set -euo pipefail
 
@@ -47,10 +48,8 @@ keygen=$4
 source_dir=$5
 sbatch_script=$source_dir/scripts/slurm/hpo.sbatch
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
+# shellcheck source=../util/skip.sh
+. "$(cd "$(dirname "$0")" && pwd)/../util/skip.sh"
 [ "$(id -u)" -eq 0 ] || skip "slurmd must run as root to start jobs; run the test as root"
 for tool in slurmctld slurmd sbatch squeue scontrol srun munged python3 sqlite3; do
   command -v "$tool" >/dev/null 2>&1 ||

@@ -16,6 +16,7 @@
 #include "tests/util/mounts.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
+#include "tests/util/skip.h"
 #include "tests/util/study_checks.h"
 
 namespace hpo {
@@ -43,7 +44,7 @@ json SyntheticStudy(const std::string& name, json algorithm,
          {{"type", "int"}, {"low", 16}, {"high", 256}, {"log", true}}}}},
       {"algorithm", algorithm},
       {"execution",
-       {{"max_attempts", 3}, {"heartbeat_s", 0.1}, {"lease_timeout_s", 1.0}}}};
+       {{"max_attempts", 3}, {"heartbeat_s", 0.1}, {"lease_timeout_s", 3.0}}}};
 }
 
 json Hyperband27() {
@@ -204,7 +205,8 @@ TEST_F(FaultsTest, FullDiskStopsTheCoordinatorAndResumeLosesNothing) {
   // 16 MiB: the database ends at about 240 KiB, but its WAL grows by a few
   // MiB while the coordinator runs (checkpoints only happen at exit today).
   std::unique_ptr<Mount> disk = Mount::Tmpfs(dir_, "disk", 16 << 20, &why);
-  if (!disk) GTEST_SKIP() << "cannot mount a small tmpfs here: " << why;
+  if (!disk)
+    HPO_SKIP_UNLESS_REQUIRED("cannot mount a small tmpfs here: " + why);
   mounts_.push_back(std::move(disk));
   const std::string mnt = mounts_.back()->path();
   const std::string study =
@@ -276,7 +278,8 @@ TEST_F(FaultsTest, ReadOnlyDatabaseIsRefusedAndLeftUntouched) {
   std::string why;
   std::unique_ptr<Mount> view =
       Mount::ReadOnlyView(data, dir_, "readonly", &why);
-  if (!view) GTEST_SKIP() << "cannot make a read-only mount here: " << why;
+  if (!view)
+    HPO_SKIP_UNLESS_REQUIRED("cannot make a read-only mount here: " + why);
   mounts_.push_back(std::move(view));
   const std::string ro = mounts_.back()->path();
 

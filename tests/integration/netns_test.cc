@@ -8,7 +8,6 @@
 // perfect network. Needs root; skipped with the reason otherwise. Prints
 // what it measured.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,7 +18,9 @@
 #include "tests/util/net_lab.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
+#include "tests/util/skip.h"
 #include "tests/util/study_checks.h"
+#include "tests/util/workers_table.h"
 
 namespace hpo {
 namespace {
@@ -46,36 +47,13 @@ double WallTime() {
       .count();
 }
 
-// The states of the rows of the workers table named `name`, oldest first.
-std::vector<std::string> WorkerSessions(const std::string& db,
-                                        const std::string& name) {
-  std::vector<std::string> states;
-  sqlite3* conn = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) ==
-      SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(conn,
-                           "SELECT state FROM workers WHERE name = ? ORDER BY "
-                           "id",
-                           -1, &stmt, nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(stmt, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        states.push_back(
-            reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
-      }
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(conn);
-  return states;
-}
-
 class NetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.empty());
     const std::string why = NetLab::Unavailable(dir_);
-    if (!why.empty()) GTEST_SKIP() << "no network namespaces here: " << why;
+    if (!why.empty())
+      HPO_SKIP_UNLESS_REQUIRED("no network namespaces here: " + why);
     lab_ = std::make_unique<NetLab>(
         std::vector<std::string>{"coord", "a", "b", "c"}, dir_);
   }
@@ -188,9 +166,12 @@ TEST_F(NetnsTest, CutWorkerIsLostItsTrialRetriedElsewhereAndItRejoins) {
       4 * kLease))
       << ReadFile(coordinator_log);
   const double detected_s = Seconds() - cut_at;
-  // a last spoke at most a heartbeat before the cut.
+  // a last spoke at most a heartbeat before the cut, so it cannot be lost
+  // sooner than a lease less a heartbeat. How much later is a figure
+  // (printed below), not a test: a loaded machine only adds to it, so the
+  // bound is wide.
   EXPECT_GE(detected_s, kLease - 0.3);
-  EXPECT_LE(detected_s, kLease + 1.0);
+  EXPECT_LE(detected_s, 3 * kLease);
   ASSERT_TRUE(WaitFor(
       [&] {
         return a->log().find("no word from the coordinator") !=
@@ -264,9 +245,10 @@ TEST_F(NetnsTest, CutWorkerIsLostItsTrialRetriedElsewhereAndItRejoins) {
   testutil::CheckConsistent(db, "cut");
   // a came back as a new session: two rows in the workers table, the first
   // lost; it joined the study twice.
-  std::vector<std::string> sessions = WorkerSessions(db, "a");
+  std::vector<testutil::WorkerTableRow> sessions =
+      testutil::WorkerRows(db, "a");
   ASSERT_EQ(sessions.size(), 2u);
-  EXPECT_EQ(sessions[0], "lost");
+  EXPECT_EQ(sessions[0].state, "lost");
   EXPECT_EQ(Occurrences(a->log(), "joined study"), 2) << a->log();
 
   std::printf(

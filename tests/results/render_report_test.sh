@@ -14,7 +14,8 @@
 #
 # Usage: render_report_test.sh HPO_COORDINATOR HPO_WORKER HPO_REPORT SOURCE_DIR
 # Exits 0 when every check passes, 1 when one fails, 77 (skipped) when no
-# Chromium is installed (Debian: apt-get install chromium). Set
+# Chromium is installed (Debian: apt-get install chromium; a failure instead
+# under HPO_REQUIRE_ALL=1, see tests/util/skip.sh). Set
 # HPO_KEEP_RENDER=1 to keep the files (database, page, DOM, screenshot).
 set -euo pipefail
 
@@ -27,6 +28,8 @@ worker=$2
 report=$3
 source_dir=$4
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../util/skip.sh
+. "$here/../util/skip.sh"
 check="$here/render_report_check.py"
 study=synthetic_hyperband
 width=1100
@@ -39,14 +42,10 @@ for candidate in chromium chromium-browser google-chrome-stable google-chrome; d
   fi
 done
 if [ -z "$browser" ]; then
-  echo "SKIP: no Chromium found (chromium, chromium-browser, google-chrome);" \
+  skip "no Chromium found (chromium, chromium-browser, google-chrome);" \
     "install it to run this test: apt-get install -y chromium"
-  exit 77
 fi
-if ! command -v python3 > /dev/null 2>&1; then
-  echo "SKIP: python3 is needed to check the rendering"
-  exit 77
-fi
+command -v python3 > /dev/null 2>&1 || skip "python3 is needed to check the rendering"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hpo_render_XXXXXX")
 pids=()
