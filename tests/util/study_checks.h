@@ -21,12 +21,14 @@
 namespace hpo::testutil {
 
 // A study over three parameters (lr, batch_size, scheduler) on the
-// synthetic trainer, with fast heartbeats for tests of real processes.
+// synthetic trainer, with fast heartbeats for tests of real processes and
+// leases (3 s) wide enough that a worker starved of the CPU for a moment
+// under `ctest -j2` is not declared lost.
 inline nlohmann::json SyntheticStudy(const std::string& name,
                                      nlohmann::json algorithm,
                                      double epoch_seconds,
                                      double heartbeat_s = 0.1,
-                                     double lease_timeout_s = 1.0,
+                                     double lease_timeout_s = 3.0,
                                      int max_attempts = 3) {
   return {
       {"name", name},
