@@ -48,6 +48,7 @@
 // Reproduce: build/bench/coordinator_bench [--workers 32] [--trials 20000]
 //   [--epochs 27] [--algorithm random|asha] [--slots 1] [--epoch-ms 0]
 //   [--processes 0] [--heartbeat-s 1] [--coordinator BINARY] [--dir DIR]
+//   [--db-sync normal|full]
 // (--coordinator runs another build of hpo-coordinator; --dir keeps the study,
 // database and coordinator log in DIR.) The default run takes about 15 s on a
 // 2-core VM.
@@ -107,6 +108,7 @@ struct Options {
   double heartbeat_s = 1;
   std::string coordinator = HPO_COORDINATOR;  // The binary to start.
   std::string dir;  // Empty: a temporary directory, removed afterwards.
+  std::string db_sync = "normal";  // The coordinator's --db-sync.
 };
 
 double Now() {
@@ -119,7 +121,7 @@ constexpr char kUsage[] =
     "usage: coordinator_bench [--workers N] [--trials N] [--epochs N] "
     "[--algorithm random|asha] [--slots N] [--epoch-ms MS]\n"
     "       [--processes P] [--heartbeat-s S] [--coordinator BINARY] "
-    "[--dir DIR]\n";
+    "[--dir DIR] [--db-sync normal|full]\n";
 
 // The coordinator and the directory of this run, for Fail().
 pid_t g_child = -1;
@@ -164,12 +166,17 @@ Options ParseOptions(int argc, char** argv) {
                                  o.coordinator = value;
                                } else if (flag == "--dir") {
                                  o.dir = value;
+                               } else if (flag == "--db-sync") {
+                                 o.db_sync = value;
                                } else {
                                  return false;
                                }
                                return true;
                              });
   if (o.processes < 0 || o.processes > 64) Usage("--processes must be 0..64");
+  if (o.db_sync != "normal" && o.db_sync != "full") {
+    Usage("--db-sync must be normal or full");
+  }
   if (o.processes == 0 && (o.workers < 1 || o.workers > 1000)) {
     Usage("--workers must be 1..1000 (more with --processes)");
   }
@@ -1010,11 +1017,12 @@ int Run(const Options& o) {
   const std::string out = (dir / "coordinator.out").string();
   std::ofstream(study) << StudyFile(o).dump(2) << "\n";
 
-  std::string reproduce = "build/bench/coordinator_bench --workers " +
-                          std::to_string(o.workers) + " --trials " +
-                          std::to_string(o.trials) + " --epochs " +
-                          std::to_string(o.epochs) + " --algorithm " +
-                          o.algorithm + " --slots " + std::to_string(o.slots);
+  std::string reproduce =
+      "build/bench/coordinator_bench --workers " + std::to_string(o.workers) +
+      " --trials " + std::to_string(o.trials) + " --epochs " +
+      std::to_string(o.epochs) + " --algorithm " + o.algorithm + " --slots " +
+      std::to_string(o.slots) +
+      (o.db_sync == "normal" ? "" : " --db-sync " + o.db_sync);
   std::printf(
       "coordinator_bench: %s, %lld trials x up to %d epochs, %d emulated "
       "workers x %d slot(s), %u CPUs\n",
@@ -1049,8 +1057,8 @@ int Run(const Options& o) {
   std::fflush(stdout);
 
   const double spawned = Now();
-  Child child({o.coordinator, "--study", study, "--db", db, "--bind",
-               "tcp://127.0.0.1:*"},
+  Child child({o.coordinator, "--study", study, "--db", db, "--db-sync",
+               o.db_sync, "--bind", "tcp://127.0.0.1:*"},
               out, log);
   const std::string endpoint = WaitForEndpoint(child, log);
   const double listening = Now();

@@ -329,7 +329,8 @@ sqlite3* OpenReadOnlyMedia(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
+std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only,
+                                   Durability durability) {
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY
                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -365,7 +366,8 @@ std::unique_ptr<Store> Store::Open(const std::string& path, bool read_only) {
   store->Migrate(read_only);
   if (!read_only) {
     store->Exec("PRAGMA journal_mode=WAL");
-    store->Exec("PRAGMA synchronous=NORMAL");
+    store->Exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                                : "PRAGMA synchronous=NORMAL");
     if (path != ":memory:" && !path.empty()) {
       store->Exec("PRAGMA wal_autocheckpoint=0");
       store->checkpointer_ =

@@ -112,14 +112,28 @@ struct EvaluationRow {
   double recorded_at = 0;
 };
 
+// How a writer's Commit() survives a power cut (SQLite's synchronous mode;
+// the file is in WAL mode either way, and a crash of the process alone loses
+// nothing committed with either).
+enum class Durability {
+  // synchronous=NORMAL: a commit does not wait for the disk; a power cut or
+  // OS crash can lose the last commits since the WAL was synced (the
+  // checkpointer syncs it), never corrupt the file. The default.
+  kNormal,
+  // synchronous=FULL: every commit waits for an fsync of the WAL.
+  kFull,
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database at `path`, migrating an older
   // schema. ":memory:" gives a private in-memory database. `read_only`
   // opens an existing file without writing to it (for queries); it then
-  // refuses files it would have to migrate.
-  static std::unique_ptr<Store> Open(const std::string& path,
-                                     bool read_only = false);
+  // refuses files it would have to migrate. `durability` applies to a
+  // writer.
+  static std::unique_ptr<Store> Open(
+      const std::string& path, bool read_only = false,
+      Durability durability = Durability::kNormal);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

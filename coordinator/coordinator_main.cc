@@ -39,7 +39,8 @@ namespace {
 
 constexpr char kUsage[] =
     "Usage: hpo-coordinator --study FILE.json [--db results.db] "
-    "[--bind tcp://127.0.0.1:5555] [--resume] [--plan]\n"
+    "[--db-sync normal|full] [--bind tcp://127.0.0.1:5555] [--resume] "
+    "[--plan]\n"
     "       [--curve-secret FILE.key --authorized-workers DIR] "
     "[--worker-rate-limit N]\n";
 
@@ -54,6 +55,14 @@ struct NetworkOptions {
   std::string authorized_dir;
   double rate = 0;  // Messages per second per peer; 0: no limit.
 };
+
+// --db-sync.
+hpo::Durability ParseDurability(const std::string& value) {
+  if (value == "normal") return hpo::Durability::kNormal;
+  if (value == "full") return hpo::Durability::kFull;
+  throw hpo::BadInput("hpo-coordinator: --db-sync " + value +
+                      ": expected normal or full");
+}
 
 std::atomic<int> g_signal{0};
 
@@ -177,7 +186,8 @@ void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
 
 int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
         const std::string& spec_text, const std::string& study_path,
-        const std::string& db_path, const NetworkOptions& net, bool resume) {
+        const std::string& db_path, hpo::Durability durability,
+        const NetworkOptions& net, bool resume) {
   const std::string& bind = net.bind;
   // Progress goes to stdout: rewritten in place on a terminal, a plain line
   // every few seconds otherwise. Log lines go to stderr, from this thread
@@ -234,7 +244,8 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
                "tcp://127.0.0.1:*)"));
   }
   const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
-  std::unique_ptr<hpo::Store> store = hpo::Store::Open(db_path);
+  std::unique_ptr<hpo::Store> store =
+      hpo::Store::Open(db_path, /*read_only=*/false, durability);
   ZmqTransport transport(socket);
   hpo::SystemClock clock;
   hpo::Coordinator coordinator(spec, spec_json, spec_text, *store, clock,
@@ -347,6 +358,10 @@ int Main(int argc, char** argv) {
       "study", po::value<std::string>(), "study file (JSON), required")(
       "db", po::value<std::string>()->default_value("hpo.db"),
       "SQLite results database")(
+      "db-sync", po::value<std::string>()->default_value("normal"),
+      "normal: batches are committed every 20 ms without waiting for the "
+      "disk (a power cut can lose the last of them, never corrupt the "
+      "file); full: each commit waits for an fsync")(
       "bind", po::value<std::string>()->default_value(hpo::kDefaultBind),
       "ZeroMQ endpoint that workers connect to (port * picks a free one; "
       "tcp://*:5555 for every interface)")("resume",
@@ -380,6 +395,8 @@ int Main(int argc, char** argv) {
     throw hpo::BadInput(
         "hpo-coordinator: --study FILE.json is required (see --help)");
   }
+  const hpo::Durability durability =
+      ParseDurability(vm["db-sync"].as<std::string>());
   const std::string path = vm["study"].as<std::string>();
   const std::string text = hpo::ReadTextFile(path);
   const nlohmann::json study_json = hpo::ParseJsonText(text, path);
@@ -416,8 +433,8 @@ int Main(int argc, char** argv) {
     net.authorized_dir = vm["authorized-workers"].as<std::string>();
   }
   InstallSignalHandlers();
-  return Run(spec, study_json, text, path, vm["db"].as<std::string>(), net,
-             vm.count("resume") > 0);
+  return Run(spec, study_json, text, path, vm["db"].as<std::string>(),
+             durability, net, vm.count("resume") > 0);
 }
 
 }  // namespace

@@ -93,6 +93,20 @@ TEST(CoordinatorPlanTest, UsageErrorsExitTwo) {
   EXPECT_NE(help.text.find("--study"), std::string::npos);
 }
 
+TEST(CoordinatorPlanTest, DbSyncMustBeNormalOrFull) {
+  const std::string study = WriteStudy("sync.json", kHyperband81);
+  const std::string db = testing::TempDir() + "/sync.db";
+  std::remove(db.c_str());
+  Output out = RunCoordinator("--study " + study + " --db " + db +
+                              " --db-sync sometimes");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_NE(out.text.find("--db-sync sometimes: expected normal or full"),
+            std::string::npos)
+      << out.text;
+  // Refused before the database was created.
+  EXPECT_FALSE(std::ifstream(db).good());
+}
+
 TEST(CoordinatorPlanTest, EveryStudyFileValidatesAndPlans) {
   std::string dir = std::string(HPO_SOURCE_DIR) + "/studies";
   DIR* d = opendir(dir.c_str());
