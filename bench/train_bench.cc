@@ -1,4 +1,5 @@
-// train_bench: training throughput of one model on CPU, through the real
+// train_bench: training throughput of one model on a device (the CPU by
+// default, or --device cuda for bench/gpu/run.sh), through the real
 // trainer and without any data path, for bench/train_bench.sh (which runs
 // bench/train_torch_baseline.py, the same in PyTorch, beside it).
 //
@@ -36,6 +37,10 @@
 //            [--batch-size 32] [--threads 1] [--epochs 1]
 //            [--warmup-steps 2] [--optimizer adam] [--lr 0.001]
 //            [--trainer '{"channels": [32, 64]}'] [--seed 1]
+//            [--device cpu|auto|cuda|cuda:N]
+// On CUDA every timed section ends with a device synchronisation; the
+// constant-tensor steps run in fp32 (the trainer's own epochs follow
+// --trainer, e.g. '{"amp": true}' or '{"data_on_device": "never"}').
 #include <sys/resource.h>
 #include <time.h>
 #include <torch/torch.h>
@@ -60,6 +65,7 @@
 #include "common/study_spec.h"
 #include "common/train_config.h"
 #include "worker/dataset.h"
+#include "worker/device.h"
 #include "worker/malloc_tuning.h"
 #include "worker/models/model.h"
 #include "worker/optimizers.h"
@@ -84,7 +90,8 @@ constexpr char kUsage[] =
     "  --lr X              learning rate (default 0.001)\n"
     "  --trainer JSON      more trainer settings, e.g. '{\"channels\": [32, "
     "64]}'\n"
-    "  --seed N            study seed (default 1)\n";
+    "  --seed N            study seed (default 1)\n"
+    "  --device SPEC       cpu (default), auto, cuda or cuda:N\n";
 
 struct Options {
   std::string model;
@@ -97,6 +104,7 @@ struct Options {
   double lr = 1e-3;
   std::string trainer = "{}";
   int seed = 1;
+  std::string device = "cpu";
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -127,6 +135,8 @@ Options ParseOptions(int argc, char** argv) {
                                  o.trainer = value;
                                } else if (flag == "--seed") {
                                  o.seed = std::atoi(value);
+                               } else if (flag == "--device") {
+                                 o.device = value;
                                } else {
                                  return false;
                                }
@@ -207,10 +217,18 @@ int Run(const Options& o, int argc, char** argv) {
   const hpo::StudySpec spec = MakeStudy(o, shards);
   const hpo::TrainConfig config =
       hpo::ParseTrainConfig(spec.trainer, json::object(), "train_bench");
+  const hpo::DeviceChoice choice = hpo::ResolveDevice(o.device);
+  const torch::Device device(choice.device);
+  // Waits for the device's queued work, so that a timer read after it
+  // covers that work (CUDA runs asynchronously).
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
 
   // The trainer's dataset object (cached per process, so the trainer below
   // shares these maps): checksums are verified here, outside any timing.
-  auto data = hpo::Dataset::Get(shards, torch::kCPU);
+  auto data =
+      hpo::Dataset::Get(shards, device, config.data_on_device != "never");
   const hpo::SplitData& train = data->split("training");
   const hpo::SplitData& val = data->split("validation");
   const hpo::features::Manifest& manifest = data->manifest();
@@ -227,12 +245,16 @@ int Run(const Options& o, int argc, char** argv) {
   std::printf(
       "train_bench: %s on %s: %lld training samples (%lld batches "
       "of %lld), %lld validation, input %s, %zu classes, %d "
-      "thread(s)\n",
+      "thread(s), device %s (%s)%s\n",
       o.model.c_str(), shards.c_str(), static_cast<long long>(n),
       static_cast<long long>(batches), static_cast<long long>(b),
       static_cast<long long>(val.size()),
       ShapeText(manifest.sample_shape).c_str(), manifest.classes.size(),
-      o.threads);
+      o.threads, choice.device.c_str(), choice.reason.c_str(),
+      device.is_cuda()
+          ? (data->resident() ? ", features resident on the device"
+                              : ", features streamed through pinned memory")
+          : "");
   std::printf("reproduce:");
   for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf("\n");
@@ -248,6 +270,7 @@ int Run(const Options& o, int argc, char** argv) {
       torch::Tensor x, y;
       train.Batch(idx, &x, &y);
     }
+    sync();
   };
   data_pass();  // Untimed, as the PyTorch side (which touches pages here).
   double t0 = Now();
@@ -265,13 +288,14 @@ int Run(const Options& o, int argc, char** argv) {
                                static_cast<int64_t>(manifest.classes.size())};
   auto model = hpo::models::BuildModel(config.model, input);
   const int64_t params = hpo::models::CountParameters(*model);
+  model->to(device);
   auto optimizer = hpo::NewOptimizer(config.optimizer, model->parameters());
   std::vector<int64_t> sizes = {b};
   sizes.insert(sizes.end(), manifest.sample_shape.begin(),
                manifest.sample_shape.end());
-  const torch::Tensor x = torch::randn(sizes);
+  const torch::Tensor x = torch::randn(sizes).to(device);
   const torch::Tensor y =
-      torch::arange(b, torch::kLong).remainder(input.classes);
+      torch::arange(b, torch::kLong).remainder(input.classes).to(device);
   model->train();
   auto step = [&] {
     optimizer->zero_grad();
@@ -282,9 +306,11 @@ int Run(const Options& o, int argc, char** argv) {
     optimizer->step();
   };
   for (int i = 0; i < o.warmup_steps; ++i) step();
+  sync();
   t0 = Now();
   double c0 = CpuSeconds(), f0 = MinorFaults();
   for (int64_t k = 0; k < batches; ++k) step();
+  sync();
   const double const_s = Now() - t0, const_cpu = CpuSeconds() - c0;
   const double const_faults = MinorFaults() - f0;
   const double const_samples = static_cast<double>(batches * b);
@@ -306,12 +332,13 @@ int Run(const Options& o, int argc, char** argv) {
   task.trial = 0;
   task.params = json::object();
   task.to_epoch = o.epochs;
-  task.device = "cpu";
+  task.device = choice.device;
   task.threads = o.threads;
   task.checkpoint_dir = checkpoints.string();
   auto trainer = hpo::NewTorchTrainer(task);
   std::atomic<bool> cancel{false};
   double train_s = 0, epoch_s = 0, epoch_cpu = 0, epoch_faults = 0;
+  double last_sps = 0;  // The last epoch's, warm (cuDNN's choices made).
   for (int e = 1; e <= o.epochs; ++e) {
     t0 = Now();
     c0 = CpuSeconds();
@@ -330,6 +357,7 @@ int Run(const Options& o, int argc, char** argv) {
         faults / static_cast<double>(batches), m.at("train_loss").get<double>(),
         m.at("val_accuracy").get<double>());
     train_s += loop;
+    last_sps = sps;
     epoch_s += wall;
     epoch_cpu += cpu;
     epoch_faults += faults;
@@ -350,6 +378,7 @@ int Run(const Options& o, int argc, char** argv) {
   Result("batches", static_cast<double>(batches));
   Result("data_ms_per_batch", 1e3 * data_s / static_cast<double>(batches));
   Result("train_sps", train_sps);
+  Result("last_train_sps", last_sps);
   Result("epoch_sps", samples / epoch_s);
   Result("epoch_cpu_sps", samples / epoch_cpu);
   Result("const_sps", const_sps);
@@ -359,6 +388,8 @@ int Run(const Options& o, int argc, char** argv) {
   Result("epoch_faults_per_batch",
          epoch_faults / static_cast<double>(batches * o.epochs));
   std::printf("result input %s\n", ShapeText(manifest.sample_shape).c_str());
+  std::printf("result device %s\n", choice.device.c_str());
+  std::printf("result resident %d\n", data->resident() ? 1 : 0);
   return 0;
 }
 

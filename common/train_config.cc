@@ -387,6 +387,11 @@ const std::map<std::string, Reader>& Readers() {
                    [](JsonChecker& c, const json& t,
                       TrainConfig&
                           cfg) { Set(c.Bool(t, kPath, "amp", false), &cfg.amp); }},
+                  {"data_on_device",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     Set(OneOf(c, t, "data_on_device", {"auto", "never"}),
+                         &cfg.data_on_device);
+                   }},
                   {"augment",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      const json* a = c.Object(t, kPath, "augment", false);

@@ -23,7 +23,8 @@
 //                  cyclic_gamma, step_size_up_epochs (rounded half away
 //                  from zero to batches) | step_size_up_batches
 //   batch_size, label_smoothing, amp (bf16 autocast on CUDA), grad_clip,
-//   augment {spec_time_mask, spec_freq_mask, masks}
+//   data_on_device (auto|never), augment {spec_time_mask, spec_freq_mask,
+//   masks}
 #ifndef HPO_COMMON_TRAIN_CONFIG_H_
 #define HPO_COMMON_TRAIN_CONFIG_H_
 
@@ -118,6 +119,11 @@ struct TrainConfig {
   double label_smoothing = 0.0;
   double grad_clip = 0.0;  // Max gradient norm; 0: no clipping.
   bool amp = false;
+  // Where the features of the shards live on a CUDA device: "auto" copies
+  // each split to the GPU once when they fit in its memory (else batches
+  // stream through pinned host memory); "never" always streams. No effect
+  // on the CPU, where shards stay memory-mapped.
+  std::string data_on_device = "auto";
 };
 
 // The real (LibTorch) models; "synthetic" is separate.

@@ -61,12 +61,14 @@ void SplitData::Batch(const std::vector<int64_t>& indices, torch::Tensor* x,
 }
 
 std::shared_ptr<const Dataset> Dataset::Get(const std::string& dir,
-                                            const torch::Device& device) {
+                                            const torch::Device& device,
+                                            bool allow_resident) {
   static std::mutex mu;
   static auto* cache =
       new std::map<std::string, std::shared_ptr<const Dataset>>();
   std::lock_guard<std::mutex> lock(mu);
-  const std::string key = dir + "\n" + device.str();
+  const std::string key =
+      dir + "\n" + device.str() + (allow_resident ? "" : "\nstream");
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;
 
@@ -74,7 +76,7 @@ std::shared_ptr<const Dataset> Dataset::Get(const std::string& dir,
   d->set_ = features::ShardSet::Open(dir, /*verify_checksums=*/true);
   const features::Manifest& m = d->set_->manifest();
   const double std = m.normalization.std > 0 ? m.normalization.std : 1.0;
-  bool resident = device.is_cuda();
+  bool resident = device.is_cuda() && allow_resident;
   for (const auto& [name, entry] : m.splits) {
     SplitData& s = d->splits_[name];
     s.split_ = &d->set_->split(name);

@@ -45,12 +45,14 @@ class Dataset {
   // The dataset of `dir` on `device`, loaded on first use and cached for the
   // life of the process (slots of a worker share it). Checks every shard's
   // checksum on first load. On CPU the shards stay memory-mapped and batches
-  // are gathered from them; on CUDA each split is copied to the device once
-  // when it fits in a quarter of the free memory, otherwise batches go
-  // through pinned memory. Throws hpo::Error (bad input) naming the file for
-  // a missing or corrupt shard.
+  // are gathered from them; on CUDA (with `allow_resident`) each split is
+  // copied to the device once, and if one does not fit in the device's
+  // memory, batches of every split go through pinned host memory instead.
+  // Throws hpo::Error (bad input) naming the file for a missing or corrupt
+  // shard.
   static std::shared_ptr<const Dataset> Get(const std::string& dir,
-                                            const torch::Device& device);
+                                            const torch::Device& device,
+                                            bool allow_resident = true);
 
   const features::Manifest& manifest() const { return set_->manifest(); }
   // Throws hpo::Error (bad input) for a split the shards lack.

@@ -168,7 +168,8 @@ class TorchTrainer : public Trainer {
       dir = fs::path(task.data_dir) / dir;
     }
     try {
-      data_ = Dataset::Get(dir.string(), device_);
+      data_ = Dataset::Get(dir.string(), device_,
+                           config_.data_on_device != "never");
       train_ = &data_->split("training");
       val_ = &data_->split("validation");
     } catch (const Error& e) {

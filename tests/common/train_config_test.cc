@@ -55,6 +55,21 @@ TEST(TrainConfigTest, DefaultsNeedOnlyAModel) {
   EXPECT_EQ(c.scheduler.name, "none");
   EXPECT_EQ(c.batch_size, 32);
   EXPECT_FALSE(c.amp);
+  EXPECT_EQ(c.data_on_device, "auto");
+}
+
+TEST(TrainConfigTest, DataOnDeviceIsAutoOrNever) {
+  EXPECT_EQ(ParseTrainConfig({{"model", "cnn"}, {"data_on_device", "never"}},
+                             json::object(), "s")
+                .data_on_device,
+            "never");
+  std::vector<std::string> p = Problems(
+      {{"model", "cnn"}, {"data_on_device", "always"}}, json::object());
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("trainer.data_on_device: \"always\" is not one of auto, "
+                      "never"),
+            std::string::npos)
+      << p[0];
 }
 
 TEST(TrainConfigTest, EveryProblemIsListedWithItsKey) {
