@@ -321,25 +321,29 @@ for model in $MODELS; do
   done
 done
 
+# A table of two trainer settings side by side at batch 128, for those of
+# MODELS that match PATTERN, with the ratio of the second to the first.
+compare() {  # PATTERN HEADER TRAINER_A TRAINER_B
+  fig ""
+  fig "$2"
+  fig "|---|---|---|---|"
+  local model a b ra rb
+  for model in $(echo "$MODELS" | tr ' ' '\n' | grep -E "^($1)\$"); do
+    read -r a _ ra < <(bench "$model" 128 "$3" a)
+    read -r b _ rb < <(bench "$model" 128 "$4" b)
+    fig "| $model | $a ($ra) | $b ($rb) | $(awk -v a="$a" -v b="$b" 'BEGIN {if (a > 0) printf "%.2fx", b / a; else print "-"}') |"
+  done
+}
+
 stage "6. GPU-resident features against the pinned-memory stream"
-fig ""
-fig "| model, batch 128 | resident (data_on_device auto) samples/s | streamed (data_on_device never) samples/s | resident / streamed |"
-fig "|---|---|---|---|"
-for model in $(echo "$MODELS" | tr ' ' '\n' | grep -E '^(cnn|resnet)$'); do
-  read -r a _ ra < <(bench "$model" 128 '{}' resident)
-  read -r s _ rs < <(bench "$model" 128 '{"data_on_device": "never"}' stream)
-  fig "| $model | $a ($ra) | $s ($rs) | $(awk -v a="$a" -v s="$s" 'BEGIN {if (s > 0) printf "%.2fx", a / s; else print "-"}') |"
-done
+compare 'cnn|resnet' \
+  "| model, batch 128 | resident (data_on_device auto) samples/s (on the GPU) | streamed (data_on_device never) samples/s | streamed / resident |" \
+  '{}' '{"data_on_device": "never"}'
 
 stage "7. bf16 autocast (trainer.amp) against fp32"
-fig ""
-fig "| model, batch 128 | fp32 samples/s | amp (bf16) samples/s | amp / fp32 |"
-fig "|---|---|---|---|"
-for model in $(echo "$MODELS" | tr ' ' '\n' | grep -E '^(cnn|crnn|resnet)$'); do
-  read -r f _ _ < <(bench "$model" 128 '{}' fp32b)
-  read -r a _ _ < <(bench "$model" 128 '{"amp": true}' amp)
-  fig "| $model | $f | $a | $(awk -v a="$a" -v f="$f" 'BEGIN {if (f > 0) printf "%.2fx", a / f; else print "-"}') |"
-done
+compare 'cnn|crnn|resnet' \
+  "| model, batch 128 | fp32 samples/s (features on the GPU) | amp (bf16) samples/s | amp / fp32 |" \
+  '{}' '{"amp": true}'
 
 stage "8. a study on one worker at --slots 1, 2 and 4"
 cat >"$WORK/slots.json" <<EOF
