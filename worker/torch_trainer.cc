@@ -18,6 +18,7 @@
 #include "common/paths.h"
 #include "common/train_config.h"
 #include "worker/dataset.h"
+#include "worker/device.h"
 #include "worker/lr_scheduler.h"
 #include "worker/models/model.h"
 #include "worker/optimizers.h"
@@ -54,24 +55,14 @@ class Rng {
   uint64_t state_;
 };
 
+// The trial's device (the worker resolved --device already; a trainer run
+// on its own, as by train_bench, may still pass "auto"), or a `config`
+// failure with ResolveDevice's message.
 torch::Device ParseDevice(const std::string& spec) {
-  if (spec.empty() || spec == "auto") {
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
-                                       : torch::Device(torch::kCPU);
-  }
   try {
-    torch::Device d(spec);
-    if (d.is_cuda() && !torch::cuda::is_available()) {
-      throw TrialFailure("config",
-                         "--device " + spec +
-                             ": this hpo-worker's LibTorch has no CUDA or "
-                             "sees no GPU (use --device cpu, or build "
-                             "against a CUDA LibTorch)");
-    }
-    return d;
-  } catch (const c10::Error&) {
-    throw TrialFailure(
-        "config", "--device " + spec + ": expected auto, cpu, cuda or cuda:N");
+    return torch::Device(ResolveDevice(spec.empty() ? "auto" : spec).device);
+  } catch (const Error& e) {
+    throw TrialFailure("config", e.what());
   }
 }
 
