@@ -37,8 +37,8 @@ std::string TooManyValues(size_t count, const std::string& instead) {
 }
 
 const std::vector<std::string> kStudyKeys = {
-    "name",    "description",  "seed",      "objective", "data",
-    "trainer", "search_space", "algorithm", "budget",    "execution"};
+    "name",         "description", "seed",   "objective", "data",   "trainer",
+    "search_space", "algorithm",   "budget", "execution", "enqueue"};
 
 struct AlgorithmInfo {
   AlgorithmType type;
@@ -48,20 +48,20 @@ struct AlgorithmInfo {
 
 const std::vector<AlgorithmInfo>& Algorithms() {
   static const std::vector<AlgorithmInfo> algorithms = {
-      {AlgorithmType::kRandom, "random", {"type", "max_epochs"}},
+      {AlgorithmType::kRandom, "random", {"type", "max_epochs", "sampler"}},
       {AlgorithmType::kGrid, "grid", {"type", "max_epochs"}},
       {AlgorithmType::kSuccessiveHalving,
        "successive_halving",
-       {"type", "min_epochs", "max_epochs", "eta", "n"}},
+       {"type", "min_epochs", "max_epochs", "eta", "n", "sampler"}},
       {AlgorithmType::kHyperband,
        "hyperband",
-       {"type", "min_epochs", "max_epochs", "eta", "iterations"}},
+       {"type", "min_epochs", "max_epochs", "eta", "iterations", "sampler"}},
       {AlgorithmType::kAsha,
        "asha",
-       {"type", "min_epochs", "max_epochs", "eta", "brackets"}},
+       {"type", "min_epochs", "max_epochs", "eta", "brackets", "sampler"}},
       {AlgorithmType::kMedian,
        "median",
-       {"type", "max_epochs", "warmup_epochs", "min_trials"}},
+       {"type", "max_epochs", "warmup_epochs", "min_trials", "sampler"}},
   };
   return algorithms;
 }
@@ -409,6 +409,145 @@ void ParseObjective(JsonChecker& check, const json& study, StudySpec& spec) {
   }
 }
 
+struct SamplerInfo {
+  SamplerType type;
+  const char* name;
+  std::vector<std::string> keys;
+};
+
+const std::vector<SamplerInfo>& Samplers() {
+  static const std::vector<SamplerInfo> samplers = {
+      {SamplerType::kRandom, "random", {"type"}},
+      {SamplerType::kTpe,
+       "tpe",
+       {"type", "n_startup_trials", "n_ei_candidates", "prior_weight",
+        "consider_magic_clip", "consider_endpoints", "multivariate", "gamma",
+        "gamma_max", "constant_liar", "observations"}},
+      {SamplerType::kBohb,
+       "bohb",
+       {"type", "top_n_percent", "min_points_in_model", "min_bandwidth",
+        "random_fraction", "num_samples", "bandwidth_factor", "constant_liar"}},
+  };
+  return samplers;
+}
+
+// A number in [low, high] (or (low, high] with `open_low`), else recorded.
+std::optional<double> NumberIn(JsonChecker& check, const json& object,
+                               const std::string& path, const std::string& key,
+                               double low, double high, bool open_low) {
+  std::optional<double> v = check.Number(object, path, key, false);
+  if (!v) return std::nullopt;
+  if ((open_low ? *v <= low : *v < low) || *v > high) {
+    check.Add(JoinPath(path, key),
+              std::string("must be ") + (open_low ? "> " : ">= ") +
+                  FormatNumber(low) + " and <= " + FormatNumber(high) +
+                  " (got " + FormatNumber(*v) + ")");
+    return std::nullopt;
+  }
+  return v;
+}
+
+// `algorithm.sampler`: how new configurations are proposed.
+void ParseSampler(JsonChecker& check, const json& algorithm, StudySpec& spec) {
+  const json* body = check.Object(algorithm, "algorithm", "sampler", false);
+  if (body == nullptr) return;
+  const std::string path = "algorithm.sampler";
+  std::optional<std::string> type = check.String(*body, path, "type", true);
+  if (!type) return;
+  const SamplerInfo* info = nullptr;
+  std::vector<std::string> names;
+  for (const SamplerInfo& s : Samplers()) {
+    names.push_back(s.name);
+    if (*type == s.name) info = &s;
+  }
+  if (info == nullptr) {
+    std::string hint = ClosestMatch(*type, names);
+    check.Add(path + ".type",
+              "unknown sampler " + Quoted(*type) +
+                  (hint.empty() ? " (use random, tpe or bohb)"
+                                : " (did you mean " + Quoted(hint) + "?)"));
+    return;
+  }
+  check.CheckKeys(*body, path, info->keys,
+                  std::string("the ") + info->name + " sampler");
+  SamplerSpec& s = spec.algorithm.sampler;
+  s.type = info->type;
+  const AlgorithmType algorithm_type = spec.algorithm.type;
+  const bool multi_fidelity =
+      algorithm_type == AlgorithmType::kSuccessiveHalving ||
+      algorithm_type == AlgorithmType::kHyperband ||
+      algorithm_type == AlgorithmType::kAsha;
+  if (s.type == SamplerType::kBohb && !multi_fidelity) {
+    check.Add(path + ".type",
+              "bohb models each budget of a multi-fidelity schedule; use it "
+              "with hyperband, successive_halving or asha, or use \"tpe\" "
+              "with " +
+                  ToString(algorithm_type));
+  }
+  s.constant_liar =
+      check.Bool(*body, path, "constant_liar", false).value_or(true);
+  const int d = static_cast<int>(spec.search_space.params.size());
+  if (s.type == SamplerType::kTpe) {
+    s.n_startup_trials = static_cast<int>(
+        check.IntegerAtLeast(*body, path, "n_startup_trials", 0, false, 1000000)
+            .value_or(s.n_startup_trials));
+    s.n_ei_candidates = static_cast<int>(
+        check.IntegerAtLeast(*body, path, "n_ei_candidates", 1, false, 100000)
+            .value_or(s.n_ei_candidates));
+    s.prior_weight = NumberIn(check, *body, path, "prior_weight", 0, 1e6, true)
+                         .value_or(s.prior_weight);
+    s.consider_magic_clip =
+        check.Bool(*body, path, "consider_magic_clip", false).value_or(true);
+    s.consider_endpoints =
+        check.Bool(*body, path, "consider_endpoints", false).value_or(false);
+    s.multivariate =
+        check.Bool(*body, path, "multivariate", false).value_or(false);
+    s.gamma = NumberIn(check, *body, path, "gamma", 0, 1, true).value_or(0.1);
+    s.gamma_max = static_cast<int>(
+        check.IntegerAtLeast(*body, path, "gamma_max", 1, false, 1000000)
+            .value_or(s.gamma_max));
+    std::optional<std::string> observations =
+        check.String(*body, path, "observations", false);
+    if (observations == "largest_budget") {
+      s.observations = TpeObservations::kLargestBudget;
+    } else if (observations && *observations != "furthest") {
+      check.Add(path + ".observations",
+                "unknown rule " + Quoted(*observations) +
+                    " (use \"furthest\": trials ranked by epochs reached, "
+                    "then value, or \"largest_budget\": values at the "
+                    "largest epoch count enough trials reached)");
+    }
+  }
+  if (s.type == SamplerType::kBohb) {
+    s.top_n_percent =
+        NumberIn(check, *body, path, "top_n_percent", 0, 100, true)
+            .value_or(s.top_n_percent);
+    std::optional<int64_t> min_points = check.IntegerAtLeast(
+        *body, path, "min_points_in_model", 1, false, 1000000);
+    if (min_points && *min_points < d + 1) {
+      check.Add(path + ".min_points_in_model",
+                "must be at least the number of searched parameters + 1 (" +
+                    std::to_string(d + 1) +
+                    "), or the good points cannot "
+                    "span a density (got " +
+                    std::to_string(*min_points) + ")");
+    } else if (min_points) {
+      s.min_points_in_model = static_cast<int>(*min_points);
+    }
+    s.min_bandwidth = NumberIn(check, *body, path, "min_bandwidth", 0, 1, true)
+                          .value_or(s.min_bandwidth);
+    s.random_fraction =
+        NumberIn(check, *body, path, "random_fraction", 0, 1, false)
+            .value_or(s.random_fraction);
+    s.num_samples = static_cast<int>(
+        check.IntegerAtLeast(*body, path, "num_samples", 1, false, 100000)
+            .value_or(s.num_samples));
+    s.bandwidth_factor =
+        NumberIn(check, *body, path, "bandwidth_factor", 0, 1e6, true)
+            .value_or(s.bandwidth_factor);
+  }
+}
+
 // Returns false when the algorithm type is missing or unknown.
 bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* algorithm = check.Object(study, "", "algorithm", true);
@@ -438,6 +577,13 @@ bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
   for (const auto& item : algorithm->items()) {
     const auto& keys = info->keys;
     if (std::find(keys.begin(), keys.end(), item.key()) != keys.end()) continue;
+    if (item.key() == "sampler") {
+      check.Add("algorithm.sampler",
+                "grid search enumerates the search space and takes no "
+                "sampler; remove it, or use \"random\" with a sampler and "
+                "a trial budget");
+      continue;
+    }
     for (const AlgorithmInfo& other : Algorithms()) {
       const auto& k = other.keys;
       if (std::find(k.begin(), k.end(), item.key()) != k.end()) {
@@ -540,6 +686,11 @@ bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
         check.IntegerAtLeast(*algorithm, path, "min_trials", 1, false, 100000)
             .value_or(3));
   }
+  if (a.type == AlgorithmType::kGrid) {
+    a.sampler.type = SamplerType::kGrid;
+  } else {
+    ParseSampler(check, *algorithm, spec);
+  }
   return true;
 }
 
@@ -613,6 +764,96 @@ void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
     if (param) spec.search_space.params.push_back(std::move(*param));
   }
   ParseConditions(check, *space, spec.search_space.params);
+}
+
+// `enqueue`: configurations to run first, checked like sampled ones.
+void ParseEnqueue(JsonChecker& check, const json& study, StudySpec& spec) {
+  const json* list = check.Array(study, "", "enqueue", false);
+  if (list == nullptr) return;
+  if (spec.algorithm.type == AlgorithmType::kGrid) {
+    check.Add("enqueue",
+              "grid search runs every point of its grid; enqueue "
+              "configurations with random, successive_halving, hyperband, "
+              "asha or median");
+    return;
+  }
+  if (list->size() > kMaxValues) {
+    check.Add("enqueue",
+              TooManyValues(list->size(), "enqueue the most promising ones"));
+    return;
+  }
+  std::vector<std::string> names;
+  for (const ParamSpec& p : spec.search_space.params) names.push_back(p.name);
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& entry = (*list)[i];
+    const std::string path = "enqueue[" + std::to_string(i) + "]";
+    if (!entry.is_object()) {
+      check.Add(path,
+                "must be an object of searched parameters' values, "
+                "like {\"lr\": 0.01} (got " +
+                    TypeName(entry) + " " + Brief(entry) + ")");
+      continue;
+    }
+    json config = json::object();
+    bool ok = true;
+    for (const auto& item : entry.items()) {
+      const std::string key_path = JoinPath(path, item.key());
+      const ParamSpec* p = spec.search_space.Find(item.key());
+      if (p == nullptr) {
+        std::string hint = ClosestMatch(item.key(), names);
+        check.Add(key_path,
+                  "not a searched parameter" +
+                      (hint.empty() ? std::string()
+                                    : " (did you mean " + Quoted(hint) + "?)") +
+                      "; fixed settings belong in \"trainer\"");
+        ok = false;
+        continue;
+      }
+      if (!PossibleValue(*p, item.value())) {
+        std::string domain =
+            p->type == ParamType::kChoice
+                ? "one of its " + std::to_string(p->values.size()) + " values"
+                : FormatNumber(p->low) + " to " + FormatNumber(p->high) +
+                      (p->type == ParamType::kInt
+                           ? ", an integer" +
+                                 (p->step > 1 ? " in steps of " +
+                                                    std::to_string(p->step) +
+                                                    " from low"
+                                              : std::string())
+                           : std::string());
+        check.Add(key_path, Brief(item.value()) + " is not a value of this " +
+                                ToString(p->type) + " parameter (" + domain +
+                                ")");
+        ok = false;
+        continue;
+      }
+      config[item.key()] = p->type == ParamType::kInt
+                               ? json(*ExactInteger(item.value()))
+                               : item.value();
+    }
+    // A conditional parameter given where its condition cannot hold.
+    for (const auto& item : config.items()) {
+      const ParamSpec* p = spec.search_space.Find(item.key());
+      for (const Condition& c : p->when) {
+        auto parent = config.find(c.param);
+        if (parent == config.end()) continue;  // The sampler decides it.
+        bool holds = false;
+        for (const json& v : c.any_of) {
+          holds = holds || v == *parent ||
+                  (v.is_number() && parent->is_number() &&
+                   v.get<double>() == parent->get<double>());
+        }
+        if (!holds) {
+          check.Add(JoinPath(path, item.key()),
+                    "inactive in this entry: its \"when\" needs " + c.param +
+                        " to be " + Brief(json(c.any_of)) + " (here " +
+                        Brief(*parent) + "); remove it");
+          ok = false;
+        }
+      }
+    }
+    if (ok) spec.enqueue.push_back(std::move(config));
+  }
 }
 
 // JSON values in `value`, itself included: 1 for a number, 3 for [32, 64].
@@ -696,6 +937,19 @@ std::string ToString(AlgorithmType type) {
 
 std::string ToString(ObjectiveMode mode) {
   return mode == ObjectiveMode::kMin ? "min" : "max";
+}
+
+std::string ToString(SamplerType type) {
+  if (type == SamplerType::kGrid) return "grid";
+  for (const SamplerInfo& s : Samplers()) {
+    if (s.type == type) return s.name;
+  }
+  return "?";
+}
+
+std::string ToString(TpeObservations observations) {
+  return observations == TpeObservations::kFurthest ? "furthest"
+                                                    : "largest_budget";
 }
 
 namespace {
@@ -872,6 +1126,7 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
   const bool algorithm_known = ParseAlgorithm(check, study, spec);
   ParseBudget(check, study, spec, algorithm_known);
   ParseExecution(check, study, spec);
+  ParseEnqueue(check, study, spec);
   CheckGrid(check, spec);
   check.ThrowIfAny();
   return spec;

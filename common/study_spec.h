@@ -59,6 +59,43 @@ enum class AlgorithmType {
   kMedian,
 };
 
+// How an algorithm proposes new configurations (`algorithm.sampler`).
+enum class SamplerType { kRandom, kGrid, kTpe, kBohb };
+
+// How a multi-fidelity study's observations enter TPE's model.
+enum class TpeObservations {
+  // Optuna's rule for pruned trials: every trial counts once, ranked by how
+  // many epochs it reached (more is better), then by its last value.
+  kFurthest,
+  // BOHB's rule: only the values at the largest epoch count that at least
+  // n_startup_trials trials reached, each trial's value at that epoch.
+  kLargestBudget,
+};
+
+struct SamplerSpec {
+  SamplerType type = SamplerType::kRandom;  // grid for the grid algorithm.
+  // Running trials count as the worst value (a "constant liar"), so that
+  // simultaneous proposals spread out.
+  bool constant_liar = true;
+  // tpe (Optuna 3.1's defaults).
+  int n_startup_trials = 10;
+  int n_ei_candidates = 24;
+  double prior_weight = 1.0;
+  bool consider_magic_clip = true;
+  bool consider_endpoints = false;
+  bool multivariate = false;
+  double gamma = 0.1;  // The good set holds min(ceil(gamma n), gamma_max).
+  int gamma_max = 25;
+  TpeObservations observations = TpeObservations::kFurthest;
+  // bohb (the BOHB paper's and HpBandSter's defaults).
+  double top_n_percent = 15;
+  int min_points_in_model = 0;  // 0: the number of parameters + 2.
+  double min_bandwidth = 1e-3;
+  double random_fraction = 1.0 / 3;
+  int num_samples = 64;
+  double bandwidth_factor = 3;
+};
+
 struct AlgorithmSpec {
   AlgorithmType type = AlgorithmType::kRandom;
   int min_epochs = 1;
@@ -69,6 +106,7 @@ struct AlgorithmSpec {
   int iterations = 1;     // hyperband: times the whole set of brackets runs.
   int warmup_epochs = 1;  // median: no stopping before this many epochs.
   int min_trials = 3;     // median: completed trials needed before stopping.
+  SamplerSpec sampler;
 };
 
 struct BudgetSpec {
@@ -95,6 +133,9 @@ struct StudySpec {
   AlgorithmSpec algorithm;
   BudgetSpec budget;
   ExecutionSpec execution;
+  // Configurations to run first, in order (`enqueue`): each holds values for
+  // some or all of the searched parameters; the sampler fills in the rest.
+  std::vector<nlohmann::json> enqueue;
 };
 
 // The metrics a worker reports each epoch (DESIGN.md).
@@ -113,6 +154,8 @@ StudySpec LoadStudyFile(const std::string& path);
 std::string ToString(ParamType type);
 std::string ToString(AlgorithmType type);
 std::string ToString(ObjectiveMode mode);
+std::string ToString(SamplerType type);
+std::string ToString(TpeObservations observations);
 
 }  // namespace hpo
 

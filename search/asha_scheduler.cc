@@ -35,7 +35,7 @@ class AshaScheduler : public Scheduler {
     }
   }
 
-  nlohmann::ordered_json Plan() const override {
+  nlohmann::ordered_json SchedulePlan() const override {
     const AlgorithmSpec& a = spec_.algorithm;
     nlohmann::ordered_json plan;
     plan["algorithm"] = "asha";

@@ -46,7 +46,7 @@ class BracketScheduler : public Scheduler {
     }
   }
 
-  nlohmann::ordered_json Plan() const override {
+  nlohmann::ordered_json SchedulePlan() const override {
     const AlgorithmSpec& a = spec_.algorithm;
     // What runs under the trial budget: brackets take new trials in order.
     std::vector<BracketPlan> run;

@@ -30,7 +30,7 @@ int64_t FifoScheduler::PlannedTrials() const {
   return budget > 0 ? std::min(budget, *size) : *size;
 }
 
-nlohmann::ordered_json FifoScheduler::Plan() const {
+nlohmann::ordered_json FifoScheduler::SchedulePlan() const {
   nlohmann::ordered_json plan;
   const int64_t trials = PlannedTrials();
   plan["algorithm"] = ToString(spec_.algorithm.type);

@@ -12,7 +12,7 @@ class FifoScheduler : public Scheduler {
   FifoScheduler(const StudySpec& spec, std::unique_ptr<Sampler> sampler)
       : Scheduler(spec, std::move(sampler)) {}
 
-  nlohmann::ordered_json Plan() const override;
+  nlohmann::ordered_json SchedulePlan() const override;
 
  protected:
   Decision DoNextJob() override;

@@ -47,7 +47,8 @@ class GridSampler : public Sampler {
     }
   }
 
-  std::optional<json> Sample(int64_t number) override {
+  std::optional<json> Sample(int64_t number,
+                             const TrialHistory& /*history*/) const override {
     if (number < 0 || number >= static_cast<int64_t>(points_.size())) {
       return std::nullopt;
     }

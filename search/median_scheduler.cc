@@ -22,7 +22,7 @@ class MedianScheduler : public FifoScheduler {
       : FifoScheduler(spec, std::move(sampler)),
         best_at_epoch_(static_cast<size_t>(spec.algorithm.max_epochs)) {}
 
-  nlohmann::ordered_json Plan() const override {
+  nlohmann::ordered_json SchedulePlan() const override {
     nlohmann::ordered_json plan;
     const int64_t trials = PlannedTrials();
     plan["algorithm"] = "median";

@@ -9,12 +9,12 @@ class RandomSampler : public Sampler {
   RandomSampler(const SearchSpace& space, uint64_t seed)
       : space_(space), seed_(seed) {}
 
-  std::optional<nlohmann::json> Sample(int64_t number) override {
+  std::optional<nlohmann::json> Sample(
+      int64_t number, const TrialHistory& /*history*/) const override {
     nlohmann::json config = nlohmann::json::object();
     for (const ParamSpec& p : space_.ordered()) {
       if (!SearchSpace::IsActive(p, config)) continue;
-      Rng rng(SeedOf(seed_, static_cast<uint64_t>(number), HashString(p.name)));
-      config[p.name] = SearchSpace::ValueAt(p, rng.Uniform());
+      config[p.name] = RandomValue(p, seed_, number);
     }
     return config;
   }
@@ -27,6 +27,12 @@ class RandomSampler : public Sampler {
 };
 
 }  // namespace
+
+nlohmann::json RandomValue(const ParamSpec& param, uint64_t seed,
+                           int64_t number) {
+  Rng rng(SeedOf(seed, static_cast<uint64_t>(number), HashString(param.name)));
+  return SearchSpace::ValueAt(param, rng.Uniform());
+}
 
 std::unique_ptr<Sampler> NewRandomSampler(const SearchSpace& space,
                                           uint64_t seed) {

@@ -171,7 +171,7 @@ std::vector<Job> Scheduler::RunningJobs() const {
 
 std::optional<Job> Scheduler::StartTrial(int64_t number, int bracket, int rung,
                                          int to_epoch) {
-  std::optional<json> params = sampler_->Sample(number);
+  std::optional<json> params = sampler_->Sample(number, trials_);
   if (!params) return std::nullopt;
   ++started_;
   TrialRecord& trial = trials_[number];
@@ -209,20 +209,25 @@ TrialRecord* Scheduler::Find(int64_t number) {
   return it == trials_.end() ? nullptr : &it->second;
 }
 
+nlohmann::ordered_json Scheduler::Plan() const {
+  nlohmann::ordered_json plan = SchedulePlan();
+  plan["sampler"] = SamplerPlan(spec_);
+  return plan;
+}
+
 std::unique_ptr<Scheduler> NewScheduler(const StudySpec& spec) {
-  SearchSpace space(spec.search_space);
+  std::unique_ptr<Sampler> sampler = NewSampler(spec);
   switch (spec.algorithm.type) {
     case AlgorithmType::kRandom:
-      return NewFifoScheduler(spec, NewRandomSampler(space, spec.seed));
     case AlgorithmType::kGrid:
-      return NewFifoScheduler(spec, NewGridSampler(space, spec.seed, false));
+      return NewFifoScheduler(spec, std::move(sampler));
     case AlgorithmType::kSuccessiveHalving:
     case AlgorithmType::kHyperband:
-      return NewBracketScheduler(spec, NewRandomSampler(space, spec.seed));
+      return NewBracketScheduler(spec, std::move(sampler));
     case AlgorithmType::kAsha:
-      return NewAshaScheduler(spec, NewRandomSampler(space, spec.seed));
+      return NewAshaScheduler(spec, std::move(sampler));
     case AlgorithmType::kMedian:
-      return NewMedianScheduler(spec, NewRandomSampler(space, spec.seed));
+      return NewMedianScheduler(spec, std::move(sampler));
   }
   return nullptr;
 }

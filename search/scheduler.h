@@ -31,17 +31,9 @@
 #include "common/study_spec.h"
 #include "common/trial_state.h"
 #include "search/sampler.h"
+#include "search/trial_record.h"
 
 namespace hpo {
-
-struct Job {
-  int64_t trial = -1;
-  nlohmann::json params;  // The trial's parameters (every job carries them).
-  int from_epoch = 0;     // Checkpoint to resume from; 0 for a new trial.
-  int to_epoch = 0;       // Train until this many epochs are complete.
-  int bracket = 0;        // Hyperband/ASHA bracket (0 otherwise).
-  int rung = 0;           // Rung the job trains for (0 otherwise).
-};
 
 struct Decision {
   enum class Type { kRun, kWait, kDone };
@@ -73,19 +65,6 @@ struct SchedulerEvent {
   static SchedulerEvent FromJson(const nlohmann::json& json);
 };
 
-// What a scheduler knows of one trial.
-struct TrialRecord {
-  int64_t number = -1;
-  nlohmann::json params;
-  TrialState state = TrialState::kRunning;
-  int bracket = 0;
-  int rung = 0;
-  int epochs = 0;             // Epochs completed.
-  std::vector<double> score;  // score[e-1]: epoch e's value in minimisation
-                              // form (negated for "max"; NaN becomes +inf).
-  Job job;                    // The current (or last) job.
-};
-
 class Scheduler {
  public:
   virtual ~Scheduler();
@@ -102,7 +81,8 @@ class Scheduler {
 
   // The schedule as JSON (for `hpo-coordinator --plan`): algorithm, sizes,
   // epochs per rung and the total number of epochs it will train.
-  virtual nlohmann::ordered_json Plan() const = 0;
+  // It names the sampler (SamplerPlan()).
+  nlohmann::ordered_json Plan() const;
 
   // State changes since the last call, oldest first.
   std::vector<StateChange> TakeStateChanges();
@@ -111,7 +91,7 @@ class Scheduler {
   std::vector<Job> RunningJobs() const;
 
   // Every trial the scheduler has started, by number.
-  const std::map<int64_t, TrialRecord>& trials() const { return trials_; }
+  const TrialHistory& trials() const { return trials_; }
 
   // Converts a metric value into minimisation form for this study.
   double Score(double value) const;
@@ -120,6 +100,9 @@ class Scheduler {
   // `sampler` proposes parameters; spec.budget.max_trials caps how many
   // trials start (0: no cap).
   Scheduler(const StudySpec& spec, std::unique_ptr<Sampler> sampler);
+
+  // The algorithm's part of Plan().
+  virtual nlohmann::ordered_json SchedulePlan() const = 0;
 
   // Policy hooks. NextJob hook: returns the next decision; may call
   // StartTrial() and ContinueTrial().
@@ -163,7 +146,7 @@ class Scheduler {
   int64_t max_trials_;
   int64_t started_ = 0;
   int64_t running_ = 0;  // Trials in state kRunning.
-  std::map<int64_t, TrialRecord> trials_;
+  TrialHistory trials_;
   std::vector<StateChange> changes_;
 };
 

@@ -102,6 +102,22 @@ double SearchSpace::PositionOf(const ParamSpec& p, const json& value) {
   return std::clamp(u, 0.0, 1.0);
 }
 
+double SearchSpace::UnitOf(const ParamSpec& p, const json& value) {
+  if (p.type == ParamType::kChoice) return PositionOf(p, value);
+  if (p.type == ParamType::kInt) {
+    const double v = value.get<double>();
+    if (p.log) {
+      const double lo = std::log(p.low - 0.5);
+      const double hi = std::log(p.high + 0.5);
+      return std::clamp((std::log(v) - lo) / (hi - lo), 0.0, 1.0);
+    }
+    const double step = static_cast<double>(p.step);
+    const double count = std::floor((p.high - p.low) / step) + 1;
+    return std::clamp((std::round((v - p.low) / step) + 0.5) / count, 0.0, 1.0);
+  }
+  return PositionOf(p, value);
+}
+
 std::vector<json> SearchSpace::GridValues(const ParamSpec& p) {
   if (!p.grid.empty()) return p.grid;
   std::vector<json> values;

@@ -34,6 +34,12 @@ class SearchSpace {
   // Choices map to (index + 0.5) / count.
   static double PositionOf(const ParamSpec& param, const nlohmann::json& value);
 
+  // Where `value` sits in [0, 1] such that ValueAt(param, UnitOf(param,
+  // value)) == value: the centre of its cell for integers and choices (an
+  // integer's cell spans +-0.5 on the log scale of a log int), the position
+  // on the (log) scale for continuous parameters.
+  static double UnitOf(const ParamSpec& param, const nlohmann::json& value);
+
   // The values a grid search tries for `param`: its "grid" list, its
   // choices, or every step of an int range. Empty for continuous parameters
   // without a grid.

@@ -631,3 +631,95 @@ TEST(StudySpecTest, HugeListsOfValuesAreRejectedQuickly) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace {
+
+// ---- algorithm.sampler and enqueue ----
+
+json SamplerStudy(const json& sampler,
+                  const std::string& algorithm = "hyperband") {
+  json study = DesignStudy();
+  study["algorithm"]["type"] = algorithm;
+  if (algorithm == "random" || algorithm == "median") {
+    study["algorithm"].erase("min_epochs");
+    study["algorithm"].erase("eta");
+  }
+  study["algorithm"]["sampler"] = sampler;
+  return study;
+}
+
+TEST(SamplerSpecTest, DefaultsAreOptunasAndHpBandSters) {
+  StudySpec tpe = ParseStudy(SamplerStudy({{"type", "tpe"}}), "s.json");
+  EXPECT_EQ(tpe.algorithm.sampler.type, SamplerType::kTpe);
+  EXPECT_EQ(tpe.algorithm.sampler.n_startup_trials, 10);
+  EXPECT_EQ(tpe.algorithm.sampler.n_ei_candidates, 24);
+  EXPECT_EQ(tpe.algorithm.sampler.gamma, 0.1);
+  EXPECT_EQ(tpe.algorithm.sampler.gamma_max, 25);
+  EXPECT_FALSE(tpe.algorithm.sampler.multivariate);
+  EXPECT_TRUE(tpe.algorithm.sampler.constant_liar);
+  EXPECT_EQ(tpe.algorithm.sampler.observations, TpeObservations::kFurthest);
+  StudySpec bohb = ParseStudy(SamplerStudy({{"type", "bohb"}}), "s.json");
+  EXPECT_EQ(bohb.algorithm.sampler.top_n_percent, 15);
+  EXPECT_EQ(bohb.algorithm.sampler.num_samples, 64);
+  EXPECT_EQ(bohb.algorithm.sampler.bandwidth_factor, 3);
+  EXPECT_EQ(bohb.algorithm.sampler.min_bandwidth, 1e-3);
+  EXPECT_NEAR(bohb.algorithm.sampler.random_fraction, 1.0 / 3, 1e-15);
+  EXPECT_EQ(ParseStudy(DesignStudy(), "s.json").algorithm.sampler.type,
+            SamplerType::kRandom);
+}
+
+TEST(SamplerSpecTest, MistakesNameTheirKey) {
+  ExpectProblem(SamplerStudy({{"type", "tpz"}}),
+                "algorithm.sampler.type: unknown sampler \"tpz\" (did you mean "
+                "\"tpe\"?)");
+  ExpectProblem(SamplerStudy({{"type", "bohb"}}, "median"),
+                "algorithm.sampler.type: bohb models each budget");
+  ExpectProblem(SamplerStudy({{"type", "tpe"}, {"gamma", 1.5}}),
+                "algorithm.sampler.gamma: must be > 0 and <= 1 (got 1.5)");
+  ExpectProblem(SamplerStudy({{"type", "tpe"}, {"top_n_percent", 20}}),
+                "algorithm.sampler.top_n_percent: unknown key for the tpe "
+                "sampler");
+  ExpectProblem(SamplerStudy({{"type", "bohb"}, {"min_points_in_model", 3}}),
+                "algorithm.sampler.min_points_in_model: must be at least the "
+                "number of searched parameters + 1 (6)");
+  ExpectProblem(SamplerStudy({{"type", "tpe"}, {"observations", "all"}}),
+                "algorithm.sampler.observations: unknown rule \"all\"");
+  json grid = DesignStudy();
+  grid["algorithm"] = {
+      {"type", "grid"}, {"max_epochs", 3}, {"sampler", {{"type", "tpe"}}}};
+  std::vector<std::string> p = Problems(grid);
+  ASSERT_FALSE(p.empty());
+  EXPECT_NE(p[0].find("algorithm.sampler: grid search enumerates"),
+            std::string::npos)
+      << p[0];
+}
+
+TEST(EnqueueSpecTest, CheckedLikeSampledConfigurations) {
+  json study = DesignStudy();
+  study["enqueue"] = {
+      {{"lr", 0.01}, {"scheduler", "onecycle"}, {"batch_size", 42.0}}};
+  StudySpec spec = ParseStudy(study, "s.json");
+  ASSERT_EQ(spec.enqueue.size(), 1u);
+  EXPECT_TRUE(spec.enqueue[0]["batch_size"].is_number_integer());
+
+  study["enqueue"] = {{{"lr", 0.5}}};
+  ExpectProblem(study,
+                "enqueue[0].lr: 0.5 is not a value of this loguniform "
+                "parameter (1e-05 to 0.1)");
+  study["enqueue"] = {{{"lr", 0.01}}, {{"learning_rate", 0.01}}};
+  ExpectProblem(study, "enqueue[1].learning_rate: not a searched parameter");
+  study["enqueue"] = {{{"scheduler", "none"}, {"cyclic_max_lr_factor", 3}}};
+  ExpectProblem(study,
+                "enqueue[0].cyclic_max_lr_factor: inactive in this "
+                "entry: its \"when\" needs scheduler to be");
+  study["enqueue"] = {{{"batch_size", 3}}};
+  ExpectProblem(study,
+                "enqueue[0].batch_size: 3 is not a value of this int "
+                "parameter (16 to 128, an integer)");
+  study["enqueue"] = {7};
+  ExpectProblem(study, "enqueue[0]: must be an object");
+}
+
+}  // namespace
+}  // namespace hpo

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -240,7 +241,8 @@ TEST(HyperbandTest, PlanForMax81Eta3IsThePapersTable) {
       R"({"s":3,"rungs":[{"trials":34,"epochs":3},{"trials":11,"epochs":9},{"trials":3,"epochs":27},{"trials":1,"epochs":81}]},)"
       R"({"s":2,"rungs":[{"trials":15,"epochs":9},{"trials":5,"epochs":27},{"trials":1,"epochs":81}]},)"
       R"({"s":1,"rungs":[{"trials":8,"epochs":27},{"trials":2,"epochs":81}]},)"
-      R"({"s":0,"rungs":[{"trials":5,"epochs":81}]}],"total_epochs":1581})");
+      R"({"s":0,"rungs":[{"trials":5,"epochs":81}]}],"total_epochs":1581,)"
+      R"("sampler":{"type":"random"}})");
 }
 
 TEST(HyperbandTest, TrialBudgetCutsBracketsShort) {
@@ -445,8 +447,16 @@ TEST(SchedulerEventTest, JsonRoundTrip) {
 // in the same state.
 class ReplayTest : public ::testing::TestWithParam<const char*> {};
 
-StudySpec ReplayStudy(const std::string& algorithm) {
+// "algorithm" or "algorithm+sampler".
+StudySpec ReplayStudy(const std::string& name) {
+  const size_t plus = name.find('+');
+  const std::string algorithm = name.substr(0, plus);
   json a = {{"type", algorithm}, {"max_epochs", 27}};
+  if (plus != std::string::npos) {
+    // Few start-up trials, so that most proposals come from the model.
+    a["sampler"] = {{"type", name.substr(plus + 1)}};
+    if (name.substr(plus + 1) == "tpe") a["sampler"]["n_startup_trials"] = 4;
+  }
   if (algorithm != "random" && algorithm != "median") {
     a["min_epochs"] = 1;
     a["eta"] = 3;
@@ -519,9 +529,17 @@ TEST_P(ReplayTest, AResumedSchedulerContinuesLikeTheOriginal) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllAlgorithms, ReplayTest,
-                         ::testing::Values("random", "successive_halving",
-                                           "hyperband", "asha", "median"));
+INSTANTIATE_TEST_SUITE_P(
+    AllAlgorithms, ReplayTest,
+    ::testing::Values("random", "successive_halving", "hyperband", "asha",
+                      "median", "random+tpe", "successive_halving+tpe",
+                      "hyperband+tpe", "asha+tpe", "median+tpe",
+                      "successive_halving+bohb", "hyperband+bohb", "asha+bohb"),
+    [](const auto& info) {
+      std::string name = info.param;
+      std::replace(name.begin(), name.end(), '+', '_');
+      return name;
+    });
 
 }  // namespace
 }  // namespace hpo
