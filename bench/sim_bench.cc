@@ -6,8 +6,11 @@
 // trials, epochs trained, best value, how often and how soon (in epochs and in
 // virtual time, as a fraction of random search's; median over seeds, a seed
 // that never matched counting as infinite) it matched random's best, and
-// worker utilisation. A second table varies epoch-time spread to compare
-// worker utilisation of synchronous Hyperband and ASHA.
+// worker utilisation. A second table does the same for the learning
+// samplers (BOHB, Hyperband and ASHA with TPE, random with TPE) against
+// their blind versions. A third varies epoch-time spread to compare worker
+// utilisation of synchronous Hyperband and ASHA. All on synthetic learning
+// curves (search/synthetic_curves.h), in virtual time.
 //
 // Reproduce: build/bench/sim_bench [--seeds 20] [--workers 8]
 #include <algorithm>
@@ -55,9 +58,14 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> order = {"random", "successive_halving", "hyperband",
                                     "asha", "median"};
+  const std::vector<std::string> learned = {
+      "random",         "hyperband",     "asha",      "random+tpe",
+      "hyperband+bohb", "hyperband+tpe", "asha+bohb", "asha+tpe"};
+  order.insert(order.end(), learned.begin() + 3, learned.end());
+  std::vector<std::string> methods(order.begin() + 1, order.end());
   std::map<std::string, Figures> figures;
   for (int seed = 1; seed <= seeds; ++seed) {
-    std::vector<hpo::MethodRun> runs = hpo::CompareOnSeed(setup, seed);
+    std::vector<hpo::MethodRun> runs = hpo::CompareOnSeed(setup, seed, methods);
     const hpo::SimResult& random = runs[0].result;
     for (const hpo::MethodRun& run : runs) {
       Figures& f = figures[run.algorithm];
@@ -79,6 +87,9 @@ int main(int argc, char** argv) {
   std::printf("%-19s %7s %8s %8s %9s %12s %12s %9s %6s\n", "", "mean", "mean",
               "mean", "best", "(median x)", "(median x)", "(x rand)", "");
   for (const std::string& name : order) {
+    if (name == "random+tpe") {
+      std::printf("learning samplers (same budgets, same curves):\n");
+    }
     const Figures& f = figures[name];
     std::printf(
         "%-19s %7.1f %8.0f %8.4f %6d/%-2d %12.2f %12.2f %9.2f %5.0f%%\n",

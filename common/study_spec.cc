@@ -947,6 +947,25 @@ std::string ToString(SamplerType type) {
   return "?";
 }
 
+std::string SamplerSummary(const std::string& study_text) {
+  const json study = json::parse(study_text, nullptr, false);
+  if (!study.is_object()) return "?";
+  const json algorithm = study.value("algorithm", json::object());
+  if (!algorithm.is_object()) return "?";
+  std::string out =
+      algorithm.value("type", json()) == "grid" ? "grid" : "random";
+  const json sampler = algorithm.value("sampler", json::object());
+  if (sampler.is_object() && sampler.value("type", json()).is_string()) {
+    out = sampler["type"].get<std::string>();
+    if (sampler.value("multivariate", json()) == true) out += " multivariate";
+  }
+  const json enqueue = study.value("enqueue", json());
+  if (enqueue.is_array() && !enqueue.empty()) {
+    out += ", " + std::to_string(enqueue.size()) + " enqueued";
+  }
+  return out;
+}
+
 std::string ToString(TpeObservations observations) {
   return observations == TpeObservations::kFurthest ? "furthest"
                                                     : "largest_budget";

@@ -155,6 +155,11 @@ std::string ToString(ParamType type);
 std::string ToString(AlgorithmType type);
 std::string ToString(ObjectiveMode mode);
 std::string ToString(SamplerType type);
+
+// How a recorded study's file proposes configurations, for listings: its
+// sampler ("random", "grid", "tpe", "tpe multivariate", "bohb"), then ", N
+// enqueued" if it has an enqueue list. Read leniently from the file's text.
+std::string SamplerSummary(const std::string& study_text);
 std::string ToString(TpeObservations observations);
 
 }  // namespace hpo

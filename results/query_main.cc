@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/store.h"
+#include "common/study_spec.h"
 #include "common/trial_state.h"
 #include "results/db_args.h"
 #include "results/result_set.h"
@@ -155,9 +156,9 @@ Answer ListStudies(Query& query) {
     studies.push_back(ResolveStudy(query));
   }
   hpo::ResultSet out;
-  out.columns = {{"name"},   {"state"},      {"algorithm"}, {"metric"},
-                 {"mode"},   {"trials"},     {"complete"},  {"pruned"},
-                 {"failed"}, {"best_value"}, {"elapsed_s"}};
+  out.columns = {{"name"},   {"state"},  {"algorithm"},  {"sampler"},
+                 {"metric"}, {"mode"},   {"trials"},     {"complete"},
+                 {"pruned"}, {"failed"}, {"best_value"}, {"elapsed_s"}};
   for (const hpo::StudyRow& study : studies) {
     std::vector<hpo::TrialRow> trials = query.store->Trials(study.id);
     int complete = 0, pruned = 0, failed = 0;
@@ -176,6 +177,7 @@ Answer ListStudies(Query& query) {
     row["name"] = study.name;
     row["state"] = study.state;
     row["algorithm"] = study.algorithm;
+    row["sampler"] = hpo::SamplerSummary(study.spec);
     row["metric"] = study.metric;
     row["mode"] = study.mode;
     row["trials"] = trials.size();
@@ -839,7 +841,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"studies",
        "studies [--study NAME]",
-       "one row per study: state, algorithm, objective, trial counts, best "
+       "one row per study: state, algorithm, sampler, objective, trial counts, "
+       "best "
        "value, time spent",
        0,
        0,

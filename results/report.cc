@@ -918,6 +918,7 @@ void RenderHeader(const Context& c, std::string& out) {
     out += "<dt>" + Escape(name) + "</dt><dd>" + html + "</dd>\n";
   };
   fact("algorithm", Escape(AlgorithmSummary(c)));
+  fact("sampler", Escape(SamplerSummary(s.spec)));
   fact("objective",
        Escape(s.metric) + " (" + (c.maximize ? "max" : "min") + "imize)");
   fact("state", "<span id=\"study-state\">" + Escape(s.state) + "</span>");

@@ -51,7 +51,7 @@ size_t DisplayWidth(const std::string& text) {
 std::string Compact(const ordered_json& value, bool exact) {
   switch (value.type()) {
     case ordered_json::value_t::number_float:
-      return exact ? Dump(value) : FormatNumber(value.get<double>());
+      return exact ? Dump(value) : ReadableNumber(value.get<double>());
     case ordered_json::value_t::string:
       return OneLine(value.get<std::string>());
     case ordered_json::value_t::array: {
@@ -128,7 +128,7 @@ OutputFormat ParseOutputFormat(const std::string& name) {
                  ": unknown format; use table, csv or json");
 }
 
-std::string FormatNumber(double value) {
+std::string ReadableNumber(double value) {
   char buffer[32];
   double magnitude = std::fabs(value);
   const char* format = magnitude >= 1e4 && magnitude < 1e9 ? "%.0f" : "%.4g";

@@ -98,7 +98,7 @@ std::string CsvField(const std::string& field);
 
 // A number for people to read: 4 significant digits, but no exponent for
 // magnitudes from 1e4 up to 1e9 ("12346", not "1.235e+04").
-std::string FormatNumber(double value);
+std::string ReadableNumber(double value);
 
 }  // namespace hpo
 

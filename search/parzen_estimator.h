@@ -8,7 +8,8 @@
 // neighbouring observations (univariate) or Scott's rule (multivariate),
 // clipped by the "magic clip". A stepped integer's density is the mass of
 // its step around the value. A choice's estimator gives each observation's
-// option weight 1 and every option prior_weight / (n + 1).
+// option weight 1 and every option prior_weight / (n + 1). As in Optuna 3.1, a
+// continuous kernel's log density leaves out its -log(sigma) term.
 #ifndef HPO_SEARCH_PARZEN_ESTIMATOR_H_
 #define HPO_SEARCH_PARZEN_ESTIMATOR_H_
 

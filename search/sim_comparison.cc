@@ -8,9 +8,14 @@ namespace hpo {
 
 using nlohmann::json;
 
-StudySpec ComparisonStudy(const std::string& algorithm,
+StudySpec ComparisonStudy(const std::string& method,
                           const ComparisonSetup& setup, uint64_t seed) {
+  const size_t plus = method.find('+');
+  const std::string algorithm = method.substr(0, plus);
   json a = {{"type", algorithm}, {"max_epochs", setup.max_epochs}};
+  if (plus != std::string::npos) {
+    a["sampler"] = {{"type", method.substr(plus + 1)}};
+  }
   int64_t trials = setup.random_trials;
   if (algorithm == "successive_halving" || algorithm == "hyperband" ||
       algorithm == "asha") {

@@ -31,8 +31,9 @@ struct MethodRun {
 };
 
 // The study each method runs: the same search space (learning rate, batch
-// size, dropout, optimizer, channel counts) and seed.
-StudySpec ComparisonStudy(const std::string& algorithm,
+// size, dropout, optimizer, channel counts) and seed. A method is an
+// algorithm, or "algorithm+sampler" ("hyperband+bohb", "asha+tpe").
+StudySpec ComparisonStudy(const std::string& method,
                           const ComparisonSetup& setup, uint64_t seed);
 
 // Runs random first (its final best is the target), then the others, all on

@@ -23,13 +23,20 @@
 #      test accuracy of the best trial, where the time goes; and the ratios.
 #
 # Usage: bench/peer/run.sh [--quick] [--repeats R] [--workers N]
-#                          [--only hpo|optuna|algos] [--out DIR]
+#                          [--only hpo|optuna|algos|samplers] [--seeds S]
+#                          [--out DIR]
 #   --quick     a tiny dataset and a 1..9-epoch study: a minute or two, to
 #               check that everything works
 #   --repeats   head-to-head repeats (default 1), alternating the order
 #   --workers   hpo workers = Optuna processes (default 2)
-#   --only      run only hpo, only the Optuna peer, or only the algorithm
-#               comparison (hpo: Hyperband, random, ASHA)
+#   --only      run only hpo, only the Optuna peer, only the algorithm
+#               comparison (hpo: Hyperband, random, ASHA), or only the
+#               sampler comparison: random, Hyperband, ASHA, BOHB
+#               (Hyperband + bohb) and ASHA + TPE inside hpo on the same
+#               budgets, --seeds seeds each (study seeds 1..S, the order
+#               rotating), best validation accuracy against wall time
+#               (bench/peer/samplers.py: a table and OUT/samplers.svg)
+#   --seeds     seeds of the sampler comparison (default 3)
 #   --out       output directory (default bench/peer/out, ignored by git)
 # Environment: BUILD_DIR (build), JOBS (nproc, for building and hpo-prep).
 # Every process it starts is stopped when it ends, fails, or gets Ctrl-C.
@@ -40,7 +47,7 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 PYTHON=/usr/bin/python3
-QUICK=0 REPEATS=1 WORKERS=2 ONLY="" OUT=bench/peer/out
+QUICK=0 REPEATS=1 WORKERS=2 ONLY="" OUT=bench/peer/out SEEDS=3
 
 usage() { sed -n '/^# Usage:/,/^# Every process/p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -50,6 +57,7 @@ while [ $# -gt 0 ]; do
     --repeats) REPEATS=${2:-}; shift ;;
     --workers) WORKERS=${2:-}; shift ;;
     --only) ONLY=${2:-}; shift ;;
+    --seeds) SEEDS=${2:-}; shift ;;
     --out) OUT=${2:-}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -58,7 +66,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be an integer >= 1, got '$REPEATS'"
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "--workers must be an integer >= 1, got '$WORKERS'"
-case $ONLY in ""|hpo|optuna|algos) ;; *) die "--only takes hpo, optuna or algos, got '$ONLY'" ;; esac
+[[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || die "--seeds must be an integer >= 1, got '$SEEDS'"
+case $ONLY in ""|hpo|optuna|algos|samplers) ;; *) die "--only takes hpo, optuna, algos or samplers, got '$ONLY'" ;; esac
 [ -n "$OUT" ] || die "--out needs a directory"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -295,7 +304,34 @@ run_optuna() {
 echo
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); uptime: $(uptime)"
 echo "versions: $("$PYTHON" -c 'import optuna, torch, numpy, sqlalchemy, sqlite3; print("optuna", optuna.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "sqlalchemy", sqlalchemy.__version__, "sqlite", sqlite3.sqlite_version)'); hpo $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}"
+echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}$([ "$ONLY" = samplers ] && echo " --seeds $SEEDS")"
+
+if [ "$ONLY" = samplers ]; then
+  METHODS=(random hyperband asha bohb asha_tpe)
+  for seed in $(seq 1 "$SEEDS"); do
+    study "s${seed}_random" "seed=$seed" \
+      "algorithm={\"type\": \"random\", \"max_epochs\": $MAX_EPOCHS}" \
+      "budget={\"max_trials\": $RANDOM_TRIALS}"
+    study "s${seed}_hyperband" "seed=$seed"
+    study "s${seed}_asha" "seed=$seed" "algorithm.type=\"asha\"" \
+      "budget={\"max_trials\": $best_n}"
+    study "s${seed}_bohb" "seed=$seed" "algorithm.sampler={\"type\": \"bohb\"}"
+    study "s${seed}_asha_tpe" "seed=$seed" "algorithm.type=\"asha\"" \
+      "algorithm.sampler={\"type\": \"tpe\"}" "budget={\"max_trials\": $best_n}"
+  done
+  for seed in $(seq 1 "$SEEDS"); do
+    for k in $(seq 0 $(( ${#METHODS[@]} - 1 ))); do
+      m=${METHODS[$(( (k + seed - 1) % ${#METHODS[@]} ))]}
+      run_hpo "s${seed}_$m" "s${seed}_$m" samplers "$seed" "$((k + 1))"
+    done
+  done
+  step "results ($OUT/runs.jsonl; whole script $(( $(date +%s) - START_ALL )) s)"
+  echo "uptime after: $(uptime)"
+  "$PYTHON" bench/peer/samplers.py "$OUT" | tee "$OUT/samplers.md"
+  echo
+  echo "run.sh: done; table in $OUT/samplers.md, plot $OUT/samplers.svg"
+  exit 0
+fi
 
 if [ "$ONLY" != algos ]; then
   for rep in $(seq 1 "$REPEATS"); do

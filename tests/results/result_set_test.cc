@@ -33,13 +33,13 @@ TEST(ResultSetTest, CsvFieldQuotesOnlyWhenNeeded) {
   EXPECT_EQ(CsvField("cr\r"), "\"cr\r\"");
 }
 
-TEST(ResultSetTest, FormatNumber) {
-  EXPECT_EQ(FormatNumber(0.123456), "0.1235");
-  EXPECT_EQ(FormatNumber(1e-5), "1e-05");
-  EXPECT_EQ(FormatNumber(2.0), "2");
-  EXPECT_EQ(FormatNumber(12345.6), "12346");
-  EXPECT_EQ(FormatNumber(-250000), "-250000");
-  EXPECT_EQ(FormatNumber(3e12), "3e+12");
+TEST(ResultSetTest, ReadableNumber) {
+  EXPECT_EQ(ReadableNumber(0.123456), "0.1235");
+  EXPECT_EQ(ReadableNumber(1e-5), "1e-05");
+  EXPECT_EQ(ReadableNumber(2.0), "2");
+  EXPECT_EQ(ReadableNumber(12345.6), "12346");
+  EXPECT_EQ(ReadableNumber(-250000), "-250000");
+  EXPECT_EQ(ReadableNumber(3e12), "3e+12");
 }
 
 TEST(ResultSetTest, CsvSpreadsObjectColumns) {
