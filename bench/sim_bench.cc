@@ -6,13 +6,17 @@
 // trials, epochs trained, best value, how often and how soon (in epochs and in
 // virtual time, as a fraction of random search's; median over seeds, a seed
 // that never matched counting as infinite) it matched random's best, and
-// worker utilisation. A second table does the same for the learning
-// samplers (BOHB, Hyperband and ASHA with TPE, random with TPE) against
-// their blind versions. A third varies epoch-time spread to compare worker
-// utilisation of synchronous Hyperband and ASHA. All on synthetic learning
-// curves (search/synthetic_curves.h), in virtual time.
+// worker utilisation; "first-done" is when the method's first trial reached
+// max_epochs (the earliest it could match anything), as a fraction of the
+// epochs random search needed for its best. A second table does the same for
+// the learning samplers (BOHB, Hyperband and ASHA with TPE, random with TPE)
+// against their blind versions. A third varies epoch-time spread to compare
+// worker utilisation of synchronous Hyperband and ASHA. All on synthetic
+// learning curves (search/synthetic_curves.h), in virtual time.
 //
-// Reproduce: build/bench/sim_bench [--seeds 20] [--workers 8]
+// Reproduce: build/bench/sim_bench [--seeds 20] [--workers 8] [--budget 1]
+// (--budget K: K times the trials of random search and ASHA and K times
+// Hyperband's iterations)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +39,7 @@ double Mean(const std::vector<double>& v) {
 struct Figures {
   std::vector<double> trials, epochs, best, utilisation, makespan;
   std::vector<double> epoch_ratio, time_ratio;  // +inf: never reached.
+  std::vector<double> first_ratio;  // First max_epochs trial, x random.
   int reached = 0;
 };
 
@@ -42,19 +47,28 @@ struct Figures {
 
 int main(int argc, char** argv) {
   int seeds = 20;
+  int budget = 1;
   hpo::ComparisonSetup setup;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seeds")) seeds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--workers"))
       setup.workers = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--budget")) budget = std::atoi(argv[i + 1]);
   }
+  if (budget < 1) budget = 1;
+  setup.random_trials *= budget;
+  setup.hyperband_iterations *= budget;
+  setup.asha_trials *= budget;
   std::printf(
       "sim_bench: %d seeds, %d workers, max_epochs %d, eta %d, "
-      "epoch-time spread %.2f, divergence %.2f\n",
+      "epoch-time spread %.2f, divergence %.2f; on synthetic learning "
+      "curves\n",
       seeds, setup.workers, setup.max_epochs, setup.eta, setup.time_spread,
       setup.divergence_rate);
-  std::printf("reproduce: build/bench/sim_bench --seeds %d --workers %d\n\n",
-              seeds, setup.workers);
+  std::printf(
+      "reproduce: build/bench/sim_bench --seeds %d --workers %d --budget "
+      "%d\n\n",
+      seeds, setup.workers, budget);
 
   std::vector<std::string> order = {"random", "successive_halving", "hyperband",
                                     "asha", "median"};
@@ -77,25 +91,33 @@ int main(int argc, char** argv) {
       f.reached += run.reached.has_value();
       f.epoch_ratio.push_back(hpo::ReachRatio(run, runs[0], false));
       f.time_ratio.push_back(hpo::ReachRatio(run, runs[0], true));
+      f.first_ratio.push_back(
+          run.result.progress.empty() || random.progress.empty()
+              ? INFINITY
+              : static_cast<double>(run.result.progress.front().epochs) /
+                    random.progress.back().epochs);
     }
   }
-  std::printf("%-19s %7s %8s %8s %9s %12s %12s %9s %6s\n", "algorithm",
+  std::printf("%-19s %7s %8s %8s %9s %12s %12s %10s %9s %6s\n", "algorithm",
               "trials", "epochs", "best", "reached", "epochs-to", "time-to",
-              "makespan", "util");
-  std::printf("%-19s %7s %8s %8s %9s %12s %12s %9s %6s\n", "", "", "", "",
-              "random's", "random's best", "random's best", "", "");
-  std::printf("%-19s %7s %8s %8s %9s %12s %12s %9s %6s\n", "", "mean", "mean",
-              "mean", "best", "(median x)", "(median x)", "(x rand)", "");
+              "first-done", "makespan", "util");
+  std::printf("%-19s %7s %8s %8s %9s %12s %12s %10s %9s %6s\n", "", "", "", "",
+              "random's", "random's best", "random's best", "epochs", "", "");
+  std::printf("%-19s %7s %8s %8s %9s %12s %12s %10s %9s %6s\n", "", "mean",
+              "mean", "mean", "best", "(median x)", "(median x)", "(median x)",
+              "(x rand)", "");
   for (const std::string& name : order) {
     if (name == "random+tpe") {
       std::printf("learning samplers (same budgets, same curves):\n");
     }
     const Figures& f = figures[name];
     std::printf(
-        "%-19s %7.1f %8.0f %8.4f %6d/%-2d %12.2f %12.2f %9.2f %5.0f%%\n",
+        "%-19s %7.1f %8.0f %8.4f %6d/%-2d %12.2f %12.2f %10.2f %9.2f "
+        "%5.0f%%\n",
         name.c_str(), Mean(f.trials), Mean(f.epochs), Mean(f.best), f.reached,
         seeds, hpo::MedianOf(f.epoch_ratio), hpo::MedianOf(f.time_ratio),
-        Mean(f.makespan), 100 * Mean(f.utilisation));
+        hpo::MedianOf(f.first_ratio), Mean(f.makespan),
+        100 * Mean(f.utilisation));
   }
 
   std::printf(

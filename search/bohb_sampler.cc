@@ -28,9 +28,9 @@
 #include <limits>
 
 #include "search/kde.h"
+#include "search/learning_sampler.h"
 #include "search/observations.h"
 #include "search/rng.h"
-#include "search/sampler.h"
 #include "search/truncnorm.h"
 
 namespace hpo {
@@ -40,13 +40,10 @@ using nlohmann::json;
 
 constexpr uint64_t kBohbKey = 0x626f6862;  // "bohb"
 
-class BohbSampler : public Sampler {
+class BohbSampler : public LearningSampler {
  public:
   BohbSampler(const SearchSpace& space, uint64_t seed, const SamplerSpec& o)
-      : space_(space),
-        seed_(seed),
-        options_(o),
-        random_(NewRandomSampler(space, seed)) {
+      : LearningSampler(space, seed, o) {
     for (const ParamSpec& p : space_.ordered()) {
       levels_.push_back(
           p.type == ParamType::kChoice ? static_cast<int>(p.values.size()) : 0);
@@ -62,7 +59,7 @@ class BohbSampler : public Sampler {
     const bool random = rng.Uniform() < options_.random_fraction;
     const int budget = LargestBudget(history, min_points);
     if (random || budget == 0 || d == 0) {
-      return random_->Sample(number, history);
+      return Random(number);
     }
     std::vector<Observation> observations;
     std::vector<Observation> pending;
@@ -77,7 +74,7 @@ class BohbSampler : public Sampler {
     std::vector<Observation> good;
     std::vector<Observation> bad;
     SplitObservations(observations, n_good, &good, &bad);
-    if (good.empty() || bad.empty()) return random_->Sample(number, history);
+    if (good.empty() || bad.empty()) return Random(number);
 
     Rng impute(SeedOf(seed_, static_cast<uint64_t>(number), kBohbKey, 1));
     ProductKde l(Encode(good, impute), levels_);
@@ -148,11 +145,9 @@ class BohbSampler : public Sampler {
         best = std::move(x);
       }
     }
-    if (best.empty()) return random_->Sample(number, history);
+    if (best.empty()) return Random(number);
     return Decode(best);
   }
-
-  std::optional<int64_t> Size() const override { return std::nullopt; }
 
  private:
   // Points in the unit cube (choices as indices); inactive coordinates
@@ -214,11 +209,7 @@ class BohbSampler : public Sampler {
     return config;
   }
 
-  SearchSpace space_;
-  uint64_t seed_;
-  SamplerSpec options_;
   std::vector<int> levels_;  // Per ordered parameter: options, 0 if numeric.
-  std::unique_ptr<Sampler> random_;
 };
 
 }  // namespace

@@ -24,10 +24,10 @@
 #include <cmath>
 #include <limits>
 
+#include "search/learning_sampler.h"
 #include "search/observations.h"
 #include "search/parzen_estimator.h"
 #include "search/rng.h"
-#include "search/sampler.h"
 
 namespace hpo {
 namespace {
@@ -36,13 +36,10 @@ using nlohmann::json;
 
 constexpr uint64_t kTpeKey = 0x747065;  // "tpe"
 
-class TpeSampler : public Sampler {
+class TpeSampler : public LearningSampler {
  public:
   TpeSampler(const SearchSpace& space, uint64_t seed, const SamplerSpec& o)
-      : space_(space),
-        seed_(seed),
-        options_(o),
-        random_(NewRandomSampler(space, seed)) {
+      : LearningSampler(space, seed, o) {
     parzen_.prior_weight = o.prior_weight;
     parzen_.magic_clip = o.consider_magic_clip;
     parzen_.endpoints = o.consider_endpoints;
@@ -63,7 +60,7 @@ class TpeSampler : public Sampler {
     }
     const int n = CountObserved(observations);
     if (n < options_.n_startup_trials || n == 0) {
-      return random_->Sample(number, history);
+      return Random(number);
     }
     const int n_below = std::min(
         static_cast<int>(std::ceil(options_.gamma * n)), options_.gamma_max);
@@ -94,8 +91,6 @@ class TpeSampler : public Sampler {
     }
     return config;
   }
-
-  std::optional<int64_t> Size() const override { return std::nullopt; }
 
  private:
   // The candidate with the best l(x) / g(x) for `params`, from the trials
@@ -144,11 +139,7 @@ class TpeSampler : public Sampler {
     return out;
   }
 
-  SearchSpace space_;
-  uint64_t seed_;
-  SamplerSpec options_;
   ParzenOptions parzen_;
-  std::unique_ptr<Sampler> random_;
 };
 
 }  // namespace
