@@ -252,7 +252,12 @@ class QueryTest : public testing::Test {
     metrics.objective = 0.61;
     metrics.recorded_at = 1700000050;
     store->PutMetrics(sweep, metrics);
-    int64_t demo = store->CreateStudy(Study("asha_demo", "asha", "min"));
+    StudyRow demo_row = Study("asha_demo", "asha", "min");
+    demo_row.spec =
+        R"({"algorithm": {"type": "asha", "sampler": {"type": "tpe",
+            "multivariate": true}}, "enqueue": [{"lr": 0.01}]})";
+    demo_row.spec_hash = HashText(demo_row.spec);
+    int64_t demo = store->CreateStudy(demo_row);
     store->PutTrial(demo,
                     Trial(0, TrialState::kComplete, {{"lr", 0.01}}, 1.5, 9));
     store->Commit();
@@ -425,6 +430,8 @@ TEST_F(QueryTest, StudiesAsJson) {
   EXPECT_EQ(sweep["name"], "lr_sweep");
   EXPECT_EQ(sweep["state"], "running");
   EXPECT_EQ(sweep["algorithm"], "hyperband");
+  EXPECT_EQ(sweep["sampler"], "random");
+  EXPECT_EQ(studies[1]["sampler"], "tpe multivariate, 1 enqueued");
   EXPECT_EQ(sweep["metric"], "val_accuracy");
   EXPECT_EQ(sweep["mode"], "max");
   EXPECT_EQ(sweep["trials"], 5);
