@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "common/study_spec.h"
@@ -91,6 +92,36 @@ TEST_P(SamplerSuite, DistinctTrialsGetDistinctConfigurations) {
   EXPECT_GE(seen.size(), 19u);
 }
 
+// Every sampler, learning or not, as the history grows: trials proposed one
+// after another, each given a value (lower for a smaller lr, diverged for a
+// large dropout); every proposal stays valid and is a pure function of the
+// seed, the number and the history.
+TEST_P(SamplerSuite, ProposalsStayValidAndRepeatableAsTheHistoryGrows) {
+  SearchSpaceSpec spec = Space();
+  auto sampler = GetParam().make(SearchSpace(spec), 8);
+  TrialHistory history;
+  const int64_t n = std::min<int64_t>(sampler->Size().value_or(60), 60);
+  for (int64_t i = 0; i < n; ++i) {
+    std::optional<json> config = sampler->Sample(i, history);
+    ASSERT_TRUE(config.has_value()) << i;
+    ExpectValid(spec, *config);
+    EXPECT_EQ(*sampler->Sample(i, history), *config) << i;
+    TrialRecord t;
+    t.number = i;
+    t.params = *config;
+    t.epochs = 1;
+    t.job.to_epoch = 1;
+    if ((*config)["dropout"].get<double>() > 0.45) {
+      t.state = TrialState::kFailed;
+      t.score = {std::numeric_limits<double>::infinity()};
+    } else {
+      t.state = TrialState::kComplete;
+      t.score = {std::log10((*config)["lr"].get<double>())};
+    }
+    history[i] = t;
+  }
+}
+
 std::unique_ptr<Sampler> MakeGrid(const SearchSpace& s, uint64_t seed) {
   return NewGridSampler(s, seed, false);
 }
@@ -98,11 +129,34 @@ std::unique_ptr<Sampler> MakeShuffledGrid(const SearchSpace& s, uint64_t seed) {
   return NewGridSampler(s, seed, true);
 }
 
+std::unique_ptr<Sampler> MakeTpe(const SearchSpace& s, uint64_t seed) {
+  SamplerSpec options;
+  options.type = SamplerType::kTpe;
+  options.n_startup_trials = 5;
+  return NewTpeSampler(s, seed, options);
+}
+std::unique_ptr<Sampler> MakeMultivariateTpe(const SearchSpace& s,
+                                             uint64_t seed) {
+  SamplerSpec options;
+  options.type = SamplerType::kTpe;
+  options.n_startup_trials = 5;
+  options.multivariate = true;
+  return NewTpeSampler(s, seed, options);
+}
+std::unique_ptr<Sampler> MakeBohb(const SearchSpace& s, uint64_t seed) {
+  SamplerSpec options;
+  options.type = SamplerType::kBohb;
+  return NewBohbSampler(s, seed, options);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllSamplers, SamplerSuite,
     ::testing::Values(SamplerCase{"random", &NewRandomSampler},
                       SamplerCase{"grid", &MakeGrid},
-                      SamplerCase{"shuffled_grid", &MakeShuffledGrid}),
+                      SamplerCase{"shuffled_grid", &MakeShuffledGrid},
+                      SamplerCase{"tpe", &MakeTpe},
+                      SamplerCase{"tpe_multivariate", &MakeMultivariateTpe},
+                      SamplerCase{"bohb", &MakeBohb}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(RandomSamplerTest, DifferentSeedsDiffer) {
