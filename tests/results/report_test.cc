@@ -360,6 +360,7 @@ TEST_F(ReportTest, HeaderSaysWhatTheStudyIs) {
                       "9 epochs)"),
             std::string::npos);
   EXPECT_NE(html.find("val_accuracy (maximize)"), std::string::npos);
+  EXPECT_NE(html.find("<dt>sampler</dt><dd>random</dd>"), std::string::npos);
   EXPECT_NE(html.find("<span id=\"study-state\">complete</span>"),
             std::string::npos);
   EXPECT_NE(html.find("11: 1 complete, 7 pruned, 1 failed, 1 running, 1 "
