@@ -82,15 +82,22 @@ def main():
             " (%d of %d seeds)" % (len(reached), len(reach))))
     # The anytime plot.
     horizon = max(f["wall"] for v in by.values() for _, f in v)
-    width, height, left, bottom, top, right = 720, 420, 60, 50, 30, 190
-    lo = min(a for v in by.values() for _, f in v for _, a in f["curve"])
+    width, height, left, bottom, top, right = 760, 420, 60, 50, 30, 230
     hi = max(f["best"] for v in by.values() for _, f in v)
-    lo = max(0.0, min(lo, hi - 0.05))
+    # From where the medians are after the first 5% of the time: the very
+    # first epochs' values would flatten everything after them.
+    early = []
+    for v in by.values():
+        bs = [best_so_far(r, f, 0.05 * horizon) for r, f in v]
+        if all(b is not None for b in bs):
+            early.append(statistics.median(bs))
+    lo = max(0.0, min(early + [hi - 0.05]) - 0.02)
 
     def x(t):
         return left + (width - left - right) * t / horizon
 
     def y(a):
+        a = max(a, lo)
         return height - bottom - (height - bottom - top) * (a - lo) / (hi - lo)
 
     steps = [horizon * i / 200 for i in range(201)]

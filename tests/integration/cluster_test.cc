@@ -15,6 +15,8 @@
 
 #include "common/protocol.h"
 #include "common/store.h"
+#include "common/study_spec.h"
+#include "search/scheduler.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/study_checks.h"
@@ -539,6 +541,95 @@ TEST_F(ClusterTest, ChaosKillsLoseNothingAndChangeNoDecision) {
             << " epoch metrics identical to an undisturbed run\n";
   EXPECT_GT(worker_kills + coordinator_kills, 0);
 }
+
+// The same chaos with a learning sampler (BOHB under Hyperband, TPE under
+// ASHA). What a learning sampler proposes depends on the order in which
+// results arrived, which the kills change, so the check is the replay
+// contract instead: every trial in the file has exactly the parameters,
+// state and epochs that a scheduler rebuilt from the recorded events gives
+// it, and the study is consistent and complete.
+class LearnedChaosTest : public ClusterTest,
+                         public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(LearnedChaosTest, KillsLoseNothingAndTheEventsRebuildEveryProposal) {
+  json algorithm = json::parse(GetParam());
+  json spec = SyntheticStudy("learned", algorithm, 0.02);
+  spec["execution"]["max_attempts"] = 100;
+  if (algorithm["type"] == "asha") spec["budget"] = {{"max_trials", 40}};
+  const std::string study = WriteStudy(spec, "learned.json");
+  const std::string db = dir_ + "/learned.db";
+  std::string endpoint;
+  Process* coordinator =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  std::vector<Process*> workers;
+  int next_worker = 0;
+  auto add_worker = [&] {
+    workers.push_back(
+        StartWorker(endpoint, "w" + std::to_string(next_worker++), 2));
+  };
+  for (int i = 0; i < 3; ++i) add_worker();
+  std::mt19937 rng(20261202);
+  int kills = 0;
+  for (int f = 0; f < 8; ++f) {
+    const double pause = std::uniform_real_distribution<>(0.2, 0.6)(rng);
+    if (WaitFor([&] { return coordinator->Wait(0).has_value(); }, pause)) {
+      break;
+    }
+    if (f % 3 == 1) {
+      coordinator->Signal(SIGKILL);
+      ASSERT_EQ(coordinator->Wait(10), 128 + SIGKILL);
+      std::string again;
+      coordinator = StartCoordinator(study, db, endpoint, true, &again);
+    } else {
+      const size_t victim = static_cast<size_t>(f) % workers.size();
+      workers[victim]->Signal(SIGKILL);
+      workers[victim]->Wait(10);
+      workers.erase(workers.begin() + static_cast<long>(victim));
+      add_worker();
+    }
+    ++kills;
+  }
+  auto code = coordinator->Wait(180);
+  ASSERT_TRUE(code.has_value()) << "the study did not finish after the chaos";
+  ASSERT_EQ(*code, 0) << coordinator->log();
+  EXPECT_GT(kills, 0);
+  CheckConsistent(db, "learned");
+
+  auto store = Store::Open(db, true);
+  const StudyRow row = *store->FindStudy("learned");
+  EXPECT_EQ(row.state, "complete");
+  std::vector<SchedulerEvent> events;
+  for (const std::string& e : store->Events(row.id)) {
+    events.push_back(SchedulerEvent::FromJson(json::parse(e)));
+  }
+  std::unique_ptr<Scheduler> replayed =
+      NewScheduler(ParseStudy(json::parse(row.spec), "learned.json"));
+  Replay(*replayed, events);
+  const std::vector<TrialRow> trials = store->Trials(row.id);
+  ASSERT_EQ(trials.size(), replayed->trials().size());
+  for (const TrialRow& t : trials) {
+    const TrialRecord& r = replayed->trials().at(t.number);
+    EXPECT_EQ(t.params, r.params) << "trial " << t.number;
+    EXPECT_EQ(ToString(t.state), ToString(r.state)) << "trial " << t.number;
+    EXPECT_EQ(t.epochs, r.epochs) << "trial " << t.number;
+  }
+  EXPECT_EQ(replayed->NextJob().type, Decision::Type::kDone);
+  std::cout << "learned chaos (" << algorithm["sampler"]["type"] << " under "
+            << algorithm["type"] << "): " << kills << " kills, "
+            << trials.size() << " trials rebuilt from " << events.size()
+            << " events\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Samplers, LearnedChaosTest,
+    ::testing::Values(
+        R"({"type": "hyperband", "min_epochs": 1, "max_epochs": 9, "eta": 3,
+            "iterations": 2, "sampler": {"type": "bohb"}})",
+        R"({"type": "asha", "min_epochs": 1, "max_epochs": 9, "eta": 3,
+            "sampler": {"type": "tpe", "n_startup_trials": 5}})"),
+    [](const auto& info) {
+      return std::string(info.index == 0 ? "HyperbandBohb" : "AshaTpe");
+    });
 
 TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
   testutil::ScratchDir scratch("hpo_cli");
