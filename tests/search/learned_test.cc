@@ -446,6 +446,62 @@ INSTANTIATE_TEST_SUITE_P(
         LearnedCase{"bohb", R"({"type": "bohb"})", "hyperband"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// Failed trials count as the worst value: here every lr above 1e-2 failed
+// while the loss falls as lr grows, so the best completed trials sit just
+// below 1e-2. Learning from the failures keeps proposals below it; leaving
+// them out (as Optuna does) lets l(x) / g(x) pull proposals over the edge,
+// where the bad set has nothing.
+double ShareAboveTheEdge(const char* sampler, bool with_failures) {
+  json study = {{"name", "f"},
+                {"seed", 5},
+                {"objective", {{"metric", "val_loss"}, {"mode", "min"}}},
+                {"search_space",
+                 {{"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1}}},
+                  {"wd", {{"type", "uniform"}, {"low", 0}, {"high", 1}}}}},
+                {"algorithm",
+                 {{"type", "hyperband"},
+                  {"min_epochs", 1},
+                  {"max_epochs", 9},
+                  {"sampler", json::parse(sampler)}}}};
+  const StudySpec spec = ParseStudy(study, "f.json");
+  auto random = NewRandomSampler(SearchSpace(spec.search_space), 3);
+  TrialHistory h;
+  int64_t n = 0;
+  for (int i = 0; i < 60; ++i) {
+    TrialRecord t;
+    t.params = *random->Sample(i);
+    const double lr = t.params["lr"];
+    t.job.to_epoch = 1;
+    if (lr > 1e-2) {
+      if (!with_failures) continue;
+      t.state = TrialState::kFailed;
+    } else {
+      t.state = TrialState::kComplete;
+      t.epochs = 1;
+      t.score = {-std::log10(lr)};
+    }
+    t.number = n;
+    h[n++] = t;
+  }
+  auto sampler_under_test = NewSampler(spec);
+  int above = 0;
+  for (int64_t k = 0; k < 200; ++k) {
+    above += (*sampler_under_test->Sample(n + k, h))["lr"].get<double>() > 1e-2;
+  }
+  return above / 200.0;
+}
+
+TEST(FailedTrialsTest, CountAsTheWorstValue) {
+  for (const char* sampler :
+       {R"({"type": "tpe"})", R"({"type": "bohb", "random_fraction": 0})"}) {
+    const double with = ShareAboveTheEdge(sampler, true);
+    const double without = ShareAboveTheEdge(sampler, false);
+    std::cout << sampler << ": proposals above the edge " << with
+              << " learning from failures, " << without << " without\n";
+    EXPECT_LT(with, 0.5 * without) << sampler;
+  }
+}
+
 TEST(TpeSamplerTest, StartupTrialsAreRandomSearchs) {
   const StudySpec spec =
       ParseStudy(Study({{"type", "tpe"}, {"n_startup_trials", 7}}), "t.json");
