@@ -82,6 +82,52 @@ class ClusterTest : public ::testing::Test {
         dir_ + "/" + name + ".log"));
     return processes_.back().get();
   }
+  // A study run under chaos: a coordinator and three 2-slot workers on
+  // `db`; Kill() SIGKILLs the coordinator (restarted with --resume on the
+  // same endpoint) or one worker (replaced by a new one).
+  struct Chaos {
+    ClusterTest* test;
+    std::string study, db, endpoint;
+    Process* coordinator = nullptr;
+    std::vector<Process*> workers;
+    int next_worker = 0;
+
+    void AddWorker() {
+      workers.push_back(
+          test->StartWorker(endpoint, "w" + std::to_string(next_worker++), 2));
+    }
+    // Waits up to `pause` seconds; false if the study ended meanwhile.
+    bool Pause(double pause) {
+      return !WaitFor([&] { return coordinator->Wait(0).has_value(); }, pause);
+    }
+    void KillCoordinator() {
+      coordinator->Signal(SIGKILL);
+      ASSERT_EQ(coordinator->Wait(10), 128 + SIGKILL);
+      std::string again;
+      coordinator = test->StartCoordinator(study, db, endpoint, true, &again);
+    }
+    void KillWorker(size_t victim) {
+      workers[victim]->Signal(SIGKILL);
+      workers[victim]->Wait(10);
+      workers.erase(workers.begin() + static_cast<long>(victim));
+      AddWorker();
+    }
+    // The coordinator's exit code once the study has finished.
+    void ExpectFinished() {
+      auto code = coordinator->Wait(180);
+      ASSERT_TRUE(code.has_value())
+          << "the study did not finish after the chaos";
+      ASSERT_EQ(*code, 0) << coordinator->log();
+    }
+  };
+
+  Chaos StartChaos(const std::string& study, const std::string& db) {
+    Chaos chaos{this, study, db};
+    chaos.coordinator = StartCoordinator(study, db, "tcp://127.0.0.1:*", false,
+                                         &chaos.endpoint);
+    for (int i = 0; i < 3; ++i) chaos.AddWorker();
+    return chaos;
+  }
 
   // Workers that joined the study hear "done" and exit 0. On a loaded
   // machine a worker can start after a short study has ended (LibTorch
@@ -468,44 +514,24 @@ TEST_F(ClusterTest, ChaosKillsLoseNothingAndChangeNoDecision) {
   }
 
   const std::string db = dir_ + "/chaos.db";
-  std::string endpoint;
-  Process* coordinator =
-      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
-  std::vector<Process*> workers;
-  int next_worker = 0;
-  auto add_worker = [&] {
-    workers.push_back(
-        StartWorker(endpoint, "w" + std::to_string(next_worker++), 2));
-  };
-  for (int i = 0; i < 3; ++i) add_worker();
-
+  Chaos chaos = StartChaos(study, db);
   std::mt19937 rng(seed);
   int worker_kills = 0, coordinator_kills = 0;
-  bool finished = false;
-  for (int f = 0; f < faults && !finished; ++f) {
+  for (int f = 0; f < faults; ++f) {
     // Wait 0.2-0.8 s, or less if the study ends first.
-    const double pause = std::uniform_real_distribution<>(0.2, 0.8)(rng);
-    finished = WaitFor([&] { return coordinator->Wait(0).has_value(); }, pause);
-    if (finished) break;
+    if (!chaos.Pause(std::uniform_real_distribution<>(0.2, 0.8)(rng))) break;
     if (std::uniform_int_distribution<>(0, 3)(rng) == 0) {
-      coordinator->Signal(SIGKILL);
-      ASSERT_EQ(coordinator->Wait(10), 128 + SIGKILL);
+      ASSERT_NO_FATAL_FAILURE(chaos.KillCoordinator());
       ++coordinator_kills;
-      std::string again;
-      coordinator = StartCoordinator(study, db, endpoint, true, &again);
     } else {
-      const size_t victim =
-          std::uniform_int_distribution<size_t>(0, workers.size() - 1)(rng);
-      workers[victim]->Signal(SIGKILL);
-      workers[victim]->Wait(10);
-      workers.erase(workers.begin() + static_cast<long>(victim));
+      chaos.KillWorker(std::uniform_int_distribution<size_t>(
+          0, chaos.workers.size() - 1)(rng));
       ++worker_kills;
-      add_worker();
     }
   }
-  auto code = coordinator->Wait(180);
-  ASSERT_TRUE(code.has_value()) << "the study did not finish after the chaos";
-  ASSERT_EQ(*code, 0) << coordinator->log();
+  ASSERT_NO_FATAL_FAILURE(chaos.ExpectFinished());
+  Process* coordinator = chaos.coordinator;
+  const std::vector<Process*>& workers = chaos.workers;
   // Workers that joined the last coordinator hear "done" and exit; others
   // were still reconnecting (their backoff grows to 2 s with each restart)
   // when it finished, and wait for the next coordinator, as designed.
@@ -558,40 +584,19 @@ TEST_P(LearnedChaosTest, KillsLoseNothingAndTheEventsRebuildEveryProposal) {
   if (algorithm["type"] == "asha") spec["budget"] = {{"max_trials", 40}};
   const std::string study = WriteStudy(spec, "learned.json");
   const std::string db = dir_ + "/learned.db";
-  std::string endpoint;
-  Process* coordinator =
-      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
-  std::vector<Process*> workers;
-  int next_worker = 0;
-  auto add_worker = [&] {
-    workers.push_back(
-        StartWorker(endpoint, "w" + std::to_string(next_worker++), 2));
-  };
-  for (int i = 0; i < 3; ++i) add_worker();
+  Chaos chaos = StartChaos(study, db);
   std::mt19937 rng(20261202);
   int kills = 0;
   for (int f = 0; f < 8; ++f) {
-    const double pause = std::uniform_real_distribution<>(0.2, 0.6)(rng);
-    if (WaitFor([&] { return coordinator->Wait(0).has_value(); }, pause)) {
-      break;
-    }
+    if (!chaos.Pause(std::uniform_real_distribution<>(0.2, 0.6)(rng))) break;
     if (f % 3 == 1) {
-      coordinator->Signal(SIGKILL);
-      ASSERT_EQ(coordinator->Wait(10), 128 + SIGKILL);
-      std::string again;
-      coordinator = StartCoordinator(study, db, endpoint, true, &again);
+      ASSERT_NO_FATAL_FAILURE(chaos.KillCoordinator());
     } else {
-      const size_t victim = static_cast<size_t>(f) % workers.size();
-      workers[victim]->Signal(SIGKILL);
-      workers[victim]->Wait(10);
-      workers.erase(workers.begin() + static_cast<long>(victim));
-      add_worker();
+      chaos.KillWorker(static_cast<size_t>(f) % chaos.workers.size());
     }
     ++kills;
   }
-  auto code = coordinator->Wait(180);
-  ASSERT_TRUE(code.has_value()) << "the study did not finish after the chaos";
-  ASSERT_EQ(*code, 0) << coordinator->log();
+  ASSERT_NO_FATAL_FAILURE(chaos.ExpectFinished());
   EXPECT_GT(kills, 0);
   CheckConsistent(db, "learned");
 
