@@ -837,13 +837,7 @@ void ParseEnqueue(JsonChecker& check, const json& study, StudySpec& spec) {
       for (const Condition& c : p->when) {
         auto parent = config.find(c.param);
         if (parent == config.end()) continue;  // The sampler decides it.
-        bool holds = false;
-        for (const json& v : c.any_of) {
-          holds = holds || v == *parent ||
-                  (v.is_number() && parent->is_number() &&
-                   v.get<double>() == parent->get<double>());
-        }
-        if (!holds) {
+        if (!c.HoldsFor(*parent)) {
           check.Add(JoinPath(path, item.key()),
                     "inactive in this entry: its \"when\" needs " + c.param +
                         " to be " + Brief(json(c.any_of)) + " (here " +
@@ -909,6 +903,16 @@ void CheckGrid(JsonChecker& check, StudySpec& spec) {
 }
 
 }  // namespace
+
+bool Condition::HoldsFor(const json& value) const {
+  for (const json& v : any_of) {
+    if (v == value || (v.is_number() && value.is_number() &&
+                       v.get<double>() == value.get<double>())) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const ParamSpec* SearchSpaceSpec::Find(const std::string& name) const {
   for (const ParamSpec& p : params) {

@@ -19,6 +19,10 @@ enum class ParamType { kUniform, kLogUniform, kInt, kChoice };
 struct Condition {
   std::string param;
   std::vector<nlohmann::json> any_of;
+
+  // Whether `value` is one of any_of; numbers compare by value (3 and 3.0
+  // are the same setting).
+  bool HoldsFor(const nlohmann::json& value) const;
 };
 
 struct ParamSpec {

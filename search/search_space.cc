@@ -40,16 +40,7 @@ SearchSpace::SearchSpace(SearchSpaceSpec spec) {
 bool SearchSpace::IsActive(const ParamSpec& param, const json& config) {
   for (const Condition& c : param.when) {
     auto it = config.find(c.param);
-    if (it == config.end()) return false;
-    if (std::find(c.any_of.begin(), c.any_of.end(), *it) == c.any_of.end()) {
-      // Numbers compare by value: 3 and 3.0 are the same setting.
-      bool equal_number = false;
-      for (const json& v : c.any_of) {
-        equal_number = equal_number || (v.is_number() && it->is_number() &&
-                                        v.get<double>() == it->get<double>());
-      }
-      if (!equal_number) return false;
-    }
+    if (it == config.end() || !c.HoldsFor(*it)) return false;
   }
   return true;
 }
