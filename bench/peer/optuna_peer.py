@@ -4,8 +4,10 @@
 What a user would otherwise write: Debian's python3-optuna (3.1) and
 python3-torch (1.13), N worker processes on one RDB storage (SQLite), each
 running ``optuna.load_study(...).optimize(...)``; Optuna's HyperbandPruner
-and RandomSampler; per epoch ``trial.report(val_accuracy, epoch)`` and
-``trial.should_prune()``.
+and RandomSampler (--sampler tpe: TPESampler with its defaults, as an Optuna
+user keeps it; --pruner sh: SuccessiveHalvingPruner() with its defaults,
+Optuna's asynchronous successive halving); per epoch
+``trial.report(val_accuracy, epoch)`` and ``trial.should_prune()``.
 
 Everything that defines the search comes from the hpo study file, so the two
 sides cannot drift:
@@ -17,7 +19,7 @@ sides cannot drift:
   * HyperbandPruner(min_resource=min_epochs, max_resource=max_epochs,
     reduction_factor=eta) from "algorithm" (type hyperband; NopPruner for
     random), RandomSampler(seed=study seed) (hpo's Hyperband samples at
-    random too);
+    random too), or with --sampler tpe TPESampler(seed=study seed);
   * the data: the shard directory data.shards under --data, read with
     np.load(mmap_mode="r") and normalised with the manifest's training
     mean and std, as hpo's trainer does (bench/train_torch_baseline.py's
@@ -381,14 +383,24 @@ class Worker:
                 "since_previous_s": between}) + "\n")
 
 
-def make_pruner(optuna, spec):
+def make_pruner(optuna, spec, kind="study"):
+    """The study's pruner ("study": HyperbandPruner for hyperband, none for
+    random), or Optuna's SuccessiveHalvingPruner with its defaults ("sh")."""
     algo = spec["algorithm"]
+    if kind == "sh":
+        return optuna.pruners.SuccessiveHalvingPruner()
     if algo["type"] == "random":
         return optuna.pruners.NopPruner()
     return optuna.pruners.HyperbandPruner(
         min_resource=int(algo.get("min_epochs", 1)),
         max_resource=int(algo["max_epochs"]),
         reduction_factor=int(algo.get("eta", 3)))
+
+
+def make_sampler(optuna, kind, seed):
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def process_main(a, index, spawned_at, counter, lock):
@@ -398,12 +410,13 @@ def process_main(a, index, spawned_at, counter, lock):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_spec(a.study)
     w = Worker(a, spec)
-    # One RandomSampler per process, seeded with the study's seed plus the
-    # process index: with one seed for all, every process would propose the
-    # same configurations.
-    sampler = optuna.samplers.RandomSampler(seed=int(spec.get("seed", 0)) + index)
+    # One sampler per process, seeded with the study's seed plus the process
+    # index: with one seed for all, every process would propose the same
+    # configurations.
+    sampler = make_sampler(optuna, a.sampler, int(spec.get("seed", 0)) + index)
     study = optuna.load_study(study_name=spec["name"], storage=a.storage,
-                              sampler=sampler, pruner=make_pruner(optuna, spec))
+                              sampler=sampler,
+                              pruner=make_pruner(optuna, spec, a.pruner))
     ready = time.time()
 
     def claim():
@@ -465,6 +478,13 @@ def main():
     p.add_argument("--trials", type=int, required=True,
                    help="total trials (run.sh: the count hpo's Hyperband plans)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (1)")
+    p.add_argument("--sampler", choices=("random", "tpe"), default="random",
+                   help="RandomSampler (default: as hpo's Hyperband) or "
+                   "TPESampler with Optuna's defaults")
+    p.add_argument("--pruner", choices=("study", "sh"), default="study",
+                   help="the study's (HyperbandPruner(min_epochs, max_epochs, "
+                   "eta); none for random search; the default) or "
+                   "SuccessiveHalvingPruner() with Optuna's defaults")
     a = p.parse_args()
     if a.workers < 1 or a.trials < 1 or a.threads < 1:
         p.error("--workers, --trials and --threads must be >= 1")
@@ -484,12 +504,12 @@ def main():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.create_study(study_name=spec["name"], storage=a.storage,
                         direction="maximize",
-                        sampler=optuna.samplers.RandomSampler(seed=int(spec.get("seed", 0))),
-                        pruner=make_pruner(optuna, spec))
+                        sampler=make_sampler(optuna, a.sampler, int(spec.get("seed", 0))),
+                        pruner=make_pruner(optuna, spec, a.pruner))
     print("optuna_peer: study %s, %d trials, %d processes x %d thread(s), "
-          "optuna %s, storage %s" % (spec["name"], a.trials, a.workers,
-                                     a.threads, optuna.__version__, a.storage),
-          flush=True)
+          "%s sampler, %s pruner, optuna %s, storage %s" % (
+              spec["name"], a.trials, a.workers, a.threads, a.sampler,
+              a.pruner, optuna.__version__, a.storage), flush=True)
     ctx = mp.get_context("spawn")
     counter = ctx.Value("i", a.trials)
     lock = ctx.Lock()

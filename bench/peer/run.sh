@@ -23,8 +23,8 @@
 #      test accuracy of the best trial, where the time goes; and the ratios.
 #
 # Usage: bench/peer/run.sh [--quick] [--repeats R] [--workers N]
-#                          [--only hpo|optuna|algos|samplers] [--seeds S]
-#                          [--out DIR]
+#                          [--only hpo|optuna|algos|samplers|round2]
+#                          [--seeds S] [--iterations I] [--out DIR]
 #   --quick     a tiny dataset and a 1..9-epoch study: a minute or two, to
 #               check that everything works
 #   --repeats   head-to-head repeats (default 1), alternating the order
@@ -36,7 +36,19 @@
 #               budgets, --seeds seeds each (study seeds 1..S, the order
 #               rotating), best validation accuracy against wall time
 #               (bench/peer/samplers.py: a table and OUT/samplers.svg)
-#   --seeds     seeds of the sampler comparison (default 3)
+#               or only round two of the head to head (issue 17): the
+#               study with min_epochs 1 and --iterations Hyperband
+#               iterations, four sides per seed, the order rotating:
+#               hpo's default (Hyperband, random sampler, as demo.json),
+#               hpo's best (ASHA + TPE on about the same epochs), and the
+#               Optuna user's defaults, TPESampler() with
+#               HyperbandPruner(1, max, eta) and with
+#               SuccessiveHalvingPruner(), as many trials as hpo's
+#               Hyperband plans (bench/peer/round2.py: a table, the time
+#               each side needs to reach Optuna's median final best, where
+#               the time goes, and OUT/round2.svg)
+#   --seeds     seeds of the sampler comparison and of round two (default 3)
+#   --iterations  Hyperband iterations of round two (default 2)
 #   --out       output directory (default bench/peer/out, ignored by git)
 # Environment: BUILD_DIR (build), JOBS (nproc, for building and hpo-prep).
 # Every process it starts is stopped when it ends, fails, or gets Ctrl-C.
@@ -47,7 +59,7 @@ ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 PYTHON=/usr/bin/python3
-QUICK=0 REPEATS=1 WORKERS=2 ONLY="" OUT=bench/peer/out SEEDS=3
+QUICK=0 REPEATS=1 WORKERS=2 ONLY="" OUT=bench/peer/out SEEDS=3 ITERATIONS=2
 
 usage() { sed -n '/^# Usage:/,/^# Every process/p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -58,6 +70,7 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=${2:-}; shift ;;
     --only) ONLY=${2:-}; shift ;;
     --seeds) SEEDS=${2:-}; shift ;;
+    --iterations) ITERATIONS=${2:-}; shift ;;
     --out) OUT=${2:-}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -67,7 +80,8 @@ done
 [[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be an integer >= 1, got '$REPEATS'"
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "--workers must be an integer >= 1, got '$WORKERS'"
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || die "--seeds must be an integer >= 1, got '$SEEDS'"
-case $ONLY in ""|hpo|optuna|algos|samplers) ;; *) die "--only takes hpo, optuna, algos or samplers, got '$ONLY'" ;; esac
+[[ "$ITERATIONS" =~ ^[1-9][0-9]*$ ]] || die "--iterations must be an integer >= 1, got '$ITERATIONS'"
+case $ONLY in ""|hpo|optuna|algos|samplers|round2) ;; *) die "--only takes hpo, optuna, algos, samplers or round2, got '$ONLY'" ;; esac
 [ -n "$OUT" ] || die "--out needs a directory"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -277,18 +291,21 @@ run_hpo() {
     "$t1" "$cpu0" hpo "$group" "$rep" "$order" "$variant" "$dir/results.db"
 }
 
-# run_optuna NAME REPEAT ORDER: the peer on the Hyperband study.
+# run_optuna NAME REPEAT ORDER [STUDY GROUP TRIALS PEER-OPTION...]: the
+# peer on the Hyperband study (default: peer, head, HB_TRIALS).
 run_optuna() {
-  local name=$1 rep=$2 order=$3
+  local name=$1 rep=$2 order=$3 variant=${4:-peer} group=${5:-head}
+  local trials=${6:-$HB_TRIALS}
+  shift $(( $# < 6 ? $# : 6 ))
   local dir=$RUNS/$name
   rm -rf "$dir"; mkdir -p "$dir"
-  step "$name: bench/peer/optuna_peer.py, $WORKERS processes, $HB_TRIALS trials"
+  step "$name: bench/peer/optuna_peer.py $*, $WORKERS processes, $trials trials ($variant)"
   local cpu0 t0 t1 status
   children_cpu; cpu0=$CPU_NOW
   t0=$(now)
-  setsid "$PYTHON" bench/peer/optuna_peer.py --study "$STUDIES/peer.json" \
+  setsid "$PYTHON" bench/peer/optuna_peer.py --study "$STUDIES/$variant.json" \
     --data "$DATA" --db "$dir/optuna.db" --out "$dir" --workers "$WORKERS" \
-    --trials "$HB_TRIALS" --threads 1 \
+    --trials "$trials" --threads 1 "$@" \
     > >(sed -u "s/^/  [$name] /") 2>"$dir/peer.log" &
   local pid=$!
   PIDS+=("$pid")
@@ -298,13 +315,59 @@ run_optuna() {
   set -e
   t1=$(now)
   finish_run "$name" "the Optuna peer" "$dir/peer.log" "$status" "$t0" "$t1" \
-    "$cpu0" optuna head "$rep" "$order" peer "$dir/optuna.db"
+    "$cpu0" optuna "$group" "$rep" "$order" "$variant" "$dir/optuna.db"
 }
 
 echo
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); uptime: $(uptime)"
 echo "versions: $("$PYTHON" -c 'import optuna, torch, numpy, sqlalchemy, sqlite3; print("optuna", optuna.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "sqlalchemy", sqlalchemy.__version__, "sqlite", sqlite3.sqlite_version)'); hpo $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}$([ "$ONLY" = samplers ] && echo " --seeds $SEEDS")"
+echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}$(case $ONLY in samplers) echo " --seeds $SEEDS" ;; round2) echo " --seeds $SEEDS --iterations $ITERATIONS" ;; esac)"
+
+if [ "$ONLY" = round2 ]; then
+  # Round two: hpo's default and best against an Optuna user's defaults,
+  # on a study large enough for learning to matter.
+  study r2 "algorithm.min_epochs=1" "algorithm.iterations=$ITERATIONS"
+  R2_TRIALS=$(plan_trials r2)
+  R2_EPOCHS=$(plan_epochs r2)
+  echo "round two: Hyperband 1..$MAX_EPOCHS epochs, $ITERATIONS iteration(s): $R2_TRIALS trials, $R2_EPOCHS epochs planned"
+  r2_n=1 r2_d=-1
+  for n in $(seq 1 $(( R2_TRIALS * 3 ))); do
+    study r2_asha "algorithm={\"type\": \"asha\", \"min_epochs\": 1, \"max_epochs\": $MAX_EPOCHS, \"eta\": 3}" \
+      "budget={\"max_trials\": $n}"
+    e=$(plan_epochs r2_asha)
+    d=$(( e > R2_EPOCHS ? e - R2_EPOCHS : R2_EPOCHS - e ))
+    if [ "$r2_d" -lt 0 ] || [ "$d" -lt "$r2_d" ]; then r2_n=$n r2_d=$d; fi
+    [ "$e" -gt "$R2_EPOCHS" ] && break
+  done
+  echo "hpo best (ASHA + TPE): $r2_n trials of 1..$MAX_EPOCHS epochs"
+  SIDES=(hpo_default hpo_best optuna_hb optuna_sh)
+  for seed in $(seq 1 "$SEEDS"); do
+    study "r2_s${seed}_hpo_default" "seed=$seed" "algorithm.min_epochs=1" \
+      "algorithm.iterations=$ITERATIONS"
+    study "r2_s${seed}_hpo_best" "seed=$seed" \
+      "algorithm={\"type\": \"asha\", \"min_epochs\": 1, \"max_epochs\": $MAX_EPOCHS, \"eta\": 3, \"sampler\": {\"type\": \"tpe\"}}" \
+      "budget={\"max_trials\": $r2_n}"
+  done
+  for seed in $(seq 1 "$SEEDS"); do
+    for k in $(seq 0 $(( ${#SIDES[@]} - 1 ))); do
+      side=${SIDES[$(( (k + seed - 1) % ${#SIDES[@]} ))]}
+      name="r2_s${seed}_$side"
+      case $side in
+        hpo_*) run_hpo "$name" "$name" round2 "$seed" "$((k + 1))" ;;
+        optuna_hb) run_optuna "$name" "$seed" "$((k + 1))" "r2_s${seed}_hpo_default" \
+                     round2 "$R2_TRIALS" --sampler tpe ;;
+        optuna_sh) run_optuna "$name" "$seed" "$((k + 1))" "r2_s${seed}_hpo_default" \
+                     round2 "$R2_TRIALS" --sampler tpe --pruner sh ;;
+      esac
+    done
+  done
+  step "results ($OUT/runs.jsonl; whole script $(( $(date +%s) - START_ALL )) s)"
+  echo "uptime after: $(uptime)"
+  "$PYTHON" bench/peer/round2.py "$OUT" | tee "$OUT/round2.md"
+  echo
+  echo "run.sh: done; tables in $OUT/round2.md, plot $OUT/round2.svg"
+  exit 0
+fi
 
 if [ "$ONLY" = samplers ]; then
   METHODS=(random hyperband asha bohb asha_tpe)
