@@ -57,12 +57,15 @@ def write_svg(path, methods, colours, by, title, marks=(), end_at_wall=False,
                      % (x(t), height - bottom + 18, t))
     parts.append('<text x="%.1f" y="%d" text-anchor="middle">wall seconds'
                  '</text>' % ((left + width - right) / 2, height - 10))
-    for acc, label in marks:
+    for i, (acc, label) in enumerate(marks):
+        # Labels alternate between the left and the right end, so that
+        # two close lines keep their labels apart.
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#444" '
                      'stroke-dasharray="4 3"/><text x="%d" y="%.1f" '
-                     'font-size="10" fill="#444">%s</text>' % (
-                         left, width - right, y(acc), y(acc), left + 4,
-                         y(acc) - 3, label))
+                     'font-size="10" fill="#444" text-anchor="%s">%s</text>' % (
+                         left, width - right, y(acc), y(acc),
+                         left + 4 if i % 2 == 0 else width - right - 4,
+                         y(acc) - 3, "start" if i % 2 == 0 else "end", label))
     row = 0
     for key, label in methods:
         if key not in by:

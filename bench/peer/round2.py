@@ -21,6 +21,8 @@ Prints markdown tables:
   3. where each side's worker-seconds go (summarise.py's split: inside
      epochs, in a trial outside its epochs, start-up, gaps between trials,
      the idle tail after a worker's last trial);
+  4. seconds per epoch by configuration, hpo against PyTorch (summarise.py's
+     per_config_table, over every run of round two);
 and writes OUT/round2.svg: median best-so-far validation accuracy against
 wall time, the seed range shaded, every side on one chart.
 
@@ -33,7 +35,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anytime import write_svg  # noqa: E402
-from summarise import figures, load_runs  # noqa: E402
+from summarise import figures, load_runs, per_config_table  # noqa: E402
 
 SIDES = [("hpo_default", "hpo default: Hyperband"),
          ("hpo_best", "hpo best: ASHA + TPE"),
@@ -159,7 +161,16 @@ def main():
             sum(f["train_s"] for _, f in rs) / max(1, epochs),
             part("in_trial_s"), part("startup_s"), part("gaps_s"),
             part("tail_s")))
-    marks = [(target[p], "%s median final best" % p) for p in peers]
+    print()
+    flat = [rf for v in by.values() for rf in v]
+    per_config_table([r for r, _ in flat], [f for _, f in flat],
+                     range(len(flat)))
+    # One dashed line per distinct target, naming every peer at it.
+    at = {}
+    for p in peers:
+        at.setdefault(round(target[p], 9), []).append(p)
+    marks = [(t, "%s: median final best %.3f" % (" and ".join(ps), t))
+             for t, ps in sorted(at.items())]
     write_svg(os.path.join(out, "round2.svg"), sides, COLOURS, by,
               "Best validation accuracy so far against wall time (median "
               "over seeds; range shaded)", marks=marks, end_at_wall=True,

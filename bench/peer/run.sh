@@ -24,7 +24,8 @@
 #
 # Usage: bench/peer/run.sh [--quick] [--repeats R] [--workers N]
 #                          [--only hpo|optuna|algos|samplers|round2]
-#                          [--seeds S] [--iterations I] [--out DIR]
+#                          [--seeds S] [--iterations I] [--resume]
+#                          [--out DIR]
 #   --quick     a tiny dataset and a 1..9-epoch study: a minute or two, to
 #               check that everything works
 #   --repeats   head-to-head repeats (default 1), alternating the order
@@ -49,6 +50,8 @@
 #               the time goes, and OUT/round2.svg)
 #   --seeds     seeds of the sampler comparison and of round two (default 3)
 #   --iterations  Hyperband iterations of round two (default 2)
+#   --resume    keep OUT/runs.jsonl and skip the runs it already records
+#               (after an interruption: the same options and --out)
 #   --out       output directory (default bench/peer/out, ignored by git)
 # Environment: BUILD_DIR (build), JOBS (nproc, for building and hpo-prep).
 # Every process it starts is stopped when it ends, fails, or gets Ctrl-C.
@@ -60,6 +63,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 PYTHON=/usr/bin/python3
 QUICK=0 REPEATS=1 WORKERS=2 ONLY="" OUT=bench/peer/out SEEDS=3 ITERATIONS=2
+RESUME=0
 
 usage() { sed -n '/^# Usage:/,/^# Every process/p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -71,6 +75,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=${2:-}; shift ;;
     --seeds) SEEDS=${2:-}; shift ;;
     --iterations) ITERATIONS=${2:-}; shift ;;
+    --resume) RESUME=1 ;;
     --out) OUT=${2:-}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -195,7 +200,9 @@ plan_trials() {  # STUDY: the number of trials the plan starts
 import json, sys
 p = json.load(sys.stdin)
 if "brackets" in p:
-    print(sum(b["rungs"][0]["trials"] for b in p["brackets"]))
+    # The plan lists one iteration'"'"'s brackets and says how many run.
+    print(sum(b["rungs"][0]["trials"] for b in p["brackets"]) *
+          p.get("iterations", 1))
 else:
     print(p.get("trials", p.get("max_trials")))'
 }
@@ -224,7 +231,13 @@ echo "asha: $best_n trials, $(plan_epochs peer_asha) epochs planned"
 
 RUNS=$OUT/runs
 mkdir -p "$RUNS"
-: >"$OUT/runs.jsonl"
+if [ "$RESUME" = 1 ] && [ -f "$OUT/runs.jsonl" ]; then
+  echo "resuming: $(wc -l <"$OUT/runs.jsonl") run(s) already in $OUT/runs.jsonl are not run again"
+else
+  : >"$OUT/runs.jsonl"
+fi
+# recorded NAME: the run is in runs.jsonl already (--resume).
+recorded() { grep -q "^{\"run\": \"$1\"," "$OUT/runs.jsonl"; }
 record() {  # NAME SIDE GROUP REPEAT ORDER STUDY START END CPU DB DIR
   printf '{"run": "%s", "side": "%s", "group": "%s", "repeat": %s, "order": %s, "study": "%s", "start": %s, "end": %s, "cpu_s": %s, "db": "%s", "out": "%s", "workers": %s}\n' \
     "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "$WORKERS" >>"$OUT/runs.jsonl"
@@ -352,6 +365,10 @@ if [ "$ONLY" = round2 ]; then
     for k in $(seq 0 $(( ${#SIDES[@]} - 1 ))); do
       side=${SIDES[$(( (k + seed - 1) % ${#SIDES[@]} ))]}
       name="r2_s${seed}_$side"
+      if [ "$RESUME" = 1 ] && recorded "$name"; then
+        echo "run.sh: $name is recorded already (--resume)"
+        continue
+      fi
       case $side in
         hpo_*) run_hpo "$name" "$name" round2 "$seed" "$((k + 1))" ;;
         optuna_hb) run_optuna "$name" "$seed" "$((k + 1))" "r2_s${seed}_hpo_default" \
