@@ -1,9 +1,35 @@
-"""The anytime plot of bench/peer/samplers.py and bench/peer/round2.py:
+"""The anytime plot of bench/peer/samplers.py and bench/peer/round2.py, and
+their table cells.
+
+The plot:
 median best-so-far validation accuracy against wall time over several runs
 (seeds) per method, the min-max range shaded, every method on one chart, as
 a self-contained SVG."""
 
 import statistics
+
+
+def median_range(values, spec="%.3f"):
+    """The median (min-max) of the values that are not None."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return spec % v[0]
+    return (spec + " (" + spec + "-" + spec + ")") % (
+        statistics.median(v), min(v), max(v))
+
+
+def mean_sd(values, spec="%.3f"):
+    """The mean ± standard deviation (min-max) of the values that are not
+    None."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return spec % v[0]
+    return (spec + " ± " + spec + " (" + spec + "-" + spec + ")") % (
+        statistics.mean(v), statistics.stdev(v), min(v), max(v))
 
 
 def best_so_far(r, f, t):

@@ -34,7 +34,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anytime import write_svg  # noqa: E402
+from anytime import mean_sd, median_range, write_svg  # noqa: E402
 from summarise import figures, load_runs, per_config_table  # noqa: E402
 
 SIDES = [("hpo_default", "hpo default: Hyperband"),
@@ -45,26 +45,6 @@ COLOURS = {"hpo_default": "#1f77b4", "hpo_best": "#d62728",
            "optuna_hb": "#2ca02c", "optuna_sh": "#ff7f0e"}
 PEERS = ("optuna_hb", "optuna_sh")
 NEVER = float("inf")
-
-
-def mean_sd(values, spec="%.3f"):
-    v = [x for x in values if x is not None]
-    if not v:
-        return "-"
-    if len(v) == 1:
-        return spec % v[0]
-    return (spec + " ± " + spec + " (" + spec + "-" + spec + ")") % (
-        statistics.mean(v), statistics.stdev(v), min(v), max(v))
-
-
-def median_range(values, spec="%.0f"):
-    v = [x for x in values if x is not None]
-    if not v:
-        return "-"
-    if len(v) == 1:
-        return spec % v[0]
-    return (spec + " (" + spec + "-" + spec + ")") % (
-        statistics.median(v), min(v), max(v))
 
 
 def reach(r, f, target):
@@ -115,11 +95,11 @@ def main():
             label, mean_sd([f["best"] for _, f in rs]),
             mean_sd([f["test"][0] for _, f in rs]),
             mean_sd([f["test"][1] for _, f in rs]),
-            median_range([f["wall"] for _, f in rs]),
-            median_range([f["cpu"] for _, f in rs]),
-            median_range([f["epochs"] for _, f in rs]),
-            "%s / %s" % (median_range([f["complete"] for _, f in rs]),
-                         median_range([f["pruned"] for _, f in rs])),
+            median_range([f["wall"] for _, f in rs], "%.0f"),
+            median_range([f["cpu"] for _, f in rs], "%.0f"),
+            median_range([f["epochs"] for _, f in rs], "%.0f"),
+            "%s / %s" % (median_range([f["complete"] for _, f in rs], "%.0f"),
+                         median_range([f["pruned"] for _, f in rs], "%.0f")),
             " | ".join(times)))
     print()
     print("Time to reach the peer's median final best over that peer's wall "

@@ -17,7 +17,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anytime import write_svg  # noqa: E402
+from anytime import median_range as fmt, write_svg  # noqa: E402
 from summarise import figures, load_runs  # noqa: E402
 
 METHODS = [("random", "random search"), ("hyperband", "Hyperband"),
@@ -25,16 +25,6 @@ METHODS = [("random", "random search"), ("hyperband", "Hyperband"),
            ("asha_tpe", "ASHA + TPE")]
 COLOURS = {"random": "#7f7f7f", "hyperband": "#1f77b4", "asha": "#2ca02c",
            "bohb": "#d62728", "asha_tpe": "#9467bd"}
-
-
-def fmt(values, spec="%.3f"):
-    v = [x for x in values if x is not None]
-    if not v:
-        return "-"
-    if len(v) == 1:
-        return spec % v[0]
-    return (spec + " (" + spec + "-" + spec + ")") % (
-        statistics.median(v), min(v), max(v))
 
 
 def main():
