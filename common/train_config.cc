@@ -392,6 +392,12 @@ const std::map<std::string, Reader>& Readers() {
                      Set(OneOf(c, t, "data_on_device", {"auto", "never"}),
                          &cfg.data_on_device);
                    }},
+                  {"memory_format",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     Set(OneOf(c, t, "memory_format",
+                               {"contiguous", "channels_last"}),
+                         &cfg.memory_format);
+                   }},
                   {"augment",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      const json* a = c.Object(t, kPath, "augment", false);

@@ -23,8 +23,8 @@
 //                  cyclic_gamma, step_size_up_epochs (rounded half away
 //                  from zero to batches) | step_size_up_batches
 //   batch_size, label_smoothing, amp (bf16 autocast on CUDA), grad_clip,
-//   data_on_device (auto|never), augment {spec_time_mask, spec_freq_mask,
-//   masks}
+//   data_on_device (auto|never), memory_format (contiguous|channels_last),
+//   augment {spec_time_mask, spec_freq_mask, masks}
 #ifndef HPO_COMMON_TRAIN_CONFIG_H_
 #define HPO_COMMON_TRAIN_CONFIG_H_
 
@@ -124,6 +124,10 @@ struct TrainConfig {
   // stream through pinned host memory); "never" always streams. No effect
   // on the CPU, where shards stay memory-mapped.
   std::string data_on_device = "auto";
+  // The layout of 4-D weights and batches: "channels_last" (NHWC) lets
+  // oneDNN / cuDNN pick their NHWC convolution kernels; "contiguous"
+  // (NCHW, LibTorch's default) otherwise. Results differ in the last bits.
+  std::string memory_format = "contiguous";
 };
 
 // The real (LibTorch) models; "synthetic" is separate.

@@ -179,6 +179,8 @@ class TorchTrainer : public Trainer {
           config_.model,
           {m.sample_shape, static_cast<int64_t>(m.classes.size())});
       model_->to(device_);
+      channels_last_ = config_.memory_format == "channels_last";
+      LayOutParameters();
       optimizer_ = NewOptimizer(config_.optimizer, model_->parameters());
       // A last batch of one sample is dropped: batch norm cannot train on
       // it.
@@ -330,6 +332,7 @@ class TorchTrainer : public Trainer {
       archive.read("model", model);
       model_->load(model);
       model_->to(device_);
+      LayOutParameters();
       LoadOptimizer(*optimizer_, archive, "optimizer", path.string());
       torch::Tensor rng;
       archive.read("rng", rng);
@@ -412,6 +415,7 @@ class TorchTrainer : public Trainer {
       data_seconds +=
           std::chrono::duration<double>(Clock::now() - data_start).count();
       Augment(x, augment);
+      x = Layout(x);
       lr = scheduler_->lr();
       SetLearningRate(*optimizer_, lr);
       optimizer_->zero_grad();
@@ -472,6 +476,22 @@ class TorchTrainer : public Trainer {
     return metrics;
   }
 
+  // The 4-D weights in the trial's memory format (trainer.memory_format).
+  void LayOutParameters() {
+    if (!channels_last_) return;
+    for (torch::Tensor& p : model_->parameters()) {
+      if (p.dim() == 4) {
+        p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+      }
+    }
+  }
+
+  // A batch in the trial's memory format (trainer.memory_format).
+  torch::Tensor Layout(const torch::Tensor& x) const {
+    if (!channels_last_ || x.dim() != 4) return x;
+    return x.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+
   // Loss and accuracy on a split: per segment, and per track from the sum
   // of its segments' log-probabilities. Throws TrialFailure("diverged") for
   // a loss that is not finite.
@@ -493,6 +513,7 @@ class TorchTrainer : public Trainer {
       for (int64_t i = from; i < to; ++i) idx[i - from] = i;
       torch::Tensor x, y;
       split.Batch(idx, &x, &y);
+      x = Layout(x);
       torch::Tensor logits;
       {
         AutocastScope autocast(device_, config_.amp);
@@ -551,6 +572,7 @@ class TorchTrainer : public Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
   int64_t batches_per_epoch_ = 1;
+  bool channels_last_ = false;  // trainer.memory_format "channels_last".
 };
 
 }  // namespace

@@ -56,6 +56,7 @@ TEST(TrainConfigTest, DefaultsNeedOnlyAModel) {
   EXPECT_EQ(c.batch_size, 32);
   EXPECT_FALSE(c.amp);
   EXPECT_EQ(c.data_on_device, "auto");
+  EXPECT_EQ(c.memory_format, "contiguous");
 }
 
 TEST(TrainConfigTest, DataOnDeviceIsAutoOrNever) {
@@ -68,6 +69,20 @@ TEST(TrainConfigTest, DataOnDeviceIsAutoOrNever) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_NE(p[0].find("trainer.data_on_device: \"always\" is not one of auto, "
                       "never"),
+            std::string::npos)
+      << p[0];
+}
+
+TEST(TrainConfigTest, MemoryFormatIsContiguousOrChannelsLast) {
+  EXPECT_EQ(ParseTrainConfig({{"model", "cnn"}},
+                             {{"memory_format", "channels_last"}}, "s")
+                .memory_format,
+            "channels_last");
+  std::vector<std::string> p =
+      Problems({{"model", "cnn"}, {"memory_format", "nhwc"}}, json::object());
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("trainer.memory_format: \"nhwc\" is not one of "
+                      "contiguous, channels_last"),
             std::string::npos)
       << p[0];
 }

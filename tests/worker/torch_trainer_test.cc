@@ -186,6 +186,40 @@ TEST(TorchTrainerTest, ResumingFromACheckpointGivesTheSameWeights) {
   }
 }
 
+// trainer.memory_format "channels_last": the same model learns, and a trial
+// resumed from a checkpoint ends with the weights of one run straight
+// through.
+TEST(TorchTrainerTest, ChannelsLastLearnsAndResumesExactly) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  json cnn = SmallCnn();
+  cnn["memory_format"] = "channels_last";
+  StudySpec spec = ToyStudy(dir.path() + "/shards", cnn);
+  std::atomic<bool> cancel{false};
+  auto a = NewTorchTrainer(Task(spec, dir.path() + "/a"));
+  json m;
+  for (int e = 1; e <= 6; ++e) m = a->TrainEpoch(e, cancel);
+  EXPECT_GT(m["val_accuracy"].get<double>(), 0.8) << m;  // Chance: 1/3.
+  const std::string a_path = dir.path() + "/a/" + a->SaveCheckpoint(6);
+  auto b = NewTorchTrainer(Task(spec, dir.path() + "/b"));
+  for (int e = 1; e <= 2; ++e) b->TrainEpoch(e, cancel);
+  const std::string rel = b->SaveCheckpoint(2);
+  b.reset();
+  TrialTask resumed = Task(spec, dir.path() + "/b");
+  resumed.from_epoch = 2;
+  resumed.checkpoint = rel;
+  auto c = NewTorchTrainer(resumed);
+  for (int e = 3; e <= 6; ++e) c->TrainEpoch(e, cancel);
+  const std::string c_path = dir.path() + "/b/" + c->SaveCheckpoint(6);
+  std::vector<torch::Tensor> wa = ModelTensors(a_path),
+                             wc = ModelTensors(c_path);
+  ASSERT_EQ(wa.size(), wc.size());
+  ASSERT_FALSE(wa.empty());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(wa[i], wc[i])) << "tensor " << i;
+  }
+}
+
 TEST(TorchTrainerTest, InfiniteInputsDivergeWithTheEpoch) {
   testutil::ScratchDir dir("trainer");
   WriteToyShards(dir.path() + "/shards",
