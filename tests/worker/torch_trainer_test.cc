@@ -125,6 +125,17 @@ std::vector<torch::Tensor> ModelTensors(const std::string& path) {
   return out;
 }
 
+// The two checkpoints hold bit-identical model weights.
+void ExpectSameWeights(const std::string& a_path, const std::string& c_path) {
+  std::vector<torch::Tensor> wa = ModelTensors(a_path),
+                             wc = ModelTensors(c_path);
+  ASSERT_EQ(wa.size(), wc.size());
+  ASSERT_FALSE(wa.empty());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(wa[i], wc[i])) << "tensor " << i;
+  }
+}
+
 TEST(TorchTrainerTest, LearnsAToyProblem) {
   testutil::ScratchDir dir("trainer");
   WriteToyShards(dir.path() + "/shards");
@@ -177,13 +188,7 @@ TEST(TorchTrainerTest, ResumingFromACheckpointGivesTheSameWeights) {
   const std::string c_path = dir.path() + "/b/" + c->SaveCheckpoint(9);
   // Only the newest checkpoint of the trial is kept.
   EXPECT_FALSE(fs::exists(dir.path() + "/b/" + rel));
-  std::vector<torch::Tensor> wa = ModelTensors(a_path),
-                             wc = ModelTensors(c_path);
-  ASSERT_EQ(wa.size(), wc.size());
-  ASSERT_FALSE(wa.empty());
-  for (size_t i = 0; i < wa.size(); ++i) {
-    EXPECT_TRUE(torch::equal(wa[i], wc[i])) << "tensor " << i;
-  }
+  ExpectSameWeights(a_path, c_path);
 }
 
 // trainer.memory_format "channels_last": the same model learns, and a trial
@@ -211,13 +216,7 @@ TEST(TorchTrainerTest, ChannelsLastLearnsAndResumesExactly) {
   auto c = NewTorchTrainer(resumed);
   for (int e = 3; e <= 6; ++e) c->TrainEpoch(e, cancel);
   const std::string c_path = dir.path() + "/b/" + c->SaveCheckpoint(6);
-  std::vector<torch::Tensor> wa = ModelTensors(a_path),
-                             wc = ModelTensors(c_path);
-  ASSERT_EQ(wa.size(), wc.size());
-  ASSERT_FALSE(wa.empty());
-  for (size_t i = 0; i < wa.size(); ++i) {
-    EXPECT_TRUE(torch::equal(wa[i], wc[i])) << "tensor " << i;
-  }
+  ExpectSameWeights(a_path, c_path);
 }
 
 TEST(TorchTrainerTest, InfiniteInputsDivergeWithTheEpoch) {
