@@ -407,7 +407,7 @@ int main(int argc, char** argv) {
     return Run(o, argc, argv);
   } catch (const hpo::TrialFailure& e) {
     std::fprintf(stderr, "train_bench: trial failed (%s): %s\n",
-                 e.kind().c_str(), e.what());
+                 hpo::ToString(e.kind()), e.what());
     return 1;
   } catch (const hpo::Error& e) {
     std::fprintf(stderr, "train_bench: %s\n", e.what());

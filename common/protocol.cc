@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/random.h"
+
 namespace hpo {
 
 using nlohmann::json;
@@ -400,6 +402,146 @@ Message Decode(const void* data, size_t size) {
   throw ProtocolError("unknown message type " + type->dump().substr(0, 40));
 }
 
+const char* ToString(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kDiverged:
+      return "diverged";
+    case FailureKind::kOom:
+      return "oom";
+    case FailureKind::kConfig:
+      return "config";
+    case FailureKind::kData:
+      return "data";
+    case FailureKind::kError:
+      return "error";
+  }
+  return "error";
+}
+
+FailureKind ParseFailureKind(const std::string& name) {
+  for (FailureKind kind : {FailureKind::kDiverged, FailureKind::kOom,
+                           FailureKind::kConfig, FailureKind::kData}) {
+    if (name == ToString(kind)) return kind;
+  }
+  return FailureKind::kError;
+}
+
+bool Retryable(FailureKind kind) { return kind == FailureKind::kError; }
+
+namespace {
+
+json CheckpointField(const std::optional<std::string>& checkpoint) {
+  return checkpoint ? json(*checkpoint) : json(nullptr);
+}
+
+}  // namespace
+
+Message HelloMessage(const Hello& h) {
+  return MakeMessage(MessageType::kHello, {{"name", h.name},
+                                           {"host", h.host},
+                                           {"devices", h.devices},
+                                           {"slots", h.slots},
+                                           {"session", h.session},
+                                           {"pid", h.pid}});
+}
+
+Message HeartbeatMessage(const std::vector<int64_t>& running) {
+  return MakeMessage(MessageType::kHeartbeat, {{"running", running}});
+}
+
+Message EpochMessage(int64_t lease, int64_t trial, int epoch, json metrics,
+                     const std::optional<std::string>& checkpoint) {
+  return MakeMessage(MessageType::kEpoch,
+                     {{"lease", lease},
+                      {"trial", trial},
+                      {"epoch", epoch},
+                      {"metrics", std::move(metrics)},
+                      {"checkpoint", CheckpointField(checkpoint)}});
+}
+
+Message FailureMessage(int64_t lease, int64_t trial, int epoch,
+                       FailureKind kind, const std::string& message) {
+  return MakeMessage(MessageType::kFailure, {{"lease", lease},
+                                             {"trial", trial},
+                                             {"epoch", epoch},
+                                             {"kind", ToString(kind)},
+                                             {"message", message}});
+}
+
+Message EvaluationMessage(int64_t lease, int64_t trial,
+                          const std::string& split, json result) {
+  result["lease"] = lease;
+  result["trial"] = trial;
+  result["split"] = split;
+  return MakeMessage(MessageType::kEvaluation, std::move(result));
+}
+
+Message ByeMessage(const std::string& why) {
+  return MakeMessage(MessageType::kBye, {{"why", why}});
+}
+
+Message WelcomeMessage(const Welcome& w) {
+  return MakeMessage(MessageType::kWelcome,
+                     {{"worker_id", w.worker_id},
+                      {"study", w.study},
+                      {"spec", w.spec},
+                      {"heartbeat_s", w.heartbeat_s},
+                      {"lease_timeout_s", w.lease_timeout_s}});
+}
+
+Message CoordinatorHeartbeatMessage() {
+  return MakeMessage(MessageType::kHeartbeat, json::object());
+}
+
+Message AssignMessage(const Assignment& a) {
+  return MakeMessage(MessageType::kAssign,
+                     {{"lease", a.lease},
+                      {"trial", a.trial},
+                      {"attempt", a.attempt},
+                      {"study", a.study},
+                      {"params", a.params},
+                      {"from_epoch", a.from_epoch},
+                      {"to_epoch", a.to_epoch},
+                      {"checkpoint", CheckpointField(a.checkpoint)}});
+}
+
+Message DecisionMessage(int64_t lease, int64_t trial, bool go_on,
+                        int to_epoch) {
+  return MakeMessage(MessageType::kDecision,
+                     {{"lease", lease},
+                      {"trial", trial},
+                      {"action", go_on ? "continue" : "stop"},
+                      {"to_epoch", to_epoch}});
+}
+
+Message EvaluateMessage(const EvaluationRequest& r) {
+  return MakeMessage(MessageType::kEvaluate, {{"lease", r.lease},
+                                              {"trial", r.trial},
+                                              {"study", r.study},
+                                              {"params", r.params},
+                                              {"epoch", r.epoch},
+                                              {"checkpoint", r.checkpoint},
+                                              {"split", r.split}});
+}
+
+Message ForgetMessage(const std::string& study,
+                      const std::vector<std::string>& checkpoints) {
+  return MakeMessage(MessageType::kForget,
+                     {{"study", study}, {"checkpoints", checkpoints}});
+}
+
+Message DoneMessage(const std::string& study) {
+  return MakeMessage(MessageType::kDone, {{"study", study}});
+}
+
+Message RejoinMessage(const std::string& why) {
+  return MakeMessage(MessageType::kRejoin, {{"why", why}});
+}
+
+Message ErrorMessage(const std::string& message) {
+  return MakeMessage(MessageType::kError, {{"message", message}});
+}
+
 int64_t NewLease() {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t base = [] {
@@ -409,10 +551,8 @@ int64_t NewLease() {
            static_cast<uint64_t>(
                std::chrono::steady_clock::now().time_since_epoch().count());
   }();
-  uint64_t x = base + 0x9e3779b97f4a7c15ULL * (++counter);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  x ^= x >> 31;
+  // A SplitMix64 sequence from a random start: distinct for 2^64 calls.
+  uint64_t x = Mix64(base + 0x9e3779b97f4a7c15ULL * counter++);
   x &= 0x7fffffffffffffffULL;
   return x == 0 ? 1 : static_cast<int64_t>(x);
 }

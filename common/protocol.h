@@ -1,4 +1,5 @@
-// The wire protocol between hpo-coordinator and hpo-worker (DESIGN.md).
+// The wire protocol between hpo-coordinator and hpo-worker (README.md, "How
+// coordinator and workers talk").
 //
 // The coordinator binds a ZeroMQ ROUTER; each worker connects a DEALER. Every
 // message is one frame: a MessagePack map (JSON text is accepted too, for
@@ -43,8 +44,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hpo {
 
@@ -101,6 +104,91 @@ Message Decode(const void* data, size_t size);
 inline Message Decode(const std::string& bytes) {
   return Decode(bytes.data(), bytes.size());
 }
+
+// Why a trial attempt failed, as a worker reports it ("kind" of a failure
+// message). Whether another attempt could succeed follows from it.
+enum class FailureKind {
+  kDiverged,  // The loss became NaN or infinite.
+  kOom,       // Out of memory on the trial's device.
+  kConfig,    // The study or the parameters cannot work (on any worker).
+  kData,      // This worker cannot read the study's data.
+  kError,     // Anything else: a crash, a lost worker, no free slot.
+};
+
+// "diverged", "oom", "config", "data", "error".
+const char* ToString(FailureKind kind);
+// The kind named `name`; a name this version does not know is kError.
+FailureKind ParseFailureKind(const std::string& name);
+// True for "error" only. "diverged", "oom" and "config" happen again on any
+// worker: the trial fails at once. "data" is this worker's --data: the
+// coordinator retries the job on another worker when one can read the data,
+// and fails the trial otherwise.
+bool Retryable(FailureKind kind);
+
+// Typed builders, one per message the coordinator or a worker sends, so each
+// field is named in one place (the table in protocol.cc checks them again
+// on the receiving end).
+
+// worker -> coordinator
+struct Hello {
+  std::string name;
+  std::string host;
+  std::vector<std::string> devices;
+  int slots = 1;
+  int64_t session = 0;
+  int64_t pid = 0;
+};
+Message HelloMessage(const Hello& hello);
+Message HeartbeatMessage(const std::vector<int64_t>& running);
+Message EpochMessage(int64_t lease, int64_t trial, int epoch,
+                     nlohmann::json metrics,
+                     const std::optional<std::string>& checkpoint);
+Message FailureMessage(int64_t lease, int64_t trial, int epoch,
+                       FailureKind kind, const std::string& message);
+// `result`: the trainer's {"metrics", "confusion", "classes"}.
+Message EvaluationMessage(int64_t lease, int64_t trial,
+                          const std::string& split, nlohmann::json result);
+Message ByeMessage(const std::string& why);
+
+// coordinator -> worker
+struct Welcome {
+  int64_t worker_id = 0;
+  std::string study;
+  nlohmann::json spec;
+  double heartbeat_s = 0;
+  double lease_timeout_s = 0;
+};
+Message WelcomeMessage(const Welcome& welcome);
+// An empty heartbeat: "the coordinator is alive".
+Message CoordinatorHeartbeatMessage();
+struct Assignment {
+  int64_t lease = 0;
+  int64_t trial = 0;
+  int attempt = 1;
+  std::string study;
+  nlohmann::json params;
+  int from_epoch = 0;
+  int to_epoch = 0;
+  std::optional<std::string> checkpoint;  // Restore from it (from_epoch > 0).
+};
+Message AssignMessage(const Assignment& assignment);
+// "continue" to `to_epoch`, or "stop" (`to_epoch`: where the trial stopped).
+Message DecisionMessage(int64_t lease, int64_t trial, bool go_on, int to_epoch);
+struct EvaluationRequest {
+  int64_t lease = 0;
+  int64_t trial = 0;
+  std::string study;
+  nlohmann::json params;
+  int epoch = 0;
+  std::string checkpoint;
+  std::string split;
+};
+Message EvaluateMessage(const EvaluationRequest& request);
+Message ForgetMessage(const std::string& study,
+                      const std::vector<std::string>& checkpoints);
+Message DoneMessage(const std::string& study);
+Message RejoinMessage(const std::string& why);
+Message ErrorMessage(const std::string& message);
 
 // A new random lease (positive, below 2^63), from the OS entropy source
 // mixed with a counter.

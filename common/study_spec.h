@@ -1,4 +1,5 @@
-// The study file: what to search, how, and on what budget (DESIGN.md).
+// The study file: what to search, how, and on what budget (README.md,
+// "Study files").
 //
 // ParseStudy() validates a whole study at once and reports every problem with
 // its JSON path and a hint; a StudySpec that it returns is known to be
@@ -142,7 +143,7 @@ struct StudySpec {
   std::vector<nlohmann::json> enqueue;
 };
 
-// The metrics a worker reports each epoch (DESIGN.md).
+// The metrics a worker reports each epoch (README.md, "Study files").
 const std::vector<std::string>& KnownMetrics();
 
 // Validates `study` (already parsed JSON). `source` names the file in

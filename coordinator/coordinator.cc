@@ -20,12 +20,6 @@ constexpr double kCommitInterval = 0.02;
 constexpr int64_t kMaxBatch = 50000;  // Writes that force a commit.
 constexpr int kMaxSlots = 256;
 
-// Failure kinds that happen again on any worker: the trial fails at once.
-bool Retryable(const std::string& kind) {
-  return kind != "diverged" && kind != "oom" && kind != "config" &&
-         kind != "data";
-}
-
 // Parts of a study file that may change between sessions: they do not
 // affect which configurations run or in what order.
 bool MayChangeOnResume(const std::string& change) {
@@ -203,9 +197,9 @@ void Coordinator::OnMessage(const std::string& identity,
     m = Decode(bytes);
   } catch (const ProtocolError& e) {
     if (e.version_mismatch()) {
-      Send(identity, MessageType::kError,
-           {{"message",
-             std::string("coordinator refused the message: ") + e.what()}});
+      Send(identity,
+           ErrorMessage(std::string("coordinator refused the message: ") +
+                        e.what()));
     }
     Drop(identity, e.what());
     return;
@@ -225,8 +219,8 @@ void Coordinator::OnMessage(const std::string& identity,
     if (m.type == MessageType::kEpoch || m.type == MessageType::kFailure ||
         m.type == MessageType::kEvaluation ||
         m.type == MessageType::kHeartbeat) {
-      Send(identity, MessageType::kRejoin,
-           {{"why", "the coordinator does not know this worker session"}});
+      Send(identity,
+           RejoinMessage("the coordinator does not know this worker session"));
     }
     ++dropped_;
     return;
@@ -280,12 +274,9 @@ void Coordinator::HandleHello(const std::string& identity, const Message& m) {
     it = workers_.emplace(identity, std::move(w)).first;
   }
   it->second.last_heard = clock_.Now();
-  Send(identity, MessageType::kWelcome,
-       {{"worker_id", it->second.id},
-        {"study", spec_.name},
-        {"spec", spec_json_},
-        {"heartbeat_s", spec_.execution.heartbeat_s},
-        {"lease_timeout_s", spec_.execution.lease_timeout_s}});
+  Send(identity, WelcomeMessage({it->second.id, spec_.name, spec_json_,
+                                 spec_.execution.heartbeat_s,
+                                 spec_.execution.lease_timeout_s}));
   DispatchAll();
 }
 
@@ -308,7 +299,7 @@ void Coordinator::AfterFinish(const std::string& identity, const Message& m) {
   // workers end. A hello from one that left after "done" (it waits for the
   // next study) is ignored.
   if (m.type != MessageType::kHello || !left_.count(identity)) {
-    Send(identity, MessageType::kDone, {{"study", spec_.name}});
+    Send(identity, DoneMessage(spec_.name));
   }
 }
 
@@ -439,27 +430,16 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
     if (next && next->trial == trial && next->from_epoch == epoch) {
       a->to_epoch = next->to_epoch;
       store_.UpdateAttemptTarget(a->row_id, next->to_epoch);
-      Send(identity, MessageType::kDecision,
-           {{"lease", lease},
-            {"trial", trial},
-            {"action", "continue"},
-            {"to_epoch", next->to_epoch}});
+      Send(identity,
+           DecisionMessage(lease, trial, /*go_on=*/true, next->to_epoch));
       return;
     }
     EndAttempt(lease, "done", "");
-    Send(identity, MessageType::kDecision,
-         {{"lease", lease},
-          {"trial", trial},
-          {"action", "stop"},
-          {"to_epoch", epoch}});
+    Send(identity, DecisionMessage(lease, trial, /*go_on=*/false, epoch));
     if (next) Assign(identity, workers_.at(identity), *next);
   } else {
     EndAttempt(lease, state == TrialState::kPruned ? "pruned" : "done", "");
-    Send(identity, MessageType::kDecision,
-         {{"lease", lease},
-          {"trial", trial},
-          {"action", "stop"},
-          {"to_epoch", epoch}});
+    Send(identity, DecisionMessage(lease, trial, /*go_on=*/false, epoch));
   }
   DispatchAll();
   CheckDone();
@@ -471,8 +451,8 @@ void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
       evaluation_->identity == identity) {
     const std::string kind = m.body.at("kind").get<std::string>();
     const std::string message = m.body.at("message").get<std::string>();
-    const bool elsewhere =
-        kind == "data" && MarkDataError(identity, kind + ": " + message);
+    const bool elsewhere = ParseFailureKind(kind) == FailureKind::kData &&
+                           MarkDataError(identity, kind + ": " + message);
     EvaluationFailed(kind, message, !elsewhere, elsewhere);
     return;
   }
@@ -487,11 +467,12 @@ void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
        workers_.at(identity).name + " at epoch " +
        std::to_string(m.body.at("epoch").get<int64_t>()) + ": " + reason);
   EndAttempt(m.body.at("lease").get<int64_t>(), "failed", reason);
-  if (kind == "data" && MarkDataError(identity, reason)) {
+  const FailureKind failure = ParseFailureKind(kind);
+  if (failure == FailureKind::kData && MarkDataError(identity, reason)) {
     // The worker's data, not the trial, is at fault: the attempt does not
     // count against the trial's execution.max_attempts.
     RetryOrFail(trial, reason, false);
-  } else if (Retryable(kind)) {
+  } else if (Retryable(failure)) {
     RetryOrFail(trial, reason);
   } else {
     FailTrial(trial, reason);
@@ -584,20 +565,15 @@ void Coordinator::Assign(const std::string& identity, Worker& worker,
   worker.leases.insert(lease);
   SetTrialState(info, TrialState::kRunning);
   SaveTrial(info);
-  json checkpoint = nullptr;
+  std::optional<std::string> checkpoint;
   if (job.from_epoch > 0 && info.row.checkpoint_epoch == job.from_epoch &&
       !info.row.checkpoint.empty()) {
     checkpoint = info.row.checkpoint;
   }
-  Send(identity, MessageType::kAssign,
-       {{"lease", lease},
-        {"trial", job.trial},
-        {"attempt", info.row.attempts},
-        {"study", spec_.name},
-        {"params", job.params},
-        {"from_epoch", job.from_epoch},
-        {"to_epoch", job.to_epoch},
-        {"checkpoint", checkpoint}});
+  Send(identity,
+       AssignMessage({lease, job.trial, static_cast<int>(info.row.attempts),
+                      spec_.name, job.params, job.from_epoch, job.to_epoch,
+                      checkpoint}));
 }
 
 void Coordinator::EndAttempt(int64_t lease, const std::string& state,
@@ -760,7 +736,7 @@ void Coordinator::Tick() {
     }
     for (auto& [identity, worker] : workers_) {
       if (now - worker.last_sent >= spec_.execution.heartbeat_s) {
-        Send(identity, MessageType::kHeartbeat, json::object());
+        Send(identity, CoordinatorHeartbeatMessage());
       }
     }
   }
@@ -848,14 +824,10 @@ void Coordinator::DispatchEvaluation() {
     evaluation_->identity = identity;
     evaluation_->worker = worker.name;
     evaluation_->last_activity = clock_.Now();
-    Send(identity, MessageType::kEvaluate,
-         {{"lease", evaluation_->lease},
-          {"trial", evaluation_->trial},
-          {"study", spec_.name},
-          {"params", info.row.params},
-          {"epoch", evaluation_->epoch},
-          {"checkpoint", evaluation_->checkpoint},
-          {"split", "test"}});
+    Send(identity,
+         EvaluateMessage({evaluation_->lease, evaluation_->trial, spec_.name,
+                          info.row.params, evaluation_->epoch,
+                          evaluation_->checkpoint, "test"}));
     return;
   }
 }
@@ -921,7 +893,7 @@ void Coordinator::EvaluationFailed(const std::string& kind,
   e.failures += counts;
   log_("evaluating trial " + std::to_string(e.trial) + " failed: " + kind +
        ": " + reason);
-  if ((Retryable(kind) || elsewhere) &&
+  if ((Retryable(ParseFailureKind(kind)) || elsewhere) &&
       e.failures < spec_.execution.max_attempts) {
     DispatchEvaluation();
     return;
@@ -941,7 +913,7 @@ void Coordinator::EvaluationFailed(const std::string& kind,
 
 void Coordinator::ForgetCheckpoints() {
   if (forget_.empty() || workers_.empty()) return;
-  json paths = json::array();
+  std::vector<std::string> paths;
   for (int64_t trial : forget_) {
     TrialInfo& info = trials_.at(trial);
     if (info.row.checkpoint.empty()) continue;
@@ -953,8 +925,7 @@ void Coordinator::ForgetCheckpoints() {
   forget_.clear();
   if (paths.empty()) return;
   // Every worker sees the same checkpoint directory: one deletes.
-  Send(workers_.begin()->first, MessageType::kForget,
-       {{"study", spec_.name}, {"checkpoints", std::move(paths)}});
+  Send(workers_.begin()->first, ForgetMessage(spec_.name, paths));
 }
 
 void Coordinator::Stop(const std::string& why) {
@@ -963,11 +934,7 @@ void Coordinator::Stop(const std::string& why) {
   for (const auto& [lease, a] : attempts_) leases.push_back(lease);
   for (int64_t lease : leases) {
     const Attempt a = attempts_.at(lease);
-    Send(a.identity, MessageType::kDecision,
-         {{"lease", lease},
-          {"trial", a.trial},
-          {"action", "stop"},
-          {"to_epoch", a.epoch}});
+    Send(a.identity, DecisionMessage(lease, a.trial, /*go_on=*/false, a.epoch));
     EndAttempt(lease, "interrupted", why);
     TrialInfo& info = trials_.at(a.trial);
     SetTrialState(info, TrialState::kQueued);
@@ -984,7 +951,7 @@ void Coordinator::Finish(const std::string& outcome) {
   outcome_ = outcome;
   if (outcome == "complete" || outcome == "time_limit") {
     for (const auto& [identity, worker] : workers_) {
-      Send(identity, MessageType::kDone, {{"study", spec_.name}});
+      Send(identity, DoneMessage(spec_.name));
     }
   }
 }
@@ -1025,9 +992,8 @@ CoordinatorStats Coordinator::stats() const {
   return s;
 }
 
-void Coordinator::Send(const std::string& identity, MessageType type,
-                       json fields) {
-  transport_.Send(identity, Encode(MakeMessage(type, std::move(fields))));
+void Coordinator::Send(const std::string& identity, const Message& message) {
+  transport_.Send(identity, Encode(message));
   auto it = workers_.find(identity);
   if (it != workers_.end()) it->second.last_sent = clock_.Now();
 }

@@ -28,18 +28,11 @@
 #include "common/protocol.h"
 #include "common/store.h"
 #include "common/study_spec.h"
-#include "coordinator/clock.h"
+#include "common/transport.h"
+#include "common/clock.h"
 #include "search/scheduler.h"
 
 namespace hpo {
-
-// Delivers one encoded message to the worker with ZeroMQ routing id
-// `identity`. Must not block; a message to a vanished worker may be lost.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual void Send(const std::string& identity, const std::string& bytes) = 0;
-};
 
 // What the coordinator is doing, for the progress line.
 struct CoordinatorStats {
@@ -198,8 +191,7 @@ class Coordinator {
   void Finish(const std::string& outcome);
   double Elapsed() const;
 
-  void Send(const std::string& identity, MessageType type,
-            nlohmann::json fields);
+  void Send(const std::string& identity, const Message& message);
   void Drop(const std::string& identity, const std::string& why);
 
   const StudySpec spec_;

@@ -27,6 +27,7 @@
 #include "common/json_util.h"
 #include "common/store.h"
 #include "common/study_spec.h"
+#include "common/zmq_transport.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/endpoint_policy.h"
 #include "coordinator/rate_limit.h"
@@ -43,10 +44,6 @@ constexpr char kUsage[] =
     "[--plan]\n"
     "       [--curve-secret FILE.key --authorized-workers DIR] "
     "[--worker-rate-limit N]\n";
-
-// ZMQ_ZAP_ENFORCE_DOMAIN (a draft option of libzmq 4.3): with it, a CURVE
-// handshake fails when no ZAP handler answers, instead of being let in.
-constexpr int kZapEnforceDomain = 93;
 
 // What Run() needs beyond the study.
 struct NetworkOptions {
@@ -86,26 +83,6 @@ void WarnAboutBudget(const nlohmann::ordered_json& plan) {
             << cut["trials_without_budget"]
             << " trials; the schedule shown is what will run\n";
 }
-
-// Sends over the ROUTER socket: a routing-id frame, then the message.
-class ZmqTransport : public hpo::Transport {
- public:
-  explicit ZmqTransport(zmq::socket_t& socket) : socket_(socket) {}
-  void Send(const std::string& identity, const std::string& bytes) override {
-    try {
-      if (!socket_.send(zmq::buffer(identity),
-                        zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        return;  // The peer's queue is full: it is not reading.
-      }
-      (void)socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      std::cerr << "hpo-coordinator: send failed: " << e.what() << "\n";
-    }
-  }
-
- private:
-  zmq::socket_t& socket_;
-};
 
 // A routing id as it can be printed: hpo-worker's are text ("w123..."),
 // ZeroMQ's own are binary.
@@ -163,24 +140,12 @@ std::string ProgressLine(const hpo::StudySpec& spec,
 
 // Hands what is waiting on the socket to the coordinator, a bounded batch
 // at a time. A peer over its rate limit has its messages dropped unread.
-void ReceiveAll(zmq::socket_t& socket, const zmq::pollitem_t& item,
-                hpo::Coordinator& coordinator, hpo::RateLimiter& limiter,
-                double now) {
-  for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
-    zmq::message_t identity;
-    zmq::message_t payload;
-    if (!socket.recv(identity, zmq::recv_flags::dontwait)) break;
-    if (!identity.more()) continue;
-    (void)socket.recv(payload, zmq::recv_flags::dontwait);
-    // Frames after the payload are not part of the protocol.
-    while (payload.more()) {
-      zmq::message_t extra;
-      (void)socket.recv(extra, zmq::recv_flags::dontwait);
-      if (!extra.more()) break;
-    }
-    std::string peer = identity.to_string();
+void ReceiveAll(hpo::RouterEndpoint& router, hpo::Coordinator& coordinator,
+                hpo::RateLimiter& limiter, double now) {
+  std::string peer, payload;
+  for (int i = 0; i < 4096 && router.Receive(&peer, &payload); ++i) {
     if (!limiter.Allow(peer, now)) continue;
-    coordinator.OnMessage(peer, payload.to_string());
+    coordinator.OnMessage(peer, payload);
   }
 }
 
@@ -203,53 +168,18 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   // Declared before the socket so that it outlives it: the socket must
   // never run without its ZAP handler.
   std::unique_ptr<hpo::ZapAuthenticator> authenticator;
-  zmq::socket_t socket(context, zmq::socket_type::router);
-  socket.set(zmq::sockopt::linger, 1000);
-  // A worker that reconnects (after a network outage, its old connection
-  // still half-open here) keeps its routing id: the new connection takes
-  // over instead of being refused until the old one times out.
-  socket.set(zmq::sockopt::router_handover, 1);
-  socket.set(zmq::sockopt::sndhwm, 100000);
-  // Per peer: a flooding peer is held back by TCP once this many messages
-  // wait, instead of filling the coordinator's memory.
-  socket.set(zmq::sockopt::rcvhwm, 1000);
-  // Thousands of workers that start at once (one srun) connect at once:
-  // ZeroMQ's default accept queue of 100 drops most of them, and they retry
-  // after 1, 3, 7 ... s. The kernel caps it at net.core.somaxconn.
-  socket.set(zmq::sockopt::backlog, 4096);
-  // A hard cap above the protocol's limit (which Decode() enforces, with a
-  // log line): a peer that sends more is disconnected before the
-  // coordinator buffers it.
-  socket.set(zmq::sockopt::maxmsgsize,
-             static_cast<int64_t>(4 * hpo::kMaxMessageBytes));
+  hpo::RouterEndpoint router(context);
   if (net.curve) {
-    int one = 1;
-    (void)zmq_setsockopt(socket.handle(), kZapEnforceDomain, &one,
-                         sizeof one);  // Best effort: a draft option.
-    socket.set(zmq::sockopt::zap_domain, "hpo");
-    socket.set(zmq::sockopt::curve_server, 1);
-    socket.set(zmq::sockopt::curve_secretkey, net.curve->secret_key);
+    router.EnableCurveServer(net.curve->secret_key);
     authenticator = std::make_unique<hpo::ZapAuthenticator>(
-        context, socket, net.authorized_dir, log);
+        context, router.socket(), net.authorized_dir, log);
   }
-  try {
-    socket.bind(bind);
-  } catch (const zmq::error_t& e) {
-    throw hpo::BadInput(
-        "hpo-coordinator: cannot bind --bind " + bind + ": " + e.what() +
-        (e.num() == EADDRINUSE
-             ? " (another program, perhaps another coordinator, uses that "
-               "port: pick another, e.g. tcp://*:5556)"
-             : " (expected tcp://HOST:PORT, e.g. tcp://*:5555 or "
-               "tcp://127.0.0.1:*)"));
-  }
-  const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+  const std::string endpoint = router.Bind(bind);
   std::unique_ptr<hpo::Store> store =
       hpo::Store::Open(db_path, /*read_only=*/false, durability);
-  ZmqTransport transport(socket);
   hpo::SystemClock clock;
   hpo::Coordinator coordinator(spec, spec_json, spec_text, *store, clock,
-                               transport, resume, log);
+                               router, resume, log);
   log("study \"" + spec.name + "\" (" + ToString(spec.algorithm.type) +
       ") listening on " + endpoint + ", results in " + db_path);
   if (authenticator) {
@@ -284,7 +214,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
   const double progress_every = tty ? 0.5 : 5.0;
   double last_progress = clock.Now();
   int64_t last_epochs = 0;
-  zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::pollitem_t items[] = {{router.socket().handle(), 0, ZMQ_POLLIN, 0}};
   while (!coordinator.finished()) {
     if (g_signal != 0) {
       log(std::string(g_signal == SIGINT ? "interrupted" : "terminated") +
@@ -297,7 +227,9 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    ReceiveAll(socket, items[0], coordinator, limiter, clock.Now());
+    if (items[0].revents & ZMQ_POLLIN) {
+      ReceiveAll(router, coordinator, limiter, clock.Now());
+    }
     report_limits();
     coordinator.Tick();
     const double now = clock.Now();
@@ -322,7 +254,9 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    ReceiveAll(socket, items[0], coordinator, limiter, clock.Now());
+    if (items[0].revents & ZMQ_POLLIN) {
+      ReceiveAll(router, coordinator, limiter, clock.Now());
+    }
   }
   hpo::CoordinatorStats s = coordinator.stats();
   if (tty) std::cout << "\r\033[K";

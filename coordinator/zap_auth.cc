@@ -1,9 +1,9 @@
 #include "coordinator/zap_auth.h"
 
-#include <chrono>
 #include <cstring>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/error.h"
 
@@ -14,12 +14,6 @@ namespace {
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
 constexpr char kMonitorEndpoint[] = "inproc://hpo-coordinator-handshakes";
 constexpr double kLogEvery = 60;  // Seconds between repeats of a log line.
-
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Receives the rest of a multipart message.
 std::vector<zmq::message_t> ReceiveFrames(zmq::socket_t& socket) {
@@ -105,7 +99,7 @@ void ZapAuthenticator::Answer() {
                                              " mechanism, not CURVE");
   } else {
     const std::string key = f[6].to_string();
-    if (Now() - last_reload_ >= 1) Reload(/*at_start=*/false);
+    if (MonotonicSeconds() - last_reload_ >= 1) Reload(/*at_start=*/false);
     auto it = keys_.find(key);
     if (it != keys_.end()) {
       status = "200";
@@ -143,7 +137,7 @@ void ZapAuthenticator::OnMonitorEvent() {
 }
 
 void ZapAuthenticator::Reload(bool at_start) {
-  last_reload_ = Now();
+  last_reload_ = MonotonicSeconds();
   AuthorizedKeys read;
   try {
     read = ReadAuthorizedKeys(dir_);
@@ -175,7 +169,7 @@ void ZapAuthenticator::Reload(bool at_start) {
 
 void ZapAuthenticator::LogLimited(const std::string& key,
                                   const std::string& line) {
-  const double now = Now();
+  const double now = MonotonicSeconds();
   if (limited_.size() > 10000) limited_.clear();  // Bounded, come what may.
   Limited& l = limited_[key];
   if (now - l.last < kLogEvery) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/random.h"
 #include "features/fma_metadata.h"
 
 namespace hpo::features {
@@ -24,34 +25,23 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 // ---------------------------------------------------------------------------
-// Random numbers. Everything is derived from explicit 64-bit seeds with
-// splitmix64 and our own distributions (the std:: distributions differ
-// between standard libraries), so a seed gives the same samples everywhere
-// this code is compiled the same way.
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// Random numbers: common/random.h's SplitMix64 stream, with the dataset's own
+// distributions. Both are frozen: a change here changes every dataset that
+// `hpo-prep synth --seed S` writes.
 
 // A well-mixed seed from two values (for example a dataset seed and an id).
 uint64_t MixSeed(uint64_t a, uint64_t b) {
-  uint64_t state = a;
-  uint64_t x = SplitMix64(&state);
-  state = x ^ (b * 0xD1B54A32D192ED03ull);
-  return SplitMix64(&state);
+  return Mix64(Mix64(a) ^ (b * 0xD1B54A32D192ED03ull));
 }
 
-// A small, fast generator (splitmix64). Not thread safe; one per track.
+// Not thread safe; one per track.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
+  explicit Rng(uint64_t seed) : bits_(seed) {}
 
-  uint64_t Next() { return SplitMix64(&state_); }
+  uint64_t Next() { return bits_.Next(); }
   // Uniform in [0, 1).
-  double Uniform() { return (Next() >> 11) * (1.0 / 9007199254740992.0); }
+  double Uniform() { return UnitInterval(Next()); }
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
   // Uniform integer in [0, n); n > 0.
   int Below(int n) { return static_cast<int>((Next() >> 33) % n); }
@@ -64,7 +54,7 @@ class Rng {
   }
 
  private:
-  uint64_t state_;
+  SplitMix64 bits_;
 };
 
 // White noise for audio: a 32-bit linear congruential generator, much

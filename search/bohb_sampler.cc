@@ -30,7 +30,7 @@
 #include "search/kde.h"
 #include "search/learning_sampler.h"
 #include "search/observations.h"
-#include "search/rng.h"
+#include "common/random.h"
 #include "search/truncnorm.h"
 
 namespace hpo {

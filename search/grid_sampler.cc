@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <set>
 
-#include "search/rng.h"
+#include "common/random.h"
 #include "search/sampler.h"
 
 namespace hpo {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/study_spec.h"
-#include "search/rng.h"
+#include "common/random.h"
 
 namespace hpo {
 

@@ -1,4 +1,4 @@
-#include "search/rng.h"
+#include "common/random.h"
 #include "search/sampler.h"
 
 namespace hpo {

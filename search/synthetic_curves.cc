@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "search/rng.h"
+#include "common/random.h"
 #include "search/search_space.h"
 
 namespace hpo {

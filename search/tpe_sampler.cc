@@ -27,7 +27,7 @@
 #include "search/learning_sampler.h"
 #include "search/observations.h"
 #include "search/parzen_estimator.h"
-#include "search/rng.h"
+#include "common/random.h"
 
 namespace hpo {
 namespace {

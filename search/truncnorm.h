@@ -4,7 +4,7 @@
 #ifndef HPO_SEARCH_TRUNCNORM_H_
 #define HPO_SEARCH_TRUNCNORM_H_
 
-#include "search/rng.h"
+#include "common/random.h"
 
 namespace hpo {
 

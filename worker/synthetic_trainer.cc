@@ -40,7 +40,7 @@ class SyntheticTrainer : public Trainer {
       m.samples_per_second = 0;
     }
     if (m.diverged) {
-      throw TrialFailure("diverged", "the loss is NaN at epoch " +
+      throw TrialFailure(FailureKind::kDiverged, "the loss is NaN at epoch " +
                                          std::to_string(epoch) +
                                          " (synthetic divergence)");
     }

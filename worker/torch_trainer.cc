@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "common/random.h"
 #include "common/train_config.h"
 #include "worker/dataset.h"
 #include "worker/device.h"
@@ -36,18 +37,18 @@ double ThreadCpuSeconds() {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// splitmix64: seeds for shuffling and augmentation, independent of torch.
+// Seeds for shuffling and augmentation, independent of torch's generator
+// (common/random.h's Mix64; frozen, as a trial's shuffle is part of what a
+// recorded study reproduces).
 uint64_t Mix(uint64_t a, uint64_t b) {
-  uint64_t z = a + 0x9e3779b97f4a7c15ull * (b + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return Mix64(a + 0x9e3779b97f4a7c15ull * b);
 }
 
+// Not thread safe; one per epoch and purpose.
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() { return state_ = Mix(state_, 0); }
+  uint64_t Next() { return state_ = Mix64(state_); }
   // Uniform in [0, n).
   int64_t Below(int64_t n) { return static_cast<int64_t>(Next() % n); }
 
@@ -62,7 +63,7 @@ torch::Device ParseDevice(const std::string& spec) {
   try {
     return torch::Device(ResolveDevice(spec.empty() ? "auto" : spec).device);
   } catch (const Error& e) {
-    throw TrialFailure("config", e.what());
+    throw TrialFailure(FailureKind::kConfig, e.what());
   }
 }
 
@@ -142,7 +143,7 @@ class TorchTrainer : public Trainer {
     try {
       config_ = ParseTrainConfig(spec.trainer, task.params, source);
     } catch (const ValidationError& e) {
-      throw TrialFailure("config", e.what());
+      throw TrialFailure(FailureKind::kConfig, e.what());
     }
     device_ = ParseDevice(task.device);
     if (task.threads > 0 && torch::get_num_threads() != task.threads) {
@@ -151,7 +152,7 @@ class TorchTrainer : public Trainer {
     // The data: the study's data.shards, relative to the worker's --data.
     fs::path dir = spec.data_shards;
     if (dir.empty()) {
-      throw TrialFailure("config",
+      throw TrialFailure(FailureKind::kConfig,
                          "the study has no data.shards: name the shard "
                          "directory hpo-prep wrote");
     }
@@ -164,12 +165,13 @@ class TorchTrainer : public Trainer {
       train_ = &data_->split("training");
       val_ = &data_->split("validation");
     } catch (const Error& e) {
-      throw TrialFailure("data", e.what());
+      throw TrialFailure(FailureKind::kData, e.what());
     }
     if (train_->size() == 0 || val_->size() == 0) {
-      throw TrialFailure("data", dir.string() +
-                                     ": the training or validation split is "
-                                     "empty (rerun hpo-prep with more tracks)");
+      throw TrialFailure(FailureKind::kData,
+                         dir.string() +
+                             ": the training or validation split is "
+                             "empty (rerun hpo-prep with more tracks)");
     }
     seed_ = Mix(spec.seed, static_cast<uint64_t>(task.trial));
     torch::manual_seed(seed_ & 0x7fffffffffffffffull);
@@ -196,7 +198,7 @@ class TorchTrainer : public Trainer {
       context.maximize = spec.objective.mode == ObjectiveMode::kMax;
       scheduler_ = NewLrScheduler(config_.scheduler, context);
     } catch (const Error& e) {
-      throw TrialFailure("config", source + ": " + e.what());
+      throw TrialFailure(FailureKind::kConfig, source + ": " + e.what());
     }
     if (!task.checkpoint.empty()) Restore(task.checkpoint);
   }
@@ -207,19 +209,20 @@ class TorchTrainer : public Trainer {
     } catch (const TrialFailure&) {
       throw;
     } catch (const std::bad_alloc&) {
-      throw TrialFailure("oom", "out of memory in epoch " +
-                                    std::to_string(epoch) +
-                                    " (try a smaller batch_size or model)");
+      throw TrialFailure(FailureKind::kOom,
+                         "out of memory in epoch " + std::to_string(epoch) +
+                             " (try a smaller batch_size or model)");
     } catch (const c10::Error& e) {
       if (IsOutOfMemory(e)) {
-        throw TrialFailure("oom", "out of memory on " + device_.str() +
-                                      " in epoch " + std::to_string(epoch) +
-                                      " (try a smaller batch_size, or fewer "
-                                      "--slots): " +
-                                      e.what_without_backtrace());
+        throw TrialFailure(FailureKind::kOom,
+                           "out of memory on " + device_.str() + " in epoch " +
+                               std::to_string(epoch) +
+                               " (try a smaller batch_size, or fewer "
+                               "--slots): " +
+                               e.what_without_backtrace());
       }
-      throw TrialFailure(
-          "error", std::string("LibTorch: ") + e.what_without_backtrace());
+      throw TrialFailure(FailureKind::kError, std::string("LibTorch: ") +
+                                                  e.what_without_backtrace());
     }
   }
 
@@ -229,12 +232,13 @@ class TorchTrainer : public Trainer {
     try {
       split = &data_->split(split_name);
     } catch (const Error& e) {
-      throw TrialFailure("data", e.what());
+      throw TrialFailure(FailureKind::kData, e.what());
     }
     if (split->size() == 0) {
-      throw TrialFailure("data", "the " + split_name +
-                                     " split is empty (rerun hpo-prep with "
-                                     "more tracks)");
+      throw TrialFailure(FailureKind::kData,
+                         "the " + split_name +
+                             " split is empty (rerun hpo-prep with "
+                             "more tracks)");
     }
     SplitScores scores;
     try {
@@ -242,11 +246,11 @@ class TorchTrainer : public Trainer {
     } catch (const TrialFailure&) {
       throw;
     } catch (const std::bad_alloc&) {
-      throw TrialFailure(
-          "oom", "out of memory evaluating the " + split_name + " split");
+      throw TrialFailure(FailureKind::kOom, "out of memory evaluating the " +
+                                                split_name + " split");
     } catch (const c10::Error& e) {
       throw TrialFailure(
-          IsOutOfMemory(e) ? "oom" : "error",
+          IsOutOfMemory(e) ? FailureKind::kOom : FailureKind::kError,
           std::string("LibTorch: ") + e.what_without_backtrace());
     }
     if (cancel) return json::object();
@@ -292,8 +296,9 @@ class TorchTrainer : public Trainer {
       archive.save_to(tmp.string());
       fs::rename(tmp, path);
     } catch (const std::exception& e) {
-      throw TrialFailure("error", "cannot write checkpoint " + path.string() +
-                                      ": " + e.what());
+      throw TrialFailure(
+          FailureKind::kError,
+          "cannot write checkpoint " + path.string() + ": " + e.what());
     }
     // Only the newest checkpoint of a trial is kept.
     for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
@@ -314,13 +319,14 @@ class TorchTrainer : public Trainer {
 
   void Restore(const std::string& rel) {
     if (auto problem = RelativePathProblem(CheckpointRoot(), rel)) {
-      throw TrialFailure("config", "checkpoint path " + rel + " " + *problem +
-                                       ": it must stay inside the checkpoint "
-                                       "directory");
+      throw TrialFailure(FailureKind::kConfig,
+                         "checkpoint path " + rel + " " + *problem +
+                             ": it must stay inside the checkpoint "
+                             "directory");
     }
     const fs::path path = CheckpointRoot() / rel;
     if (!fs::exists(path)) {
-      throw TrialFailure("data",
+      throw TrialFailure(FailureKind::kData,
                          "checkpoint " + path.string() +
                              " does not exist: every worker needs the same "
                              "--checkpoints directory (a shared one)");
@@ -346,8 +352,9 @@ class TorchTrainer : public Trainer {
       json meta = json::parse(meta_value.toStringRef());
       scheduler_->Restore(meta.at("scheduler"));
     } catch (const std::exception& e) {
-      throw TrialFailure("data", "cannot restore checkpoint " + path.string() +
-                                     ": " + e.what());
+      throw TrialFailure(
+          FailureKind::kData,
+          "cannot restore checkpoint " + path.string() + ": " + e.what());
     }
   }
 
@@ -427,12 +434,12 @@ class TorchTrainer : public Trainer {
       }
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
-        throw TrialFailure(
-            "diverged", "the training loss became " +
-                            std::string(std::isnan(value) ? "NaN" : "inf") +
-                            " in epoch " + std::to_string(epoch) + ", batch " +
-                            std::to_string(batch + 1) + " (lr " +
-                            std::to_string(lr) + ")");
+        throw TrialFailure(FailureKind::kDiverged,
+                           "the training loss became " +
+                               std::string(std::isnan(value) ? "NaN" : "inf") +
+                               " in epoch " + std::to_string(epoch) +
+                               ", batch " + std::to_string(batch + 1) +
+                               " (lr " + std::to_string(lr) + ")");
       }
       loss.backward();
       if (config_.grad_clip > 0) {
@@ -493,8 +500,8 @@ class TorchTrainer : public Trainer {
   }
 
   // Loss and accuracy on a split: per segment, and per track from the sum
-  // of its segments' log-probabilities. Throws TrialFailure("diverged") for
-  // a loss that is not finite.
+  // of its segments' log-probabilities. Throws
+  // TrialFailure(FailureKind::kDiverged) for a loss that is not finite.
   SplitScores Score(const SplitData& split, const std::atomic<bool>& cancel) {
     torch::NoGradGuard no_grad;
     model_->eval();
@@ -551,7 +558,8 @@ class TorchTrainer : public Trainer {
     model_->train();
     scores.loss = loss_sum / std::max<int64_t>(1, n);
     if (!cancel && !std::isfinite(scores.loss)) {
-      throw TrialFailure("diverged", "the evaluation loss is not finite");
+      throw TrialFailure(FailureKind::kDiverged,
+                         "the evaluation loss is not finite");
     }
     scores.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, n);
     scores.track_accuracy =
@@ -583,8 +591,9 @@ std::unique_ptr<Trainer> NewTorchTrainer(const TrialTask& task) {
   } catch (const TrialFailure&) {
     throw;
   } catch (const c10::Error& e) {
-    throw TrialFailure(IsOutOfMemory(e) ? "oom" : "error",
-                       std::string("LibTorch: ") + e.what_without_backtrace());
+    throw TrialFailure(
+        IsOutOfMemory(e) ? FailureKind::kOom : FailureKind::kError,
+        std::string("LibTorch: ") + e.what_without_backtrace());
   }
 }
 

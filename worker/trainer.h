@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/protocol.h"
 #include "common/study_spec.h"
 
 namespace hpo {
@@ -35,16 +36,15 @@ struct TrialTask {
 };
 
 // A trial that cannot go on. `kind` tells the coordinator whether another
-// attempt could succeed: "diverged", "oom", "config" and "data" fail the
-// trial at once; anything else ("error") is retried elsewhere.
+// attempt could succeed (Retryable() in common/protocol.h).
 class TrialFailure : public std::runtime_error {
  public:
-  TrialFailure(std::string kind, const std::string& message)
-      : std::runtime_error(message), kind_(std::move(kind)) {}
-  const std::string& kind() const { return kind_; }
+  TrialFailure(FailureKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
+  FailureKind kind() const { return kind_; }
 
  private:
-  std::string kind_;
+  FailureKind kind_;
 };
 
 class Trainer {
@@ -68,7 +68,7 @@ class Trainer {
   virtual nlohmann::json Evaluate(const std::string& split,
                                   const std::atomic<bool>& cancel) {
     (void)cancel;
-    throw TrialFailure("config", "this trainer has no " + split + " split");
+    throw TrialFailure(FailureKind::kConfig, "this trainer has no " + split + " split");
   }
 
   // Saves the full training state after `epoch` epochs and returns where,

@@ -1,11 +1,7 @@
-// hpo-worker's service: connects a ZeroMQ DEALER to the coordinator, says
-// hello, runs up to `slots` trials at once (one thread each), streams their
-// metrics, and follows the coordinator's decisions.
-//
-// The worker survives its coordinator: when it hears nothing for the lease
-// timeout (or the coordinator does not know it any more), it abandons its
-// trials (the coordinator retries them) and says hello again until a
-// coordinator answers, then carries on with whatever study that one runs.
+// hpo-worker's service: connects a ZeroMQ DEALER to the coordinator
+// (common/zmq_transport.h) and runs the worker's logic (worker/worker_core.h)
+// on it: hello, up to `slots` trials at once, their metrics, the
+// coordinator's decisions.
 #ifndef HPO_WORKER_WORKER_H_
 #define HPO_WORKER_WORKER_H_
 

@@ -1,4 +1,4 @@
-// hpo-worker: trains the trials a coordinator assigns (DESIGN.md).
+// hpo-worker: trains the trials a coordinator assigns (README.md, "Workers on other nodes and on GPUs").
 #include <signal.h>
 #include <unistd.h>
 

@@ -9,75 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "tests/util/protocol_samples.h"
+
 namespace hpo {
 namespace {
 
 using nlohmann::json;
-
-// One valid message of every type, with every optional field set.
-std::vector<std::pair<MessageType, json>> EveryType() {
-  return {
-      {MessageType::kHello,
-       {{"name", "w1"},
-        {"host", "node7"},
-        {"devices", {"cuda:0", "cuda:1"}},
-        {"slots", 2},
-        {"session", 99},
-        {"pid", 1234}}},
-      {MessageType::kWelcome,
-       {{"worker_id", 3},
-        {"study", "lr_sweep"},
-        {"spec", {{"name", "lr_sweep"}, {"seed", 7}}},
-        {"heartbeat_s", 2},
-        {"lease_timeout_s", 20.5}}},
-      {MessageType::kHeartbeat, {{"running", {1, int64_t{1} << 62}}}},
-      {MessageType::kAssign,
-       {{"lease", int64_t{0x7fffffffffffffff}},
-        {"trial", 0},
-        {"attempt", 1},
-        {"study", "lr_sweep"},
-        {"params", {{"lr", 0.001}, {"channels", {32, 64}}}},
-        {"from_epoch", 3},
-        {"to_epoch", 9},
-        {"checkpoint", "/ck/t0-e3.pt"}}},
-      {MessageType::kEpoch,
-       {{"lease", 5},
-        {"trial", 12},
-        {"epoch", 4},
-        {"metrics", {{"val_accuracy", 0.5}, {"train_loss", nullptr}}},
-        {"checkpoint", nullptr}}},
-      {MessageType::kFailure,
-       {{"lease", 5},
-        {"trial", 12},
-        {"epoch", 0},
-        {"kind", "diverged"},
-        {"message", "loss is NaN"}}},
-      {MessageType::kDecision,
-       {{"lease", 5}, {"trial", 12}, {"action", "continue"}, {"to_epoch", 9}}},
-      {MessageType::kEvaluate,
-       {{"lease", 6},
-        {"trial", 3},
-        {"study", "lr_sweep"},
-        {"params", {{"lr", 0.01}}},
-        {"epoch", 9},
-        {"checkpoint", "lr_sweep/trial-00003/epoch-0009.pt"},
-        {"split", "test"}}},
-      {MessageType::kEvaluation,
-       {{"lease", 6},
-        {"trial", 3},
-        {"split", "test"},
-        {"metrics", {{"test_loss", 1.5}, {"test_accuracy", 0.25}}},
-        {"confusion", {{1, 0}, {3, 0}}},
-        {"classes", {"Rock", "Pop"}}}},
-      {MessageType::kForget,
-       {{"study", "lr_sweep"},
-        {"checkpoints", {"lr_sweep/trial-00001/epoch-0003.pt"}}}},
-      {MessageType::kDone, {{"study", "lr_sweep"}}},
-      {MessageType::kBye, {{"why", "the study is over"}}},
-      {MessageType::kRejoin, {{"why", "unknown session"}}},
-      {MessageType::kError, {{"message", "version 2"}}},
-  };
-}
 
 json Valid(MessageType type) {
   for (const auto& [t, fields] : EveryType()) {
@@ -499,6 +436,77 @@ TEST(ProtocolTest, LeaseFitsAnAssign) {
                                                    {"action", "stop"},
                                                    {"to_epoch", 0}});
   EXPECT_EQ(Decode(Encode(m)).body, m.body);
+}
+
+}  // namespace
+}  // namespace hpo
+
+namespace hpo {
+namespace {
+
+// Each typed builder, given the sample's values, makes the sample message:
+// a field misnamed or mistyped in a builder shows here.
+TEST(ProtocolBuildersTest, MakeTheSampleOfEveryType) {
+  const json spec = Valid(MessageType::kWelcome).at("spec");
+  const json welcome = Valid(MessageType::kWelcome);
+  const std::vector<Message> built = {
+      HelloMessage({"w1", "node7", {"cuda:0", "cuda:1"}, 2, 99, 1234}),
+      WelcomeMessage({3, "lr_sweep", spec, 2, 20.5}),
+      HeartbeatMessage({1, int64_t{1} << 62}),
+      AssignMessage({int64_t{0x7fffffffffffffff},
+                     0,
+                     1,
+                     "lr_sweep",
+                     {{"lr", 0.001}, {"channels", {32, 64}}},
+                     3,
+                     9,
+                     std::string("/ck/t0-e3.pt")}),
+      EpochMessage(5, 12, 4, {{"val_accuracy", 0.5}, {"train_loss", nullptr}},
+                   std::nullopt),
+      FailureMessage(5, 12, 0, FailureKind::kDiverged, "loss is NaN"),
+      DecisionMessage(5, 12, /*go_on=*/true, 9),
+      EvaluateMessage({6,
+                       3,
+                       "lr_sweep",
+                       {{"lr", 0.01}},
+                       9,
+                       "lr_sweep/trial-00003/epoch-0009.pt",
+                       "test"}),
+      EvaluationMessage(
+          6, 3, "test",
+          {{"metrics", {{"test_loss", 1.5}, {"test_accuracy", 0.25}}},
+           {"confusion", {{1, 0}, {3, 0}}},
+           {"classes", {"Rock", "Pop"}}}),
+      ForgetMessage("lr_sweep", {"lr_sweep/trial-00001/epoch-0003.pt"}),
+      DoneMessage("lr_sweep"),
+      ByeMessage("the study is over"),
+      RejoinMessage("unknown session"),
+      ErrorMessage("version 2"),
+  };
+  std::set<MessageType> types;
+  for (const Message& m : built) {
+    types.insert(m.type);
+    EXPECT_EQ(m.body, Valid(m.type)) << ToString(m.type);
+    EXPECT_NO_THROW(Decode(Encode(m))) << ToString(m.type);
+  }
+  EXPECT_EQ(types.size(), EveryType().size()) << "a builder per type";
+  EXPECT_EQ(DecisionMessage(5, 12, false, 4).body.at("action"), "stop");
+  EXPECT_EQ(CoordinatorHeartbeatMessage().body.count("running"), 0u);
+}
+
+TEST(ProtocolBuildersTest, FailureKindsRoundTripAndSayWhatRetries) {
+  for (FailureKind kind :
+       {FailureKind::kDiverged, FailureKind::kOom, FailureKind::kConfig,
+        FailureKind::kData, FailureKind::kError}) {
+    EXPECT_EQ(ParseFailureKind(ToString(kind)), kind) << ToString(kind);
+  }
+  EXPECT_EQ(ParseFailureKind("from-a-newer-worker"), FailureKind::kError)
+      << "an unknown kind is retried, as any error";
+  EXPECT_TRUE(Retryable(FailureKind::kError));
+  for (FailureKind kind : {FailureKind::kDiverged, FailureKind::kOom,
+                           FailureKind::kConfig, FailureKind::kData}) {
+    EXPECT_FALSE(Retryable(kind)) << ToString(kind);
+  }
 }
 
 }  // namespace

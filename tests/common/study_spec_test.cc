@@ -13,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-// The study of DESIGN.md.
+// The example study of README.md ("Study files").
 json DesignStudy() {
   return json::parse(R"({
     "name": "lr_sweep",
@@ -439,7 +439,7 @@ TEST(StudySpecTest, ExecutionLeaseMustOutlastHeartbeats) {
 }
 
 TEST(StudySpecTest, SearchedParametersOverrideTrainerDefaults) {
-  // DESIGN.md's example fixes batch_size 42 in trainer and searches it too.
+  // README's example fixes batch_size 42 in trainer and searches it too.
   StudySpec spec = ParseStudy(DesignStudy(), "study.json");
   EXPECT_EQ(spec.trainer["batch_size"], 42);
   EXPECT_NE(spec.search_space.Find("batch_size"), nullptr);

@@ -24,6 +24,7 @@
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "search/scheduler.h"
+#include "tests/util/fake_clock.h"
 #include "tests/util/scratch_dir.h"
 
 namespace hpo {
@@ -32,16 +33,6 @@ namespace {
 using nlohmann::json;
 
 // ---- Fakes ----
-
-class FakeClock : public Clock {
- public:
-  double Now() const override { return now_; }
-  double WallTime() const override { return 1.7e9 + now_; }
-  void Advance(double seconds) { now_ += seconds; }
-
- private:
-  double now_ = 100;
-};
 
 struct Sent {
   std::string identity;

@@ -13,7 +13,7 @@
 #include "search/kde.h"
 #include "search/observations.h"
 #include "search/parzen_estimator.h"
-#include "search/rng.h"
+#include "common/random.h"
 #include "search/sampler.h"
 #include "search/truncnorm.h"
 #include "tests/util/test_data.h"

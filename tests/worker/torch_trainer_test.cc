@@ -230,7 +230,7 @@ TEST(TorchTrainerTest, InfiniteInputsDivergeWithTheEpoch) {
     trainer->TrainEpoch(1, cancel);
     FAIL() << "expected divergence";
   } catch (const TrialFailure& f) {
-    EXPECT_EQ(f.kind(), "diverged");
+    EXPECT_EQ(f.kind(), FailureKind::kDiverged);
     EXPECT_NE(std::string(f.what()).find("epoch 1"), std::string::npos)
         << f.what();
   }
@@ -247,14 +247,14 @@ TEST(TorchTrainerTest, BadSettingsAndMissingDataAreNamedFailures) {
     NewTorchTrainer(Task(spec, dir.path()));
     FAIL() << "expected a config failure";
   } catch (const TrialFailure& f) {
-    EXPECT_EQ(f.kind(), "config") << f.what();
+    EXPECT_EQ(f.kind(), FailureKind::kConfig) << f.what();
   }
   StudySpec missing = ToyStudy(dir.path() + "/nowhere", SmallCnn());
   try {
     NewTorchTrainer(Task(missing, dir.path()));
     FAIL() << "expected a data failure";
   } catch (const TrialFailure& f) {
-    EXPECT_EQ(f.kind(), "data");
+    EXPECT_EQ(f.kind(), FailureKind::kData);
     EXPECT_NE(std::string(f.what()).find("nowhere"), std::string::npos);
   }
   TrialTask t = Task(spec, dir.path());
@@ -265,7 +265,7 @@ TEST(TorchTrainerTest, BadSettingsAndMissingDataAreNamedFailures) {
     NewTorchTrainer(t);
     FAIL() << "expected a config failure";
   } catch (const TrialFailure& f) {
-    EXPECT_EQ(f.kind(), "config");
+    EXPECT_EQ(f.kind(), FailureKind::kConfig);
     EXPECT_NE(std::string(f.what()).find("trainer.optimizer"),
               std::string::npos)
         << f.what();
@@ -312,7 +312,7 @@ TEST(TorchTrainerTest, EvaluatesARestoredCheckpointOnTheTestSplit) {
     b->Evaluate("holdout", cancel);
     FAIL() << "expected a data failure";
   } catch (const TrialFailure& f) {
-    EXPECT_EQ(f.kind(), "data");
+    EXPECT_EQ(f.kind(), FailureKind::kData);
     EXPECT_NE(std::string(f.what()).find("holdout"), std::string::npos);
   }
 }

@@ -1,10 +1,14 @@
-// A small, portable random number generator.
+// Random numbers, the one place for them: the mixing function every seed goes
+// through, and the generators built on it.
 //
 // std::uniform_real_distribution and friends differ between standard
-// libraries, so a study's configurations would depend on the compiler. These
-// generators produce the same numbers everywhere.
-#ifndef HPO_SEARCH_RNG_H_
-#define HPO_SEARCH_RNG_H_
+// libraries, so a study's configurations (or a generated dataset, or a
+// trial's shuffle) would depend on the compiler. These produce the same
+// numbers everywhere. Their outputs are frozen: a recorded study replays its
+// sampler, and `hpo-prep synth --seed S` must write the same dataset on
+// every release.
+#ifndef HPO_COMMON_RANDOM_H_
+#define HPO_COMMON_RANDOM_H_
 
 #include <cstdint>
 #include <string>
@@ -34,7 +38,28 @@ inline uint64_t SeedOf(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0) {
   return Mix64(Mix64(Mix64(Mix64(a) ^ b) ^ c) ^ d);
 }
 
-// xoshiro256** seeded through SplitMix64. Not thread safe; cheap to create.
+// Uniform in [0, 1) from the top 53 bits of `bits`.
+inline double UnitInterval(uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
+// The SplitMix64 sequence: Mix64 of a counter stepped by the golden ratio.
+// The dataset generator's stream (features/synth.cc).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    const uint64_t result = Mix64(state_);
+    state_ += 0x9e3779b97f4a7c15ULL;
+    return result;
+  }
+
+ private:
+  uint64_t state_;
+};
+
+// The sampler's generator: xoshiro256** seeded through SplitMix64. Not thread
+// safe; cheap to create.
 class Rng {
  public:
   explicit Rng(uint64_t seed) {
@@ -57,7 +82,7 @@ class Rng {
   }
 
   // Uniform in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  double Uniform() { return UnitInterval(Next()); }
 
   // Uniform integer in [0, n), n > 0, without modulo bias worth noting
   // (Lemire's multiply-shift).
@@ -76,4 +101,4 @@ class Rng {
 
 }  // namespace hpo
 
-#endif  // HPO_SEARCH_RNG_H_
+#endif  // HPO_COMMON_RANDOM_H_

@@ -6,16 +6,17 @@
 // reason (the coordinator refused the key, or one side has keys and the
 // other has not): RetryDue() tells the socket's owner when to connect again,
 // so a worker whose key is authorised later gets in without a restart.
-#ifndef HPO_WORKER_HANDSHAKE_MONITOR_H_
-#define HPO_WORKER_HANDSHAKE_MONITOR_H_
+#ifndef HPO_COMMON_HANDSHAKE_MONITOR_H_
+#define HPO_COMMON_HANDSHAKE_MONITOR_H_
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
 #include <zmq.hpp>
+
+#include "common/clock.h"
 
 namespace hpo {
 
@@ -59,7 +60,7 @@ class HandshakeMonitor {
   // and connect the socket again. Thread-safe.
   bool RetryDue(double after_s) {
     double failed = failed_at_.load();
-    if (failed < 0 || Now() - failed < after_s) return false;
+    if (failed < 0 || MonotonicSeconds() - failed < after_s) return false;
     return failed_at_.compare_exchange_strong(failed, -1);
   }
 
@@ -67,12 +68,6 @@ class HandshakeMonitor {
   static std::atomic<int>& Counter() {
     static std::atomic<int> counter{0};
     return counter;
-  }
-
-  static double Now() {
-    return std::chrono::duration<double>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
   }
 
   void Run() {
@@ -91,7 +86,7 @@ class HandshakeMonitor {
         std::memcpy(&event, head.data(), sizeof event);
         std::memcpy(&value, static_cast<const char*>(head.data()) + 2,
                     sizeof value);
-        const double now = Now();
+        const double now = MonotonicSeconds();
         // After these libzmq stops reconnecting; after the others it goes on.
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
             event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
@@ -128,4 +123,4 @@ class HandshakeMonitor {
 
 }  // namespace hpo
 
-#endif  // HPO_WORKER_HANDSHAKE_MONITOR_H_
+#endif  // HPO_COMMON_HANDSHAKE_MONITOR_H_
