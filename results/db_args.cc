@@ -21,6 +21,16 @@ std::string NameList(const std::vector<std::string>& names) {
   return out;
 }
 
+const std::string& RequireDbArg(const std::string& program,
+                                const std::string* db) {
+  if (db == nullptr || db->empty()) {
+    throw BadInput(program +
+                   ": --db FILE is required: the results database that "
+                   "hpo-coordinator writes (see --help)");
+  }
+  return *db;
+}
+
 void CheckDatabaseFile(const std::string& db) {
   std::error_code error;
   std::filesystem::file_status status = std::filesystem::status(db, error);

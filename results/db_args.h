@@ -13,6 +13,12 @@ namespace hpo {
 // Names for a message: "a, b, c", cut after the first 20.
 std::string NameList(const std::vector<std::string>& names);
 
+// `db`, the --db value given to `program` ("hpo-query", "hpo-report"; nullptr
+// when there was none). Throws hpo::Error (bad input) when it is missing or
+// empty.
+const std::string& RequireDbArg(const std::string& program,
+                                const std::string* db);
+
 // Throws hpo::Error (bad input) unless `db` is an existing, non-empty file,
 // so that a mistyped path gets a plain message and nothing creates it.
 void CheckDatabaseFile(const std::string& db);

@@ -27,6 +27,7 @@
 
 #include "common/error.h"
 #include "common/json_util.h"
+#include "common/leaderboard.h"
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "common/trial_state.h"
@@ -280,40 +281,15 @@ const hpo::TrialRow& FindTrial(const std::string& text,
                       text + ", only " + advice);
 }
 
-// How the leaderboard view ranks a trial with a value: complete ones before
-// the others, then by value in the objective's direction; among equals the
-// lowest number. Smaller ranks first.
-std::tuple<bool, double, int64_t> RankKey(const hpo::TrialRow& trial,
-                                          const std::string& mode) {
-  const bool complete = trial.state == hpo::TrialState::kComplete;
-  const double score = mode == "max" ? -*trial.value : *trial.value;
-  return std::make_tuple(!complete, score, trial.number);
-}
-
-// The trial that ranks first (RankKey). Null when no trial has a value.
-const hpo::TrialRow* BestTrial(const std::vector<hpo::TrialRow>& trials,
-                               const std::string& mode) {
-  const hpo::TrialRow* best = nullptr;
-  for (const hpo::TrialRow& trial : trials) {
-    if (!trial.value) continue;
-    if (best == nullptr || RankKey(trial, mode) < RankKey(*best, mode)) {
-      best = &trial;
-    }
-  }
-  return best;
-}
-
 // Trials with a value, best first (the leaderboard view's ranking).
 Answer Leaderboard(Query& query) {
   hpo::StudyRow study = ResolveStudy(query);
+  const std::vector<hpo::TrialRow> all =
+      query.store->Trials(study.id, query.state);
   std::vector<hpo::TrialRow> trials;
-  for (hpo::TrialRow& trial : query.store->Trials(study.id, query.state)) {
-    if (trial.value) trials.push_back(std::move(trial));
+  for (const hpo::RankedTrial& r : hpo::RankTrials(all, study.mode == "max")) {
+    trials.push_back(*r.trial);
   }
-  std::stable_sort(trials.begin(), trials.end(),
-                   [&](const hpo::TrialRow& a, const hpo::TrialRow& b) {
-                     return RankKey(a, study.mode) < RankKey(b, study.mode);
-                   });
   return Rows(TrialRows(trials, true));
 }
 
@@ -637,7 +613,7 @@ Answer ShowBest(Query& query) {
       {"test_loss"},     {"test_accuracy"}, {"test_track_accuracy"},
       {"test_samples"},  {"test_tracks"},   {"test_classes"},
       {"test_confusion"}};
-  const hpo::TrialRow* best = BestTrial(trials, study.mode);
+  const hpo::TrialRow* best = hpo::BestTrial(trials, study.mode == "max");
   if (best == nullptr) {
     out.document = ordered_json();
     out.sections.push_back(Note("study " + study.name + ": no trial has a " +
@@ -1036,12 +1012,8 @@ int Main(int argc, char** argv) {
   }
   hpo::OutputFormat format =
       hpo::ParseOutputFormat(vm["format"].as<std::string>());
-  if (!vm.count("db") || vm["db"].as<std::string>().empty()) {
-    throw hpo::BadInput(
-        "hpo-query: --db FILE is required: the results database that "
-        "hpo-coordinator writes (see --help)");
-  }
-  query.db = vm["db"].as<std::string>();
+  query.db = hpo::RequireDbArg(
+      "hpo-query", vm.count("db") ? &vm["db"].as<std::string>() : nullptr);
   CheckDatabaseFile(query.db);
   std::unique_ptr<hpo::Store> store =
       hpo::Store::Open(query.db, /*read_only=*/true);

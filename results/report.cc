@@ -24,8 +24,10 @@
 
 #include "common/error.h"
 #include "common/int_math.h"
+#include "common/leaderboard.h"
 #include "common/study_spec.h"
 #include "common/trial_state.h"
+#include "search/hyperband_math.h"
 
 namespace hpo {
 
@@ -266,7 +268,7 @@ void ReadSpecLeniently(const json& raw, SpecInfo& info) {
   a.brackets = std::max(1, IntAt(algorithm, "brackets", 1));
   info.shape_known = a.eta >= 2 && a.max_epochs >= a.min_epochs;
   const int s_max =
-      info.shape_known ? FloorLogRatio(a.min_epochs, a.max_epochs, a.eta) : 0;
+      info.shape_known ? HyperbandSMax(a.min_epochs, a.max_epochs, a.eta) : 0;
   a.n = IntAt(algorithm, "n", 0);
   if (a.n <= 0) a.n = IntPow(a.eta, s_max);
   const json budget = raw.value("budget", json::object());
@@ -399,42 +401,7 @@ SpecInfo ReadSpec(const ReportData& data) {
 // ---------------------------------------------------------------------------
 // Derived data
 
-struct Ranked {
-  int rank = 0;
-  const TrialRow* trial = nullptr;
-};
-
-bool HasValue(const TrialRow& trial) {
-  return trial.value && !std::isnan(*trial.value);
-}
-
-// The trials with a value, ranked as the `leaderboard` view ranks them:
-// completed trials first, then by value in the objective's direction; equal
-// keys share a rank (SQL's RANK()); ties are listed by trial number.
-std::vector<Ranked> Rank(const std::vector<TrialRow>& trials, bool maximize) {
-  std::vector<const TrialRow*> valued;
-  for (const TrialRow& trial : trials) {
-    if (HasValue(trial)) valued.push_back(&trial);
-  }
-  auto key = [maximize](const TrialRow* t) {
-    return std::make_pair(t->state != TrialState::kComplete,
-                          maximize ? -*t->value : *t->value);
-  };
-  std::stable_sort(valued.begin(), valued.end(),
-                   [&key](const TrialRow* a, const TrialRow* b) {
-                     if (key(a) != key(b)) return key(a) < key(b);
-                     return a->number < b->number;
-                   });
-  std::vector<Ranked> ranked;
-  for (size_t i = 0; i < valued.size(); ++i) {
-    int rank = static_cast<int>(i) + 1;
-    if (i > 0 && key(valued[i]) == key(valued[i - 1])) {
-      rank = ranked.back().rank;
-    }
-    ranked.push_back({rank, valued[i]});
-  }
-  return ranked;
-}
+using Ranked = RankedTrial;
 
 // One trial's objective per epoch; NaN where it is missing or not finite.
 using Curve = std::vector<std::pair<int, double>>;
@@ -470,7 +437,7 @@ Context MakeContext(const ReportData& data, const ReportOptions& options) {
   Context c(data, options);
   c.spec = ReadSpec(data);
   c.maximize = data.study.mode != "min";
-  c.ranked = Rank(data.trials, c.maximize);
+  c.ranked = RankTrials(data.trials, c.maximize);
   if (!c.ranked.empty()) c.best = c.ranked.front().trial;
   for (const TrialRow& trial : data.trials) c.trials[trial.number] = &trial;
   for (const MetricRow& row : data.metrics) {
@@ -1181,37 +1148,35 @@ std::vector<BracketStat> RungStats(const Context& c) {
   std::vector<BracketStat> brackets;
   const AlgorithmSpec& a = c.spec.numbers;
   if (c.spec.shape_known) {
-    const int s_max = FloorLogRatio(a.min_epochs, a.max_epochs, a.eta);
-    auto epochs_at = [&a](int s, int i) {
-      return static_cast<int>(a.max_epochs / IntPow(a.eta, s - i));
-    };
-    // Synchronous brackets: planned sizes, cut by the trial budget.
-    auto add_planned = [&](int s, int64_t n, int64_t& left) {
+    const int s_max = HyperbandSMax(a.min_epochs, a.max_epochs, a.eta);
+    // Synchronous brackets: planned sizes, cut by the trial budget as the
+    // coordinator cuts them (every rung listed, an emptied one with 0).
+    auto add_planned = [&](const BracketPlan& full, int64_t& left) {
       BracketStat b;
       b.index = static_cast<int>(brackets.size());
-      b.s = s;
-      const int64_t started = std::min(n, left);
+      b.s = full.s;
+      const int64_t started = std::min(full.rungs.front().trials, left);
       left -= started;
-      int64_t trials = started;
-      for (int i = 0; i <= s; ++i) {
-        const int64_t planned = n / IntPow(a.eta, i);
-        trials = std::min(trials, planned);
+      const BracketPlan cut = CutBracket(full, started, a.eta);
+      for (size_t i = 0; i < full.rungs.size(); ++i) {
         RungStat r;
-        r.epochs = epochs_at(s, i);
-        r.planned = trials;
+        r.epochs = full.rungs[i].epochs;
+        r.planned = i < cut.rungs.size() ? cut.rungs[i].trials : 0;
         b.rungs.push_back(r);
-        trials = trials == 0 ? 0 : std::max<int64_t>(1, trials / a.eta);
       }
       brackets.push_back(std::move(b));
     };
     int64_t left = c.spec.max_trials > 0 ? c.spec.max_trials : INT64_MAX;
     if (c.spec.algorithm == AlgorithmType::kSuccessiveHalving) {
-      add_planned(s_max, a.n, left);
+      add_planned(
+          SuccessiveHalvingBracket(a.n, a.min_epochs, a.max_epochs, a.eta),
+          left);
     } else if (c.spec.algorithm == AlgorithmType::kHyperband) {
       for (int iteration = 0; iteration < std::max(1, a.iterations);
            ++iteration) {
-        for (int s = s_max; s >= 0; --s) {
-          add_planned(s, CeilDiv((s_max + 1) * IntPow(a.eta, s), s + 1), left);
+        for (const BracketPlan& bracket :
+             HyperbandBrackets(a.min_epochs, a.max_epochs, a.eta)) {
+          add_planned(bracket, left);
         }
       }
     } else if (c.spec.algorithm == AlgorithmType::kAsha) {
@@ -1221,7 +1186,7 @@ std::vector<BracketStat> RungStats(const Context& c) {
         b.s = s;
         for (int k = 0; k <= s_max - s; ++k) {
           RungStat r;
-          r.epochs = epochs_at(s_max - s, k);
+          r.epochs = RungEpochs(a.max_epochs, a.eta, s_max - s, k);
           b.rungs.push_back(r);
         }
         brackets.push_back(std::move(b));

@@ -121,11 +121,8 @@ int Main(int argc, char** argv) {
               << options;
     return 0;
   }
-  if (!vm.count("db") || vm["db"].as<std::string>().empty()) {
-    throw hpo::BadInput(
-        "hpo-report: --db FILE is required: the results database that "
-        "hpo-coordinator writes (see --help)");
-  }
+  const std::string db = hpo::RequireDbArg(
+      "hpo-report", vm.count("db") ? &vm["db"].as<std::string>() : nullptr);
   if (!vm.count("out") || vm["out"].as<std::string>().empty()) {
     throw hpo::BadInput(
         "hpo-report: --out FILE.html is required: where to write the report "
@@ -136,7 +133,6 @@ int Main(int argc, char** argv) {
     throw hpo::BadInput("hpo-report: --top " + std::to_string(top) +
                         ": must be at least 1");
   }
-  const std::string db = vm["db"].as<std::string>();
   const std::string out = vm["out"].as<std::string>();
   CheckDatabaseFile(db);
   std::unique_ptr<hpo::Store> store = hpo::Store::Open(db, /*read_only=*/true);
