@@ -388,43 +388,6 @@ TEST(MedianStoppingTest, UsesTheBestValueSoFar) {
   EXPECT_EQ(s->trials().at(2).state, TrialState::kComplete);
 }
 
-TEST(SchedulerTest, StaleAndDuplicateReportsAreIgnored) {
-  auto s = NewScheduler(NineTrialHalving());
-  EXPECT_EQ(s->OnEpoch(42, 1, 0.5), Verdict::kStop);  // Unknown trial.
-  Decision d = s->NextJob();
-  EXPECT_EQ(s->OnEpoch(d.job.trial, 1, 0.5), Verdict::kStop);
-  EXPECT_EQ(s->OnEpoch(d.job.trial, 1, 0.9), Verdict::kStop);  // Paused now.
-  EXPECT_EQ(s->trials().at(0).score, std::vector<double>{-0.5});
-  s->OnFailed(77);  // Unknown: nothing happens.
-}
-
-TEST(SchedulerTest, RestartForgetsEpochsAfterTheCheckpoint) {
-  auto s = NewScheduler(
-      Study({{"type", "random"}, {"max_epochs", 4}}, {{"max_trials", 1}}));
-  Decision d = s->NextJob();
-  s->OnEpoch(0, 1, 0.1);
-  s->OnEpoch(0, 2, 0.2);
-  s->OnRestart(0);  // The worker died; the job restarts from epoch 0.
-  EXPECT_EQ(s->trials().at(0).epochs, 0);
-  EXPECT_EQ(s->OnEpoch(0, 1, 0.1), Verdict::kContinue);
-  EXPECT_EQ(s->trials().at(0).epochs, 1);
-  ASSERT_EQ(s->RunningJobs().size(), 1u);
-  EXPECT_EQ(s->RunningJobs()[0].to_epoch, 4);
-}
-
-TEST(SchedulerTest, StateChangesAreReportedInOrder) {
-  auto s = NewScheduler(NineTrialHalving());
-  RunSerial(*s, [](int64_t t, int) { return 0.1 * t; });
-  std::vector<StateChange> changes = s->TakeStateChanges();
-  ASSERT_FALSE(changes.empty());
-  EXPECT_EQ(changes[0].trial, 0);
-  EXPECT_EQ(changes[0].state, TrialState::kRunning);
-  EXPECT_EQ(changes.back().trial, 8);
-  EXPECT_EQ(changes.back().state, TrialState::kComplete);
-  EXPECT_EQ(changes.back().epoch, 9);
-  EXPECT_TRUE(s->TakeStateChanges().empty());
-}
-
 TEST(SchedulerEventTest, JsonRoundTrip) {
   for (const SchedulerEvent& e :
        {SchedulerEvent{SchedulerEvent::Type::kNextJob},
@@ -442,13 +405,13 @@ TEST(SchedulerEventTest, JsonRoundTrip) {
   EXPECT_THROW(SchedulerEvent::FromJson(json::array()), Error);
 }
 
-// Every algorithm, driven by 4 simulated workers, then replayed into a new
-// scheduler from its event log: the replay makes the same decisions and ends
-// in the same state.
-class ReplayTest : public ::testing::TestWithParam<const char*> {};
+// The scheduler contract, run against every algorithm (grid included) and
+// every sampler that learns: stale and duplicate reports, restarts, NaN and
+// ties, the order of state changes, and replay from the event log.
+class SchedulerContractTest : public ::testing::TestWithParam<const char*> {};
 
-// "algorithm" or "algorithm+sampler".
-StudySpec ReplayStudy(const std::string& name) {
+// "algorithm" or "algorithm+sampler"; rung algorithms start at `min_epochs`.
+StudySpec ReplayStudy(const std::string& name, int min_epochs = 1) {
   const size_t plus = name.find('+');
   const std::string algorithm = name.substr(0, plus);
   json a = {{"type", algorithm}, {"max_epochs", 27}};
@@ -457,23 +420,98 @@ StudySpec ReplayStudy(const std::string& name) {
     a["sampler"] = {{"type", name.substr(plus + 1)}};
     if (name.substr(plus + 1) == "tpe") a["sampler"]["n_startup_trials"] = 4;
   }
-  if (algorithm != "random" && algorithm != "median") {
-    a["min_epochs"] = 1;
+  if (algorithm != "random" && algorithm != "median" && algorithm != "grid") {
+    a["min_epochs"] = min_epochs;
     a["eta"] = 3;
   }
   if (algorithm == "asha") a["brackets"] = 2;
+  json lr = {{"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-1}};
+  if (algorithm == "grid") lr["grid"] = {1e-4, 1e-3, 1e-2, 1e-1};
   json s = {{"name", "replay"},
             {"seed", 11},
             {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
             {"search_space",
-             {{"lr", {{"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-1}}},
+             {{"lr", lr},
               {"opt", {{"type", "choice"}, {"values", {"adam", "sgd"}}}}}},
             {"algorithm", a},
             {"budget", {{"max_trials", 60}}}};
   return ParseStudy(s, "replay.json");
 }
 
-TEST_P(ReplayTest, ReplayReproducesEveryDecision) {
+TEST_P(SchedulerContractTest, StaleAndDuplicateReportsAreIgnored) {
+  auto s = NewScheduler(ReplayStudy(GetParam()));
+  EXPECT_EQ(s->OnEpoch(4242, 1, 0.5), Verdict::kStop) << "an unknown trial";
+  Decision d = s->NextJob();
+  ASSERT_EQ(d.type, Decision::Type::kRun);
+  const int64_t t = d.job.trial;
+  s->OnEpoch(t, d.job.from_epoch + 1, 0.5);
+  s->OnEpoch(t, d.job.from_epoch + 1, 0.9);  // The same epoch again.
+  EXPECT_EQ(s->trials().at(t).epochs, d.job.from_epoch + 1);
+  EXPECT_EQ(s->trials().at(t).score.size(), 1u) << "the first report counts";
+  const size_t trials = s->trials().size();
+  s->OnFailed(7777);
+  s->OnRestart(7777);
+  EXPECT_EQ(s->trials().size(), trials) << "unknown trials change nothing";
+}
+
+TEST_P(SchedulerContractTest, RestartForgetsEpochsAfterTheCheckpoint) {
+  // Jobs of at least 3 epochs, so that one can restart halfway.
+  auto s = NewScheduler(ReplayStudy(GetParam(), /*min_epochs=*/3));
+  Decision d = s->NextJob();
+  ASSERT_EQ(d.type, Decision::Type::kRun);
+  const int64_t t = d.job.trial;
+  s->OnEpoch(t, 1, 0.1);
+  s->OnRestart(t);  // The worker died; the job restarts from epoch 0.
+  EXPECT_EQ(s->trials().at(t).epochs, 0);
+  EXPECT_EQ(s->OnEpoch(t, 1, 0.1), Verdict::kContinue);
+  EXPECT_EQ(s->trials().at(t).epochs, 1);
+  ASSERT_EQ(s->RunningJobs().size(), 1u);
+  EXPECT_EQ(s->RunningJobs()[0].trial, t);
+  EXPECT_EQ(s->RunningJobs()[0].to_epoch, d.job.to_epoch);
+}
+
+TEST_P(SchedulerContractTest, NaNAndTiesFinishAndNaNIsNeverBest) {
+  // Trial 0 reports NaN, every other trial the same value.
+  auto s = NewScheduler(ReplayStudy(GetParam()));
+  RunSerial(*s, [](int64_t t, int) { return t == 0 ? std::nan("") : 0.5; });
+  EXPECT_EQ(s->NextJob().type, Decision::Type::kDone);
+  int most = 0;
+  for (const auto& [n, t] : s->trials()) {
+    EXPECT_TRUE(t.state == TrialState::kComplete ||
+                t.state == TrialState::kPruned)
+        << n << " " << ToString(t.state);
+    if (n != 0) most = std::max(most, t.epochs);
+  }
+  EXPECT_LE(s->trials().at(0).epochs, most)
+      << "NaN counts as the worst value: never promoted over a tie";
+}
+
+TEST_P(SchedulerContractTest, StateChangesAreReportedInOrder) {
+  auto s = NewScheduler(ReplayStudy(GetParam()));
+  RunSerial(*s, [](int64_t t, int e) { return 0.01 * t + 0.001 * e; });
+  const std::vector<StateChange> changes = s->TakeStateChanges();
+  ASSERT_FALSE(changes.empty());
+  std::map<int64_t, std::vector<TrialState>> by_trial;
+  int64_t last_new = -1;
+  for (const StateChange& c : changes) {
+    if (!by_trial.count(c.trial)) {
+      EXPECT_GT(c.trial, last_new) << "trials start in number order";
+      last_new = c.trial;
+    }
+    by_trial[c.trial].push_back(c.state);
+  }
+  for (const auto& [trial, states] : by_trial) {
+    EXPECT_EQ(states.front(), TrialState::kRunning) << trial;
+    EXPECT_TRUE(states.back() == TrialState::kComplete ||
+                states.back() == TrialState::kPruned)
+        << trial << " ends " << ToString(states.back());
+    EXPECT_EQ(states.back(), s->trials().at(trial).state) << trial;
+  }
+  EXPECT_EQ(by_trial.size(), s->trials().size());
+  EXPECT_TRUE(s->TakeStateChanges().empty()) << "each change is told once";
+}
+
+TEST_P(SchedulerContractTest, ReplayReproducesEveryDecision) {
   StudySpec spec = ReplayStudy(GetParam());
   CurveOptions curve_options;
   curve_options.seed = 3;
@@ -504,7 +542,7 @@ TEST_P(ReplayTest, ReplayReproducesEveryDecision) {
   }
 }
 
-TEST_P(ReplayTest, AResumedSchedulerContinuesLikeTheOriginal) {
+TEST_P(SchedulerContractTest, AResumedSchedulerContinuesLikeTheOriginal) {
   // Stop after a third of the events, replay them into a new scheduler,
   // then feed both the rest: they must agree at every step.
   StudySpec spec = ReplayStudy(GetParam());
@@ -530,9 +568,9 @@ TEST_P(ReplayTest, AResumedSchedulerContinuesLikeTheOriginal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    AllAlgorithms, ReplayTest,
-    ::testing::Values("random", "successive_halving", "hyperband", "asha",
-                      "median", "random+tpe", "successive_halving+tpe",
+    AllAlgorithms, SchedulerContractTest,
+    ::testing::Values("random", "grid", "successive_halving", "hyperband",
+                      "asha", "median", "random+tpe", "successive_halving+tpe",
                       "hyperband+tpe", "asha+tpe", "median+tpe",
                       "successive_halving+bohb", "hyperband+bohb", "asha+bohb"),
     [](const auto& info) {
