@@ -1,4 +1,5 @@
-// hpo-report: one self-contained HTML page about a study (README.md, "Reports").
+// hpo-report: one self-contained HTML page about a study (README.md,
+// "Reports").
 //
 // The page holds a header (study, algorithm, objective, state, trial counts,
 // time), the leaderboard, the learning curves of every trial, the rungs of
