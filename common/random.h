@@ -23,15 +23,19 @@ inline uint64_t Mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// FNV-1a over the bytes of `s`, then mixed.
-inline uint64_t HashString(const std::string& s) {
+// FNV-1a over the bytes of `s` (also the study file's hash in the results
+// database: HashText).
+inline uint64_t Fnv1a64(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : s) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  return Mix64(h);
+  return h;
 }
+
+// FNV-1a over the bytes of `s`, then mixed.
+inline uint64_t HashString(const std::string& s) { return Mix64(Fnv1a64(s)); }
 
 // Combines several keys into one seed, order-sensitively.
 inline uint64_t SeedOf(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0) {
