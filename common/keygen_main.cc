@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/command_line.h"
 #include "common/curve_keys.h"
 #include "common/error.h"
 
@@ -60,14 +61,8 @@ int Main(int argc, char** argv) {
       "out", po::value<std::string>(),
       "writes NAME.key (secret, mode 0600) and NAME.pub (public)")(
       "force", "replace existing NAME.key and NAME.pub");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw hpo::BadInput("hpo-keygen: " + std::string(e.what()) +
-                        " (see --help)");
-  }
+  const po::variables_map vm =
+      hpo::ParseCommandLine("hpo-keygen", argc, argv, options);
   if (vm.count("help")) {
     std::cout << kUsage
               << "\nWrites a CurveZMQ key pair. Give the coordinator its "

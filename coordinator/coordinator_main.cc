@@ -22,6 +22,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/command_line.h"
 #include "common/curve_keys.h"
 #include "common/error.h"
 #include "common/json_util.h"
@@ -309,14 +310,8 @@ int Main(int argc, char** argv) {
       "worker-rate-limit", po::value<double>()->default_value(10000),
       "messages per second each worker may send (bursts of twice that); "
       "more are dropped; 0: no limit");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw hpo::BadInput("hpo-coordinator: " + std::string(e.what()) +
-                        " (see --help)");
-  }
+  const po::variables_map vm =
+      hpo::ParseCommandLine("hpo-coordinator", argc, argv, options);
   if (vm.count("help")) {
     std::cout << kUsage << "\nPlans and runs a hyperparameter study.\n\n"
               << options

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/command_line.h"
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/leaderboard.h"
@@ -201,18 +202,8 @@ int Main(int argc, char** argv) {
                           "lists them)");
     }
   }
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv)
-                  .options(all)
-                  .positional(positional)
-                  .run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw hpo::BadInput("hpo-query: " + std::string(e.what()) +
-                        " (see --help)");
-  }
+  const po::variables_map vm =
+      hpo::ParseCommandLine("hpo-query", argc, argv, all, &positional);
   if (vm.count("help")) {
     PrintHelp(options);
     return 0;

@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/command_line.h"
 #include "common/error.h"
 #include "common/json_util.h"
 #include "common/store.h"
@@ -91,18 +92,8 @@ int Main(int argc, char** argv) {
                                  po::value<std::vector<std::string>>());
   po::positional_options_description positional;
   positional.add("positional", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv)
-                  .options(all)
-                  .positional(positional)
-                  .run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw hpo::BadInput("hpo-report: " + std::string(e.what()) +
-                        " (see --help)");
-  }
+  const po::variables_map vm =
+      hpo::ParseCommandLine("hpo-report", argc, argv, all, &positional);
   if (vm.count("positional")) {
     throw hpo::BadInput(
         "hpo-report: unexpected argument \"" +

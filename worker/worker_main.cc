@@ -1,4 +1,5 @@
-// hpo-worker: trains the trials a coordinator assigns (README.md, "Workers on other nodes and on GPUs").
+// hpo-worker: trains the trials a coordinator assigns (README.md, "Workers on
+// other nodes and on GPUs").
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/command_line.h"
 #include "common/curve_keys.h"
 #include "common/error.h"
 #include "worker/device.h"
@@ -100,14 +102,8 @@ int Main(int argc, char** argv) {
                        "this worker's secret key file (mode 0600)")(
       "server-public", po::value<std::string>(),
       "the coordinator's public key file");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw hpo::BadInput("hpo-worker: " + std::string(e.what()) +
-                        " (see --help)");
-  }
+  const po::variables_map vm =
+      hpo::ParseCommandLine("hpo-worker", argc, argv, options);
   if (vm.count("help")) {
     std::cout << kUsage << "\nTrains the trials that a coordinator assigns.\n\n"
               << options;
