@@ -18,6 +18,7 @@
 #include "common/study_spec.h"
 #include "search/scheduler.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/study_checks.h"
 #include "tests/util/workers_table.h"
@@ -41,46 +42,15 @@ json Hyperband() {
       {"type", "hyperband"}, {"min_epochs", 1}, {"max_epochs", 9}, {"eta", 3}};
 }
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public testutil::ProcessClusterTest {
  protected:
-  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
-  void TearDown() override {
-    processes_.clear();
-    if (HasFailure()) {
-      scratch_.Keep();
-      std::cerr << "logs kept in " << dir_ << "\n";
-    }
-  }
+  ClusterTest() : ProcessClusterTest("hpo_cluster") {}
 
-  std::string WriteStudy(const json& study, const std::string& file) {
-    std::string path = dir_ + "/" + file;
-    std::ofstream(path) << study.dump(2);
-    return path;
-  }
-
-  // Starts a coordinator and returns it with the endpoint it bound.
-  Process* StartCoordinator(const std::string& study, const std::string& db,
-                            const std::string& bind, bool resume,
-                            std::string* endpoint) {
-    const std::string log =
-        dir_ + "/coordinator-" + std::to_string(++coordinators_) + ".log";
-    std::vector<std::string> argv = {
-        HPO_COORDINATOR, "--study", study, "--db", db, "--bind", bind};
-    if (resume) argv.push_back("--resume");
-    processes_.push_back(std::make_unique<Process>(argv, log));
-    *endpoint = testutil::WaitForEndpoint(log, 20);
-    EXPECT_FALSE(endpoint->empty()) << ReadFile(log);
-    return processes_.back().get();
-  }
-
+  using ProcessClusterTest::StartWorker;
   Process* StartWorker(const std::string& endpoint, const std::string& name,
                        int slots) {
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
-                                 name, "--slots", std::to_string(slots),
-                                 "--exit-when-done"},
-        dir_ + "/" + name + ".log"));
-    return processes_.back().get();
+    return StartWorker(endpoint, name,
+                       {"--slots", std::to_string(slots), "--exit-when-done"});
   }
   // A study run under chaos: a coordinator and three 2-slot workers on
   // `db`; Kill() SIGKILLs the coordinator (restarted with --resume on the
@@ -154,11 +124,6 @@ class ClusterTest : public ::testing::Test {
     EXPECT_EQ(r.code, 0) << r.err;
     return json::parse(r.out);
   }
-
-  testutil::ScratchDir scratch_{"hpo_cluster"};
-  const std::string dir_ = scratch_.path();
-  int coordinators_ = 0;
-  std::vector<std::unique_ptr<Process>> processes_;
 };
 
 TEST_F(ClusterTest, HyperbandStudyFinishesWithThePlannedTrials) {

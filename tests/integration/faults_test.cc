@@ -15,6 +15,7 @@
 #include "common/store.h"
 #include "tests/util/mounts.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/skip.h"
 #include "tests/util/study_checks.h"
@@ -127,47 +128,13 @@ std::string IntegrityCheck(const std::string& db) {
   return result;
 }
 
-class FaultsTest : public ::testing::Test {
+class FaultsTest : public testutil::ProcessClusterTest {
  protected:
-  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
+  FaultsTest() : ProcessClusterTest("hpo_faults") {}
   void TearDown() override {
     processes_.clear();
-    mounts_.clear();
-    if (HasFailure()) {
-      scratch_.Keep();
-      std::cerr << "logs kept in " << dir_ << "\n";
-    }
-  }
-
-  std::string WriteStudy(const json& study, const std::string& file) {
-    const std::string path = dir_ + "/" + file;
-    std::ofstream(path) << study.dump(2);
-    return path;
-  }
-
-  // Starts a coordinator; returns it, with the endpoint it bound.
-  Process* StartCoordinator(const std::string& study, const std::string& db,
-                            const std::string& bind, bool resume,
-                            std::string* endpoint) {
-    const std::string log =
-        dir_ + "/coordinator-" + std::to_string(++coordinators_) + ".log";
-    std::vector<std::string> argv = {
-        HPO_COORDINATOR, "--study", study, "--db", db, "--bind", bind};
-    if (resume) argv.push_back("--resume");
-    processes_.push_back(std::make_unique<Process>(argv, log));
-    *endpoint = testutil::WaitForEndpoint(log, 20);
-    EXPECT_FALSE(endpoint->empty()) << ReadFile(log);
-    return processes_.back().get();
-  }
-
-  Process* StartWorker(const std::string& endpoint, const std::string& name,
-                       std::vector<std::string> extra) {
-    std::vector<std::string> argv = {HPO_WORKER, "--connect", endpoint,
-                                     "--name", name};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    processes_.push_back(
-        std::make_unique<Process>(argv, dir_ + "/" + name + ".log"));
-    return processes_.back().get();
+    mounts_.clear();  // Unmounted before the scratch directory goes.
+    ProcessClusterTest::TearDown();
   }
 
   // Makes a small dataset's shards at DIR/data/shards: 2 classes of 10
@@ -190,11 +157,7 @@ class FaultsTest : public ::testing::Test {
         dir_);
   }
 
-  testutil::ScratchDir scratch_{"hpo_faults"};
-  const std::string dir_ = scratch_.path();
-  int coordinators_ = 0;
-  std::vector<std::unique_ptr<Mount>> mounts_;  // Unmounted before dir_ goes.
-  std::vector<std::unique_ptr<Process>> processes_;
+  std::vector<std::unique_ptr<Mount>> mounts_;
 };
 
 // The disk holding the database fills up mid-study: the coordinator stops

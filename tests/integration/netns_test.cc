@@ -17,6 +17,7 @@
 #include "common/store.h"
 #include "tests/util/net_lab.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/skip.h"
 #include "tests/util/study_checks.h"
@@ -47,10 +48,13 @@ double WallTime() {
       .count();
 }
 
-class NetnsTest : public ::testing::Test {
+class NetnsTest : public testutil::ProcessClusterTest {
  protected:
+  NetnsTest() : ProcessClusterTest("hpo_netns") {}
+
   void SetUp() override {
-    ASSERT_FALSE(dir_.empty());
+    ProcessClusterTest::SetUp();
+    if (HasFatalFailure()) return;
     const std::string why = NetLab::Unavailable(dir_);
     if (!why.empty())
       HPO_SKIP_UNLESS_REQUIRED("no network namespaces here: " + why);
@@ -60,16 +64,7 @@ class NetnsTest : public ::testing::Test {
   void TearDown() override {
     processes_.clear();  // Before the namespaces they run in go.
     lab_.reset();
-    if (HasFailure()) {
-      scratch_.Keep();
-      std::cerr << "logs kept in " << dir_ << "\n";
-    }
-  }
-
-  std::string WriteStudy(const json& study, const std::string& file) {
-    const std::string path = dir_ + "/" + file;
-    std::ofstream(path) << study.dump(2);
-    return path;
+    ProcessClusterTest::TearDown();
   }
 
   std::string Endpoint() const {
@@ -98,10 +93,7 @@ class NetnsTest : public ::testing::Test {
     return processes_.back().get();
   }
 
-  testutil::ScratchDir scratch_{"hpo_netns"};
-  const std::string dir_ = scratch_.path();
   std::unique_ptr<NetLab> lab_;
-  std::vector<std::unique_ptr<Process>> processes_;
 };
 
 TEST_F(NetnsTest, CutWorkerIsLostItsTrialRetriedElsewhereAndItRejoins) {

@@ -29,6 +29,7 @@
 #include "common/protocol.h"
 #include "common/store.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/skip.h"
 #include "tests/util/study_checks.h"
@@ -155,10 +156,13 @@ int PortOf(const std::string& endpoint) {
   return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
 }
 
-class SecurityTest : public ::testing::Test {
+class SecurityTest : public testutil::ProcessClusterTest {
  protected:
+  SecurityTest() : ProcessClusterTest("hpo_security") {}
+
   void SetUp() override {
-    ASSERT_FALSE(dir_.empty());
+    ProcessClusterTest::SetUp();
+    if (HasFatalFailure()) return;
     if (!CurveAvailable()) HPO_SKIP_UNLESS_REQUIRED("libzmq without CURVE");
     std::filesystem::create_directories(dir_ + "/keys");
     std::filesystem::create_directories(dir_ + "/authorized");
@@ -172,14 +176,6 @@ class SecurityTest : public ::testing::Test {
     std::ofstream(study_) << TinyStudy(kTrials, 0.01).dump(2);
     db_ = dir_ + "/results.db";
   }
-  void TearDown() override {
-    processes_.clear();
-    if (HasFailure()) {
-      scratch_.Keep();
-      std::cerr << "logs kept in " << dir_ << "\n";
-    }
-  }
-
   std::string Key(const std::string& name) const {
     return dir_ + "/keys/" + name;
   }
@@ -189,19 +185,14 @@ class SecurityTest : public ::testing::Test {
   Process* StartCoordinator(bool curve, std::string* endpoint,
                             std::vector<std::string> extra = {},
                             const std::string& bind = "tcp://127.0.0.1:*") {
-    const std::string log =
-        dir_ + "/coordinator-" + std::to_string(++started_) + ".log";
-    std::vector<std::string> argv = {
-        HPO_COORDINATOR, "--study", study_, "--db", db_, "--bind", bind};
     if (curve) {
-      argv.insert(argv.end(), {"--curve-secret", Key("coordinator") + ".key",
-                               "--authorized-workers", dir_ + "/authorized"});
+      extra.insert(extra.begin(),
+                   {"--curve-secret", Key("coordinator") + ".key",
+                    "--authorized-workers", dir_ + "/authorized"});
     }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    processes_.push_back(std::make_unique<Process>(argv, log));
-    *endpoint = testutil::WaitForEndpoint(log, 20);
-    EXPECT_FALSE(endpoint->empty()) << ReadFile(log);
-    return processes_.back().get();
+    return ProcessClusterTest::StartCoordinator(study_, db_, bind,
+                                                /*resume=*/false, endpoint,
+                                                extra);
   }
 
   // Starts a worker; `keys` names its key pair ("" for none), `server` the
@@ -209,16 +200,13 @@ class SecurityTest : public ::testing::Test {
   Process* StartWorker(const std::string& endpoint, const std::string& name,
                        const std::string& keys,
                        const std::string& server = "coordinator") {
-    std::vector<std::string> argv = {
-        HPO_WORKER, "--connect", endpoint, "--name", name, "--exit-when-done"};
+    std::vector<std::string> extra = {"--exit-when-done"};
     if (!keys.empty()) {
-      argv.insert(argv.end(), {"--curve-public", Key(keys) + ".pub",
-                               "--curve-secret", Key(keys) + ".key",
-                               "--server-public", Key(server) + ".pub"});
+      extra.insert(extra.end(), {"--curve-public", Key(keys) + ".pub",
+                                 "--curve-secret", Key(keys) + ".key",
+                                 "--server-public", Key(server) + ".pub"});
     }
-    processes_.push_back(
-        std::make_unique<Process>(argv, dir_ + "/" + name + ".log"));
-    return processes_.back().get();
+    return ProcessClusterTest::StartWorker(endpoint, name, extra);
   }
 
   // The names in the database's workers table.
@@ -261,12 +249,8 @@ class SecurityTest : public ::testing::Test {
               static_cast<size_t>(kTrials));
   }
 
-  testutil::ScratchDir scratch_{"hpo_security"};
-  const std::string dir_ = scratch_.path();
   std::string study_;
   std::string db_;
-  int started_ = 0;
-  std::vector<std::unique_ptr<Process>> processes_;
 };
 
 TEST_F(SecurityTest, KeygenWritesAPrivateSecretAndAPublicKey) {
