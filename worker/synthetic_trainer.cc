@@ -22,6 +22,7 @@ class SyntheticTrainer : public Trainer {
         params_(task.params) {}
 
   json TrainEpoch(int epoch, const std::atomic<bool>& cancel) override {
+    if (cancel) return json::object();
     const auto start = std::chrono::steady_clock::now();
     EpochMetrics m = curves_.At(params_, epoch);
     if (options_.epoch_seconds > 0) {
@@ -41,8 +42,8 @@ class SyntheticTrainer : public Trainer {
     }
     if (m.diverged) {
       throw TrialFailure(FailureKind::kDiverged, "the loss is NaN at epoch " +
-                                         std::to_string(epoch) +
-                                         " (synthetic divergence)");
+                                                     std::to_string(epoch) +
+                                                     " (synthetic divergence)");
     }
     return {{"train_loss", m.train_loss},
             {"val_loss", m.val_loss},
