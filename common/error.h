@@ -26,7 +26,8 @@ class Error : public std::runtime_error {
 
   ErrorKind kind() const { return kind_; }
 
-  // The process exit code that README.md ("The user's path") assigns to this kind of error.
+  // The process exit code that README.md ("The user's path") assigns to this
+  // kind of error.
   int exit_code() const { return kind_ == ErrorKind::kBadInput ? 2 : 1; }
 
  private:

@@ -1,4 +1,5 @@
-// The results database: one SQLite file per set of studies (README.md, "Tables and views").
+// The results database: one SQLite file per set of studies (README.md, "Tables
+// and views").
 //
 // The coordinator is the only writer. Writes are batched: the first write
 // opens a transaction and Commit() (called by the coordinator's loop at most

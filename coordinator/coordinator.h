@@ -25,11 +25,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/protocol.h"
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "common/transport.h"
-#include "common/clock.h"
 #include "search/scheduler.h"
 
 namespace hpo {

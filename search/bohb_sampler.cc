@@ -27,10 +27,10 @@
 #include <cmath>
 #include <limits>
 
+#include "common/random.h"
 #include "search/kde.h"
 #include "search/learning_sampler.h"
 #include "search/observations.h"
-#include "common/random.h"
 #include "search/truncnorm.h"
 
 namespace hpo {

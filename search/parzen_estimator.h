@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "common/study_spec.h"
 #include "common/random.h"
+#include "common/study_spec.h"
 
 namespace hpo {
 

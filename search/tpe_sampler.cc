@@ -24,10 +24,10 @@
 #include <cmath>
 #include <limits>
 
+#include "common/random.h"
 #include "search/learning_sampler.h"
 #include "search/observations.h"
 #include "search/parzen_estimator.h"
-#include "common/random.h"
 
 namespace hpo {
 namespace {

@@ -68,7 +68,8 @@ class Trainer {
   virtual nlohmann::json Evaluate(const std::string& split,
                                   const std::atomic<bool>& cancel) {
     (void)cancel;
-    throw TrialFailure(FailureKind::kConfig, "this trainer has no " + split + " split");
+    throw TrialFailure(FailureKind::kConfig,
+                       "this trainer has no " + split + " split");
   }
 
   // Saves the full training state after `epoch` epochs and returns where,

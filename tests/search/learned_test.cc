@@ -9,11 +9,11 @@
 #include <iostream>
 #include <set>
 
+#include "common/random.h"
 #include "common/study_spec.h"
 #include "search/kde.h"
 #include "search/observations.h"
 #include "search/parzen_estimator.h"
-#include "common/random.h"
 #include "search/sampler.h"
 #include "search/truncnorm.h"
 #include "tests/util/test_data.h"
