@@ -212,17 +212,9 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     }
   };
 
-  const double progress_every = tty ? 0.5 : 5.0;
-  double last_progress = clock.Now();
-  int64_t last_epochs = 0;
   zmq::pollitem_t items[] = {{router.socket().handle(), 0, ZMQ_POLLIN, 0}};
-  while (!coordinator.finished()) {
-    if (g_signal != 0) {
-      log(std::string(g_signal == SIGINT ? "interrupted" : "terminated") +
-          "; stopping the trials in progress and saving");
-      coordinator.Stop("interrupted");
-      break;
-    }
+  // Waits up to 20 ms for messages and hands them to the coordinator.
+  auto receive = [&] {
     try {
       zmq::poll(items, 1, std::chrono::milliseconds(20));
     } catch (const zmq::error_t& e) {
@@ -231,6 +223,19 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     if (items[0].revents & ZMQ_POLLIN) {
       ReceiveAll(router, coordinator, limiter, clock.Now());
     }
+  };
+
+  const double progress_every = tty ? 0.5 : 5.0;
+  double last_progress = clock.Now();
+  int64_t last_epochs = 0;
+  while (!coordinator.finished()) {
+    if (g_signal != 0) {
+      log(std::string(g_signal == SIGINT ? "interrupted" : "terminated") +
+          "; stopping the trials in progress and saving");
+      coordinator.Stop("interrupted");
+      break;
+    }
+    receive();
     report_limits();
     coordinator.Tick();
     const double now = clock.Now();
@@ -250,14 +255,7 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
       std::min(5.0, std::max(1.0, 3 * spec.execution.heartbeat_s));
   while (coordinator.outcome() != "interrupted" && !coordinator.drained() &&
          clock.Now() < drain_until && g_signal == 0) {
-    try {
-      zmq::poll(items, 1, std::chrono::milliseconds(20));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
-      ReceiveAll(router, coordinator, limiter, clock.Now());
-    }
+    receive();
   }
   hpo::CoordinatorStats s = coordinator.stats();
   if (tty) std::cout << "\r\033[K";

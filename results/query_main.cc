@@ -33,6 +33,7 @@
 #include "common/study_spec.h"
 #include "common/trial_state.h"
 #include "results/db_args.h"
+#include "results/db_options.h"
 #include "results/query_commands.h"
 #include "results/result_set.h"
 
@@ -175,11 +176,9 @@ void PrintHelp(const po::options_description& options) {
 
 int Main(int argc, char** argv) {
   po::options_description options("Options");
-  options.add_options()("help,h", "show this help and exit")(
-      "db", po::value<std::string>(),
-      "results database that hpo-coordinator writes (required)")(
-      "study", po::value<std::string>(),
-      "study name; may be left out when the database holds one study")(
+  options.add_options()("help,h", "show this help and exit");
+  hpo::AddDbOptions(options);
+  options.add_options()(
       "state", po::value<std::string>(),
       "trials, export: only trials in this state (queued, running, paused, "
       "complete, pruned, failed or lost)")(

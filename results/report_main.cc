@@ -25,6 +25,7 @@
 #include "common/json_util.h"
 #include "common/store.h"
 #include "results/db_args.h"
+#include "results/db_options.h"
 #include "results/report.h"
 
 namespace po = boost::program_options;
@@ -77,11 +78,9 @@ void WritePage(const std::string& path, const std::string& html) {
 
 int Main(int argc, char** argv) {
   po::options_description options("Options");
-  options.add_options()("help,h", "show this help and exit")(
-      "db", po::value<std::string>(),
-      "results database that hpo-coordinator writes (required)")(
-      "study", po::value<std::string>(),
-      "study name; may be left out when the database holds one study")(
+  options.add_options()("help,h", "show this help and exit");
+  hpo::AddDbOptions(options);
+  options.add_options()(
       "out", po::value<std::string>(),
       "the HTML file to write (required; - for standard output)")(
       "top", po::value<int>()->default_value(25),
