@@ -221,9 +221,8 @@ void Coordinator::HandleHeartbeat(const std::string& identity,
       gone.push_back(lease);
     }
   }
-  if (evaluation_ && evaluation_->lease != 0 &&
-      evaluation_->identity == identity && !listed.count(evaluation_->lease) &&
-      now - evaluation_->last_activity > spec_.execution.lease_timeout_s) {
+  if (evaluation_ &&
+      evaluation_->Overdue(identity, listed, spec_.execution.lease_timeout_s)) {
     EvaluationFailed("error", "the worker " + worker.name +
                                   " no longer runs the evaluation");
   }
@@ -345,9 +344,8 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
 }
 
 void Coordinator::HandleFailure(const std::string& identity, const Message& m) {
-  if (evaluation_ && evaluation_->lease != 0 &&
-      evaluation_->lease == m.body.at("lease").get<int64_t>() &&
-      evaluation_->identity == identity) {
+  if (evaluation_ &&
+      evaluation_->Owns(identity, m.body.at("lease").get<int64_t>())) {
     const std::string kind = m.body.at("kind").get<std::string>();
     const std::string message = m.body.at("message").get<std::string>();
     const bool elsewhere = ParseFailureKind(kind) == FailureKind::kData &&
@@ -496,7 +494,7 @@ CoordinatorStats Coordinator::stats() const {
   s.best_trial = best_trial_;
   s.best_value = best_value_;
   s.dropped_messages = dropped_;
-  s.evaluating_trial = evaluation_ ? evaluation_->trial : -1;
+  s.evaluating_trial = evaluation_ ? evaluation_->trial() : -1;
   s.elapsed_s = Elapsed();
   return s;
 }

@@ -30,6 +30,7 @@
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "common/transport.h"
+#include "coordinator/test_evaluation.h"
 #include "search/scheduler.h"
 
 namespace hpo {
@@ -174,12 +175,12 @@ class Coordinator {
   void EvaluateOrFinish();
   // Sends the pending evaluation to a worker with a free slot, if any.
   void DispatchEvaluation();
-  // The evaluation attempt failed or its worker was lost: try again on
-  // another worker, or record the failure and finish.
-  // `elsewhere`: retry on another worker even if `kind` is not retryable
-  // (a "data" failure from a worker that is now passed over).
+  // The evaluation's attempt failed (TestEvaluation::OnFailure's arguments):
+  // start it on another worker, or record the failure and finish.
   void EvaluationFailed(const std::string& kind, const std::string& reason,
                         bool counts = true, bool elsewhere = false);
+  // Records the evaluation's outcome and finishes the study.
+  void EndEvaluation(const EvaluationRow& row);
   // Marks the worker as unable to read this study's data. True if another
   // connected worker is not so marked (the job is retried there).
   bool MarkDataError(const std::string& identity, const std::string& reason);
@@ -222,17 +223,7 @@ class Coordinator {
   bool finished_ = false;
 
   // The test-split evaluation of the best trial, once the search is over.
-  struct Evaluation {
-    int64_t trial = -1;
-    int epoch = 0;
-    std::string checkpoint;
-    int failures = 0;
-    int64_t lease = 0;  // Of the running attempt; 0 when none runs.
-    std::string identity;
-    std::string worker;  // Name of the worker that runs it.
-    double last_activity = 0;
-  };
-  std::optional<Evaluation> evaluation_;
+  std::unique_ptr<TestEvaluation> evaluation_;
   // Trials whose checkpoints are no longer needed (pruned, failed).
   std::set<int64_t> forget_;
   std::string outcome_;

@@ -182,8 +182,7 @@ void Coordinator::LoseWorker(const std::string& identity,
             ? ""
             : "; retrying its " + std::to_string(worker.leases.size()) +
                   " trial(s) elsewhere"));
-  if (evaluation_ && evaluation_->lease != 0 &&
-      evaluation_->identity == identity) {
+  if (evaluation_ && evaluation_->RunsOn(identity)) {
     EvaluationFailed("error", "worker " + worker.name + " lost: " + why,
                      counts);
   }
