@@ -193,6 +193,10 @@ class Store {
   // Evaluations of the study's trials (none in a version 1 file).
   std::vector<EvaluationRow> Evaluations(int64_t study);
 
+  // The prepared statement wrapper: defined in common/store_internal.h, for
+  // the store's own files only.
+  class Statement;
+
  private:
   Store(sqlite3* db, std::string path);
   void Exec(const std::string& sql);
@@ -200,7 +204,6 @@ class Store {
   [[noreturn]] void Fail(int rc, const char* what);
   void Migrate(bool read_only);
   void Begin();
-  class Statement;
   Statement& Prepared(int id, const char* sql);
 
   sqlite3* db_;

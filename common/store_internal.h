@@ -1,6 +1,6 @@
 // The results database's internals shared by its files: the prepared
-// statement wrapper, the statement ids, the schema text. Only common/store*.cc
-// include this (and so link SQLite).
+// statement wrapper, reading rows through a column table, the statement ids,
+// the schema text. Only common/store*.cc include this (and so link SQLite).
 //   store.cc         opening, closing, transactions, the checkpointer
 //   store_schema.cc  the schema of each version and the migrations
 //   store_writes.cc  what the coordinator records
@@ -11,8 +11,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/store.h"
 
@@ -137,6 +139,72 @@ class Store::Statement {
   sqlite3_stmt* stmt_ = nullptr;
   int index_ = 0;
 };
+
+namespace store_internal {
+
+// One column of a SELECT and where its value goes in a row struct: a field
+// (int64_t, int, double, std::optional<double>, std::string or JSON, read
+// with that type) or a function for anything else. A table of these names
+// each column once, so the SELECT list and the reads cannot drift apart.
+template <typename Row>
+struct Column {
+  using Read = std::function<void(Store::Statement&, int, Row&)>;
+
+  template <typename T>
+  Column(const char* name, T Row::*field)
+      : name(name), read([field](Store::Statement& st, int col, Row& row) {
+          Get(st, col, row.*field);
+        }) {}
+  Column(const char* name, Read read) : name(name), read(std::move(read)) {}
+
+  const char* name;
+  Read read;
+
+ private:
+  static void Get(Store::Statement& st, int col, int64_t& v) {
+    v = st.Int(col);
+  }
+  static void Get(Store::Statement& st, int col, int& v) {
+    v = static_cast<int>(st.Int(col));
+  }
+  static void Get(Store::Statement& st, int col, double& v) {
+    v = st.Real(col);
+  }
+  static void Get(Store::Statement& st, int col, std::optional<double>& v) {
+    v = st.OptReal(col);
+  }
+  static void Get(Store::Statement& st, int col, std::string& v) {
+    v = st.Text(col);
+  }
+  static void Get(Store::Statement& st, int col, nlohmann::json& v) {
+    v = st.Json(col);
+  }
+};
+
+// "SELECT <the columns> " + `rest` (FROM, WHERE, ORDER BY), with `args`
+// bound in order: one Row per result row.
+template <typename Row, typename... Args>
+std::vector<Row> Select(Store* store, const std::vector<Column<Row>>& columns,
+                        const std::string& rest, const Args&... args) {
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    sql += (i ? ", " : "") + std::string(columns[i].name);
+  }
+  sql += " " + rest;
+  Store::Statement st(store, sql.c_str());
+  (st.Bind(args), ...);
+  std::vector<Row> out;
+  while (st.Step()) {
+    Row row;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      columns[i].read(st, static_cast<int>(i), row);
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace store_internal
 
 }  // namespace hpo
 

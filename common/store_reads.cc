@@ -1,7 +1,5 @@
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-
+// The store's reads (hpo-query, hpo-report, a resume): each table's rows
+// through one column table (store_internal.h's Column and Select).
 #include "common/error.h"
 #include "common/store_internal.h"
 
@@ -12,31 +10,130 @@ using namespace store_internal;  // NOLINT(build/namespaces)
 
 namespace {
 
-constexpr const char* kStudyColumns =
-    "SELECT id, name, spec, spec_hash, algorithm, metric, mode, state, "
-    "created_at, updated_at, elapsed_s FROM studies ";
+const std::vector<Column<StudyRow>>& StudyColumns() {
+  static const std::vector<Column<StudyRow>> columns = {
+      {"id", &StudyRow::id},
+      {"name", &StudyRow::name},
+      {"spec", &StudyRow::spec},
+      {"spec_hash", &StudyRow::spec_hash},
+      {"algorithm", &StudyRow::algorithm},
+      {"metric", &StudyRow::metric},
+      {"mode", &StudyRow::mode},
+      {"state", &StudyRow::state},
+      {"created_at", &StudyRow::created_at},
+      {"updated_at", &StudyRow::updated_at},
+      {"elapsed_s", &StudyRow::elapsed_s},
+  };
+  return columns;
+}
+
+const std::vector<Column<TrialRow>>& TrialColumns() {
+  static const std::vector<Column<TrialRow>> columns = {
+      {"number", &TrialRow::number},
+      {"state",
+       [](Store::Statement& st, int col, TrialRow& t) {
+         t.state =
+             TrialStateFromString(st.Text(col)).value_or(TrialState::kQueued);
+       }},
+      {"params", &TrialRow::params},
+      {"bracket", &TrialRow::bracket},
+      {"rung", &TrialRow::rung},
+      {"epochs", &TrialRow::epochs},
+      {"attempts", &TrialRow::attempts},
+      {"value", &TrialRow::value},
+      {"best_value", &TrialRow::best_value},
+      {"checkpoint", &TrialRow::checkpoint},
+      {"checkpoint_epoch", &TrialRow::checkpoint_epoch},
+      {"error", &TrialRow::error},
+      {"worker", &TrialRow::worker},
+      {"updated_at", &TrialRow::updated_at},
+  };
+  return columns;
+}
+
+const std::vector<Column<MetricRow>>& MetricColumns() {
+  static const std::vector<Column<MetricRow>> columns = {
+      {"trial", &MetricRow::trial},
+      {"epoch", &MetricRow::epoch},
+      {"attempt_id", &MetricRow::attempt_id},
+      {"all_metrics", &MetricRow::metrics},
+      {"objective", &MetricRow::objective},
+      {"recorded_at", &MetricRow::recorded_at},
+  };
+  return columns;
+}
+
+const std::vector<Column<AttemptRow>>& AttemptColumns() {
+  static const std::vector<Column<AttemptRow>> columns = {
+      {"id", &AttemptRow::id},
+      {"trial", &AttemptRow::trial},
+      {"attempt", &AttemptRow::attempt},
+      {"lease", &AttemptRow::lease},
+      {"worker", &AttemptRow::worker},
+      {"from_epoch", &AttemptRow::from_epoch},
+      {"to_epoch", &AttemptRow::to_epoch},
+      {"state", &AttemptRow::state},
+      {"reason", &AttemptRow::reason},
+      {"started_at", &AttemptRow::started_at},
+      {"ended_at", &AttemptRow::ended_at},
+  };
+  return columns;
+}
+
+// confusion[true][predicted] from its JSON text; what is not an integer
+// reads as 0.
+void ReadConfusion(Store::Statement& st, int col, EvaluationRow& e) {
+  const json confusion = st.Json(col);
+  if (!confusion.is_array()) return;
+  for (const json& r : confusion) {
+    std::vector<int64_t> row;
+    if (r.is_array()) {
+      for (const json& v : r) {
+        row.push_back(v.is_number_integer() ? v.get<int64_t>() : 0);
+      }
+    }
+    e.confusion.push_back(std::move(row));
+  }
+}
+
+void ReadClasses(Store::Statement& st, int col, EvaluationRow& e) {
+  const json classes = st.Json(col);
+  if (!classes.is_array()) return;
+  for (const json& c : classes) {
+    e.classes.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+  }
+}
+
+const std::vector<Column<EvaluationRow>>& EvaluationColumns() {
+  static const std::vector<Column<EvaluationRow>> columns = {
+      {"trial", &EvaluationRow::trial},
+      {"split", &EvaluationRow::split},
+      {"state", &EvaluationRow::state},
+      {"error", &EvaluationRow::error},
+      {"checkpoint", &EvaluationRow::checkpoint},
+      {"epoch", &EvaluationRow::epoch},
+      {"loss", &EvaluationRow::loss},
+      {"accuracy", &EvaluationRow::accuracy},
+      {"track_accuracy", &EvaluationRow::track_accuracy},
+      {"samples", &EvaluationRow::samples},
+      {"tracks", &EvaluationRow::tracks},
+      {"metrics",
+       [](Store::Statement& st, int col, EvaluationRow& e) {
+         e.metrics = st.Json(col);
+         if (!e.metrics.is_object()) e.metrics = json::object();
+       }},
+      {"confusion", ReadConfusion},
+      {"classes", ReadClasses},
+      {"worker", &EvaluationRow::worker},
+      {"recorded_at", &EvaluationRow::recorded_at},
+  };
+  return columns;
+}
 
 }  // namespace
 
 std::vector<StudyRow> Store::Studies() {
-  Statement st(this, (std::string(kStudyColumns) + "ORDER BY id").c_str());
-  std::vector<StudyRow> out;
-  while (st.Step()) {
-    StudyRow s;
-    s.id = st.Int(0);
-    s.name = st.Text(1);
-    s.spec = st.Text(2);
-    s.spec_hash = st.Text(3);
-    s.algorithm = st.Text(4);
-    s.metric = st.Text(5);
-    s.mode = st.Text(6);
-    s.state = st.Text(7);
-    s.created_at = st.Real(8);
-    s.updated_at = st.Real(9);
-    s.elapsed_s = st.Real(10);
-    out.push_back(std::move(s));
-  }
-  return out;
+  return Select(this, StudyColumns(), "FROM studies ORDER BY id");
 }
 
 std::optional<StudyRow> Store::FindStudy(const std::string& name) {
@@ -47,77 +144,24 @@ std::optional<StudyRow> Store::FindStudy(const std::string& name) {
 }
 
 std::vector<TrialRow> Store::Trials(int64_t study, const std::string& state) {
-  Statement st(this,
-               "SELECT number, state, params, bracket, rung, epochs, "
-               "attempts, value, best_value, checkpoint, checkpoint_epoch, "
-               "error, worker, updated_at FROM trials WHERE study_id = ? "
-               "AND (? = '' OR state = ?) ORDER BY number");
-  st.Bind(study).Bind(state).Bind(state);
-  std::vector<TrialRow> out;
-  while (st.Step()) {
-    TrialRow t;
-    t.number = st.Int(0);
-    t.state = TrialStateFromString(st.Text(1)).value_or(TrialState::kQueued);
-    t.params = st.Json(2);
-    t.bracket = static_cast<int>(st.Int(3));
-    t.rung = static_cast<int>(st.Int(4));
-    t.epochs = static_cast<int>(st.Int(5));
-    t.attempts = static_cast<int>(st.Int(6));
-    t.value = st.OptReal(7);
-    t.best_value = st.OptReal(8);
-    t.checkpoint = st.Text(9);
-    t.checkpoint_epoch = static_cast<int>(st.Int(10));
-    t.error = st.Text(11);
-    t.worker = st.Text(12);
-    t.updated_at = st.Real(13);
-    out.push_back(std::move(t));
-  }
-  return out;
+  return Select(this, TrialColumns(),
+                "FROM trials WHERE study_id = ? AND (? = '' OR state = ?) "
+                "ORDER BY number",
+                study, state, state);
 }
 
 std::vector<MetricRow> Store::Metrics(int64_t study, int64_t trial) {
-  Statement st(this,
-               "SELECT trial, epoch, attempt_id, all_metrics, objective, "
-               "recorded_at FROM metrics WHERE study_id = ? AND (? < 0 OR "
-               "trial = ?) ORDER BY trial, epoch");
-  st.Bind(study).Bind(trial).Bind(trial);
-  std::vector<MetricRow> out;
-  while (st.Step()) {
-    MetricRow m;
-    m.trial = st.Int(0);
-    m.epoch = static_cast<int>(st.Int(1));
-    m.attempt_id = st.Int(2);
-    m.metrics = st.Json(3);
-    m.objective = st.OptReal(4);
-    m.recorded_at = st.Real(5);
-    out.push_back(std::move(m));
-  }
-  return out;
+  return Select(this, MetricColumns(),
+                "FROM metrics WHERE study_id = ? AND (? < 0 OR trial = ?) "
+                "ORDER BY trial, epoch",
+                study, trial, trial);
 }
 
 std::vector<AttemptRow> Store::Attempts(int64_t study, int64_t trial) {
-  Statement st(this,
-               "SELECT id, trial, attempt, lease, worker, from_epoch, "
-               "to_epoch, state, reason, started_at, ended_at FROM attempts "
-               "WHERE study_id = ? AND (? < 0 OR trial = ?) ORDER BY id");
-  st.Bind(study).Bind(trial).Bind(trial);
-  std::vector<AttemptRow> out;
-  while (st.Step()) {
-    AttemptRow a;
-    a.id = st.Int(0);
-    a.trial = st.Int(1);
-    a.attempt = static_cast<int>(st.Int(2));
-    a.lease = st.Int(3);
-    a.worker = st.Text(4);
-    a.from_epoch = static_cast<int>(st.Int(5));
-    a.to_epoch = static_cast<int>(st.Int(6));
-    a.state = st.Text(7);
-    a.reason = st.Text(8);
-    a.started_at = st.Real(9);
-    a.ended_at = st.OptReal(10);
-    out.push_back(std::move(a));
-  }
-  return out;
+  return Select(this, AttemptColumns(),
+                "FROM attempts WHERE study_id = ? AND (? < 0 OR trial = ?) "
+                "ORDER BY id",
+                study, trial, trial);
 }
 
 std::vector<std::string> Store::Events(int64_t study) {
@@ -161,52 +205,10 @@ void Store::PutEvaluation(int64_t study, const EvaluationRow& row) {
 }
 
 std::vector<EvaluationRow> Store::Evaluations(int64_t study) {
-  std::vector<EvaluationRow> out;
-  if (schema_version() < 2) return out;
-  Statement st(this,
-               "SELECT trial, split, state, error, checkpoint, epoch, loss, "
-               "accuracy, track_accuracy, samples, tracks, metrics, "
-               "confusion, classes, worker, recorded_at FROM evaluations "
-               "WHERE study_id = ? ORDER BY trial, split");
-  st.Bind(study);
-  while (st.Step()) {
-    EvaluationRow e;
-    e.trial = st.Int(0);
-    e.split = st.Text(1);
-    e.state = st.Text(2);
-    e.error = st.Text(3);
-    e.checkpoint = st.Text(4);
-    e.epoch = static_cast<int>(st.Int(5));
-    e.loss = st.OptReal(6);
-    e.accuracy = st.OptReal(7);
-    e.track_accuracy = st.OptReal(8);
-    e.samples = st.Int(9);
-    e.tracks = st.Int(10);
-    e.metrics = st.Json(11);
-    if (!e.metrics.is_object()) e.metrics = json::object();
-    json confusion = st.Json(12);
-    if (confusion.is_array()) {
-      for (const json& r : confusion) {
-        std::vector<int64_t> row;
-        if (r.is_array()) {
-          for (const json& v : r) {
-            row.push_back(v.is_number_integer() ? v.get<int64_t>() : 0);
-          }
-        }
-        e.confusion.push_back(std::move(row));
-      }
-    }
-    json classes = st.Json(13);
-    if (classes.is_array()) {
-      for (const json& c : classes) {
-        e.classes.push_back(c.is_string() ? c.get<std::string>() : c.dump());
-      }
-    }
-    e.worker = st.Text(14);
-    e.recorded_at = st.Real(15);
-    out.push_back(std::move(e));
-  }
-  return out;
+  if (schema_version() < 2) return {};
+  return Select(this, EvaluationColumns(),
+                "FROM evaluations WHERE study_id = ? ORDER BY trial, split",
+                study);
 }
 
 }  // namespace hpo
