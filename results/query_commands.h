@@ -64,6 +64,11 @@ ordered_json Ordered(const nlohmann::json& value);
 
 ordered_json Params(const hpo::TrialRow& trial);
 
+// Adds a trial's state, value, best_value, epochs, attempts, bracket, rung
+// and worker to `row`, in that order (the run that `trials` and `curves`
+// rows share).
+void AddTrialFields(const hpo::TrialRow& trial, ordered_json& row);
+
 // "2023-11-14 22:13:20": a Unix time in UTC, for people.
 std::string UtcTime(double unix_seconds);
 

@@ -55,6 +55,17 @@ ordered_json Params(const hpo::TrialRow& trial) {
   return trial.params.is_object() ? Ordered(trial.params) : ordered_json();
 }
 
+void AddTrialFields(const hpo::TrialRow& trial, ordered_json& row) {
+  row["state"] = hpo::ToString(trial.state);
+  row["value"] = OrNull(trial.value);
+  row["best_value"] = OrNull(trial.best_value);
+  row["epochs"] = trial.epochs;
+  row["attempts"] = trial.attempts;
+  row["bracket"] = trial.bracket;
+  row["rung"] = trial.rung;
+  row["worker"] = OrNull(trial.worker);
+}
+
 // "2023-11-14 22:13:20": a Unix time in UTC, for people.
 std::string UtcTime(double unix_seconds) {
   std::time_t time = static_cast<std::time_t>(unix_seconds);

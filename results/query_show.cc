@@ -244,14 +244,7 @@ Answer Export(Query& query) {
     ordered_json base;
     base["study"] = study.name;
     base["trial"] = trial.number;
-    base["state"] = hpo::ToString(trial.state);
-    base["value"] = OrNull(trial.value);
-    base["best_value"] = OrNull(trial.best_value);
-    base["epochs"] = trial.epochs;
-    base["attempts"] = trial.attempts;
-    base["bracket"] = trial.bracket;
-    base["rung"] = trial.rung;
-    base["worker"] = OrNull(trial.worker);
+    AddTrialFields(trial, base);
     base["error"] = OrNull(trial.error);
     base["params"] = Params(trial);
     const std::vector<hpo::MetricRow>& epochs = by_trial[trial.number];

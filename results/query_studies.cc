@@ -90,14 +90,7 @@ hpo::ResultSet TrialRows(const std::vector<hpo::TrialRow>& trials,
     ordered_json row;
     if (ranked) row["rank"] = ++rank;
     row["number"] = trial.number;
-    row["state"] = hpo::ToString(trial.state);
-    row["value"] = OrNull(trial.value);
-    row["best_value"] = OrNull(trial.best_value);
-    row["epochs"] = trial.epochs;
-    row["attempts"] = trial.attempts;
-    row["bracket"] = trial.bracket;
-    row["rung"] = trial.rung;
-    row["worker"] = OrNull(trial.worker);
+    AddTrialFields(trial, row);
     // The store keeps parameters as JSON text; a row it could not parse
     // reads as "discarded", which must not reach the output.
     row["params"] = Params(trial);
