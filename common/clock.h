@@ -28,6 +28,11 @@ class Clock {
 
 class SystemClock : public Clock {
  public:
+  // One shared instance, the default of code that may be handed a clock.
+  static const SystemClock& Instance() {
+    static const SystemClock clock;
+    return clock;
+  }
   double Now() const override { return MonotonicSeconds(); }
   double WallTime() const override {
     return std::chrono::duration<double>(

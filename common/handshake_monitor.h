@@ -10,13 +10,15 @@
 #define HPO_COMMON_HANDSHAKE_MONITOR_H_
 
 #include <atomic>
-#include <cstring>
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/socket_monitor.h"
 
 namespace hpo {
 
@@ -26,31 +28,26 @@ class HandshakeMonitor {
 
   // Watches `socket` (which must outlive this object) connected to `peer`;
   // `log` is called from the monitor's thread, at most once per `every_s`
-  // seconds.
+  // seconds of `clock`.
   HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket,
-                   std::string peer, Log log, double every_s = 30)
-      : socket_(socket),
-        monitor_(context, zmq::socket_type::pair),
+                   std::string peer, Log log, double every_s = 30,
+                   const Clock& clock = SystemClock::Instance())
+      : monitor_(context, socket,
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
         peer_(std::move(peer)),
         log_(std::move(log)),
-        every_s_(every_s) {
-    const std::string endpoint =
-        "inproc://hpo-handshakes-" + std::to_string(Counter()++);
-    if (zmq_socket_monitor(socket_.handle(), endpoint.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
-      return;  // Only a diagnostic: the worker works without it.
-    }
-    monitor_.set(zmq::sockopt::linger, 0);
-    monitor_.connect(endpoint);
-    thread_ = std::thread([this] { Run(); });
+        every_s_(every_s),
+        clock_(clock) {
+    // Only a diagnostic: the worker works without it.
+    if (monitor_.ok()) thread_ = std::thread([this] { Run(); });
   }
   // Call on the thread that owns the watched socket.
   ~HandshakeMonitor() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    (void)zmq_socket_monitor(socket_.handle(), nullptr, 0);
+    monitor_.Stop();
   }
   HandshakeMonitor(const HandshakeMonitor&) = delete;
   HandshakeMonitor& operator=(const HandshakeMonitor&) = delete;
@@ -60,33 +57,23 @@ class HandshakeMonitor {
   // and connect the socket again. Thread-safe.
   bool RetryDue(double after_s) {
     double failed = failed_at_.load();
-    if (failed < 0 || MonotonicSeconds() - failed < after_s) return false;
+    if (failed < 0 || clock_.Now() - failed < after_s) return false;
     return failed_at_.compare_exchange_strong(failed, -1);
   }
 
  private:
-  static std::atomic<int>& Counter() {
-    static std::atomic<int> counter{0};
-    return counter;
-  }
-
   void Run() {
-    zmq::pollitem_t item = {monitor_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t item = {monitor_.socket().handle(), 0, ZMQ_POLLIN, 0};
     double last = -1e18;
     while (!stop_) {
       try {
         zmq::poll(&item, 1, std::chrono::milliseconds(100));
         if (!(item.revents & ZMQ_POLLIN)) continue;
-        zmq::message_t head, address;
-        if (!monitor_.recv(head) || !head.more()) continue;
-        (void)monitor_.recv(address);
-        if (head.size() < 6) continue;
-        uint16_t event = 0;
-        uint32_t value = 0;
-        std::memcpy(&event, head.data(), sizeof event);
-        std::memcpy(&value, static_cast<const char*>(head.data()) + 2,
-                    sizeof value);
-        const double now = MonotonicSeconds();
+        std::optional<SocketMonitor::Event> e = monitor_.Read();
+        if (!e) continue;
+        const uint16_t event = e->event;
+        const uint32_t value = e->value;
+        const double now = clock_.Now();
         // After these libzmq stops reconnecting; after the others it goes on.
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
             event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
@@ -111,11 +98,11 @@ class HandshakeMonitor {
     }
   }
 
-  zmq::socket_t& socket_;
-  zmq::socket_t monitor_;
+  SocketMonitor monitor_;
   std::string peer_;
   Log log_;
   double every_s_;
+  const Clock& clock_;
   std::atomic<bool> stop_{false};
   std::atomic<double> failed_at_{-1};  // When a retry became due; -1: none.
   std::thread thread_;

@@ -1,6 +1,6 @@
 #include "coordinator/zap_auth.h"
 
-#include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/clock.h"
@@ -12,7 +12,6 @@ namespace hpo {
 namespace {
 
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
-constexpr char kMonitorEndpoint[] = "inproc://hpo-coordinator-handshakes";
 constexpr double kLogEvery = 60;  // Seconds between repeats of a log line.
 
 // Receives the rest of a multipart message.
@@ -32,29 +31,28 @@ std::vector<zmq::message_t> ReceiveFrames(zmq::socket_t& socket) {
 
 ZapAuthenticator::ZapAuthenticator(zmq::context_t& context,
                                    zmq::socket_t& router, std::string dir,
-                                   Log log)
+                                   Log log, const Clock& clock)
     : dir_(std::move(dir)),
       log_(std::move(log)),
+      clock_(clock),
       zap_(context, zmq::socket_type::rep),
-      monitor_(context, zmq::socket_type::pair) {
+      // A client without keys, or with the wrong --server-public, fails
+      // before ZAP is asked: the ROUTER's monitor tells.
+      monitor_(context, router,
+               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+  if (!monitor_.ok()) {
+    throw RuntimeFailure(std::string("cannot monitor the ROUTER socket: ") +
+                         zmq_strerror(zmq_errno()));
+  }
   Reload(/*at_start=*/true);
   zap_.set(zmq::sockopt::linger, 0);
-  monitor_.set(zmq::sockopt::linger, 0);
   try {
     zap_.bind(kZapEndpoint);
   } catch (const zmq::error_t& e) {
     throw RuntimeFailure(std::string("cannot serve ZAP at ") + kZapEndpoint +
                          ": " + e.what());
   }
-  // A client without keys, or with the wrong --server-public, fails before
-  // ZAP is asked: the ROUTER's monitor tells.
-  if (zmq_socket_monitor(router.handle(), kMonitorEndpoint,
-                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
-    throw RuntimeFailure(std::string("cannot monitor the ROUTER socket: ") +
-                         zmq_strerror(zmq_errno()));
-  }
-  monitor_.connect(kMonitorEndpoint);
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -65,7 +63,7 @@ ZapAuthenticator::~ZapAuthenticator() {
 
 void ZapAuthenticator::Serve() {
   zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0},
-                             {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+                             {monitor_.socket().handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop_) {
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(100));
@@ -99,7 +97,7 @@ void ZapAuthenticator::Answer() {
                                              " mechanism, not CURVE");
   } else {
     const std::string key = f[6].to_string();
-    if (MonotonicSeconds() - last_reload_ >= 1) Reload(/*at_start=*/false);
+    if (clock_.Now() - last_reload_ >= 1) Reload(/*at_start=*/false);
     auto it = keys_.find(key);
     if (it != keys_.end()) {
       status = "200";
@@ -122,22 +120,19 @@ void ZapAuthenticator::Answer() {
 }
 
 void ZapAuthenticator::OnMonitorEvent() {
-  std::vector<zmq::message_t> f = ReceiveFrames(monitor_);
-  if (f.size() < 2 || f[0].size() < 6) return;
-  uint16_t event = 0;
-  std::memcpy(&event, f[0].data(), sizeof event);
-  if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
-      event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+  std::optional<SocketMonitor::Event> e = monitor_.Read();
+  if (!e || (e->event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+             e->event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
     return;
   }
   LogLimited("handshake", "a client failed the CURVE handshake on " +
-                              f[1].to_string() +
+                              e->address +
                               " (a worker without keys, or with the wrong "
                               "--server-public?)");
 }
 
 void ZapAuthenticator::Reload(bool at_start) {
-  last_reload_ = MonotonicSeconds();
+  last_reload_ = clock_.Now();
   AuthorizedKeys read;
   try {
     read = ReadAuthorizedKeys(dir_);
@@ -169,7 +164,7 @@ void ZapAuthenticator::Reload(bool at_start) {
 
 void ZapAuthenticator::LogLimited(const std::string& key,
                                   const std::string& line) {
-  const double now = MonotonicSeconds();
+  const double now = clock_.Now();
   if (limited_.size() > 10000) limited_.clear();  // Bounded, come what may.
   Limited& l = limited_[key];
   if (now - l.last < kLogEvery) {

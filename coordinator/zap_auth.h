@@ -19,6 +19,9 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/clock.h"
+#include "common/socket_monitor.h"
+
 namespace hpo {
 
 class ZapAuthenticator {
@@ -30,8 +33,10 @@ class ZapAuthenticator {
   // and watching `router` (not yet bound). Throws hpo::Error (bad input) for
   // a directory that cannot be read or holds a malformed *.pub file, and
   // hpo::Error (runtime) when another handler is bound already.
+  // Rate limits and reloads go by `clock`.
   ZapAuthenticator(zmq::context_t& context, zmq::socket_t& router,
-                   std::string dir, Log log);
+                   std::string dir, Log log,
+                   const Clock& clock = SystemClock::Instance());
   // Stops the thread. Destroy the ROUTER first: a CURVE handshake with no
   // handler bound is not authenticated.
   ~ZapAuthenticator();
@@ -53,8 +58,9 @@ class ZapAuthenticator {
 
   std::string dir_;
   Log log_;
+  const Clock& clock_;
   zmq::socket_t zap_;
-  zmq::socket_t monitor_;
+  SocketMonitor monitor_;
   std::map<std::string, std::string> keys_;  // 32 bytes -> name.
   size_t initial_keys_ = 0;
   double last_reload_ = 0;
