@@ -472,6 +472,22 @@ inline void ExpectSameAsUninterrupted(const json& study,
   }
 }
 
+// Runs a first session of `study` on a new database file (`session` drives
+// its cluster until it stops, crashes or is destroyed), then resumes the
+// study there to the end and checks it against an uninterrupted run.
+inline void ExpectResumeLikeUninterrupted(
+    const json& study, const std::function<void(Cluster&, Store&)>& session) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/resume.db";
+  {
+    auto store = Store::Open(path);
+    Cluster c(study, *store);
+    session(c, *store);
+  }
+  ResumeToEnd(study, path);
+  ExpectSameAsUninterrupted(study, path);
+}
+
 // Runs `study` in a child process on the file `path` for `steps` steps and
 // kills it there (no destructors run: the open batch is lost, as in a
 // crash).

@@ -141,76 +141,53 @@ TEST(CoordinatorResumeTest, HyperbandCrashingTwice) {
 }
 
 TEST(CoordinatorResumeTest, AfterStop) {
-  ScratchDir dir;
-  const std::string path = dir.path() + "/hb.db";
-  const json study = json::parse(kHyperbandStudy);
-  {
-    auto store = Store::Open(path);
-    Cluster c(study, *store);
-    c.AddWorker("a", 1);
-    c.AddWorker("b", 2);
-    for (int i = 0; i < 12; ++i) c.Step();
-    c.coordinator().Stop("interrupted");
-  }
-  ResumeToEnd(study, path);
-  ExpectSameAsUninterrupted(study, path);
+  ExpectResumeLikeUninterrupted(json::parse(kHyperbandStudy),
+                                [](Cluster& c, Store&) {
+                                  c.AddWorker("a", 1);
+                                  c.AddWorker("b", 2);
+                                  for (int i = 0; i < 12; ++i) c.Step();
+                                  c.coordinator().Stop("interrupted");
+                                });
 }
 
 TEST(CoordinatorResumeTest, AfterCoordinatorDestroyedWithoutStop) {
   // The coordinator object goes away mid-study; its store saves the batch
   // when it closes (an orderly shutdown that skipped Stop()).
-  ScratchDir dir;
-  const std::string path = dir.path() + "/r.db";
-  const json study = json::parse(kRandomStudy);
-  {
-    auto store = Store::Open(path);
-    Cluster c(study, *store);
-    c.AddWorker("a", 1);
-    c.AddWorker("b", 2);
-    for (int i = 0; i < 4; ++i) c.Step();
-    c.Crash();
-  }
-  ResumeToEnd(study, path);
-  ExpectSameAsUninterrupted(study, path);
+  ExpectResumeLikeUninterrupted(json::parse(kRandomStudy),
+                                [](Cluster& c, Store&) {
+                                  c.AddWorker("a", 1);
+                                  c.AddWorker("b", 2);
+                                  for (int i = 0; i < 4; ++i) c.Step();
+                                  c.Crash();
+                                });
 }
 
 TEST(CoordinatorResumeTest, RetryWaitingForAWorkerAtTheCrash) {
-  ScratchDir dir;
-  const std::string path = dir.path() + "/r.db";
-  const json study = json::parse(kRandomStudy);
-  {
-    auto store = Store::Open(path);
-    Cluster c(study, *store);
-    FakeWorker& dead = c.AddWorker("dead", 1);
-    c.AddWorker("busy", 1);  // Answers heartbeats, never trains.
-    dead.alive = false;
-    for (int i = 0; i < 60; ++i) {  // 6 s: "dead" is lost.
-      c.clock().Advance(0.1);
-      c.coordinator().Tick();
-      c.Deliver();
-    }
-    EXPECT_EQ(c.coordinator().stats().queued, 1);
-    store->Commit();
-    c.Crash();
-  }
-  ResumeToEnd(study, path);
-  ExpectSameAsUninterrupted(study, path);
+  ExpectResumeLikeUninterrupted(
+      json::parse(kRandomStudy), [](Cluster& c, Store& store) {
+        FakeWorker& dead = c.AddWorker("dead", 1);
+        c.AddWorker("busy", 1);  // Answers heartbeats, never trains.
+        dead.alive = false;
+        for (int i = 0; i < 60; ++i) {  // 6 s: "dead" is lost.
+          c.clock().Advance(0.1);
+          c.coordinator().Tick();
+          c.Deliver();
+        }
+        EXPECT_EQ(c.coordinator().stats().queued, 1);
+        store.Commit();
+        c.Crash();
+      });
 }
 
 TEST(CoordinatorResumeTest, JobQueuedBeforeAnyWorkerCame) {
-  ScratchDir dir;
-  const std::string path = dir.path() + "/r.db";
-  const json study = json::parse(kHyperbandStudy);
-  {
-    auto store = Store::Open(path);
-    Cluster c(study, *store);
-    for (int i = 0; i < 10; ++i) c.Step(0.1);  // No workers.
-    EXPECT_EQ(c.coordinator().stats().queued, 1);
-    store->Commit();
-    c.Crash();
-  }
-  ResumeToEnd(study, path);
-  ExpectSameAsUninterrupted(study, path);
+  ExpectResumeLikeUninterrupted(json::parse(kHyperbandStudy),
+                                [](Cluster& c, Store& store) {
+                                  for (int i = 0; i < 10; ++i)
+                                    c.Step(0.1);  // No workers.
+                                  EXPECT_EQ(c.coordinator().stats().queued, 1);
+                                  store.Commit();
+                                  c.Crash();
+                                });
 }
 
 TEST(CoordinatorResumeTest, AttemptsAreCountedAcrossSessions) {
