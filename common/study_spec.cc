@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "common/command_protocol.h"
 #include "common/error.h"
 #include "common/int_math.h"
 #include "common/json_checker.h"
@@ -381,7 +382,29 @@ void ParseObjective(JsonChecker& check, const json& study, StudySpec& spec) {
   check.CheckKeys(*objective, "objective", {"metric", "mode"}, "the objective");
   std::optional<std::string> metric =
       check.String(*objective, "objective", "metric", true);
-  if (metric) {
+  // A program of the user's own (trainer.command) reports metrics of its
+  // own naming.
+  const json* trainer = study.is_object() && study.contains("trainer")
+                            ? &study["trainer"]
+                            : nullptr;
+  const bool own_metrics = trainer != nullptr && trainer->is_object() &&
+                           trainer->contains("command");
+  if (metric && own_metrics) {
+    bool valid = !metric->empty() && metric->size() <= 64 &&
+                 !std::isdigit(static_cast<unsigned char>((*metric)[0]));
+    for (char c : *metric) {
+      valid =
+          valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    }
+    if (valid) {
+      spec.objective.metric = *metric;
+    } else {
+      check.Add("objective.metric",
+                "must be a metric name the program reports: letters, digits "
+                "and '_', not starting with a digit (got " +
+                    Quoted(*metric) + ")");
+    }
+  } else if (metric) {
     const auto& known = KnownMetrics();
     if (std::find(known.begin(), known.end(), *metric) == known.end()) {
       std::string hint = ClosestMatch(*metric, known);
@@ -726,7 +749,8 @@ void ParseExecution(JsonChecker& check, const json& study, StudySpec& spec) {
   if (execution == nullptr) return;
   const std::string path = "execution";
   check.CheckKeys(*execution, path,
-                  {"max_attempts", "heartbeat_s", "lease_timeout_s"},
+                  {"max_attempts", "heartbeat_s", "lease_timeout_s",
+                   "stop_grace_s", "epoch_timeout_s"},
                   "execution settings");
   ExecutionSpec& e = spec.execution;
   e.max_attempts = static_cast<int>(
@@ -738,6 +762,16 @@ void ParseExecution(JsonChecker& check, const json& study, StudySpec& spec) {
       check.PositiveNumber(*execution, path, "lease_timeout_s", false);
   e.lease_timeout_s =
       lease.value_or(std::max(e.lease_timeout_s, 5 * e.heartbeat_s));
+  for (auto [key, field] : {std::pair{"stop_grace_s", &e.stop_grace_s},
+                            std::pair{"epoch_timeout_s", &e.epoch_timeout_s}}) {
+    std::optional<double> v = check.Number(*execution, path, key, false);
+    if (v && (*v < 0 || *v > 7 * 86400)) {
+      check.Add(path + "." + key, "must be from 0 to 604800 seconds (got " +
+                                      FormatNumber(*v) + ")");
+    } else if (v) {
+      *field = *v;
+    }
+  }
   if (e.lease_timeout_s <= 2 * e.heartbeat_s) {
     check.Add("execution.lease_timeout_s",
               "must be more than twice heartbeat_s (" +
@@ -970,6 +1004,24 @@ std::string SamplerSummary(const std::string& study_text) {
   return out;
 }
 
+std::string TrainerSummary(const std::string& study_text) {
+  const json study = json::parse(study_text, nullptr, false);
+  if (!study.is_object()) return "?";
+  const json trainer = study.value("trainer", json::object());
+  if (!trainer.is_object()) return "?";
+  const json command = trainer.value("command", json());
+  if (command.is_array()) {
+    std::string out;
+    for (const json& a : command) {
+      out += (out.empty() ? "" : " ") +
+             (a.is_string() ? a.get<std::string>() : a.dump());
+    }
+    return out;
+  }
+  const json model = trainer.value("model", json());
+  return model.is_string() ? model.get<std::string>() : "?";
+}
+
 std::string ToString(TpeObservations observations) {
   return observations == TpeObservations::kFurthest ? "furthest"
                                                     : "largest_budget";
@@ -999,6 +1051,94 @@ void CheckSyntheticTrainer(JsonChecker& check, const json& trainer) {
         "must be a fraction from 0 to 1 (got " + FormatNumber(*rate) + ")");
   }
   check.IntegerAtLeast(trainer, "trainer", "classes", 2, false, 100000);
+}
+
+// The command trainer (README, "Your own training script"): the program,
+// where it runs, what it adds to the environment, and that every `{name}`
+// in its arguments is a parameter every trial has.
+void CheckCommandTrainer(JsonChecker& check, StudySpec& spec) {
+  const json& trainer = spec.trainer;
+  check.CheckKeys(trainer, "trainer", {"command", "cwd", "env"},
+                  "the command trainer");
+  const json& command = trainer["command"];
+  if (!command.is_array() || command.empty() || command.size() > 1024) {
+    check.Add("trainer.command",
+              "must be a list of 1 to 1024 strings, the program and its "
+              "arguments (got " +
+                  TypeName(command) + ")");
+    return;
+  }
+  std::vector<std::string> argv;
+  for (size_t i = 0; i < command.size(); ++i) {
+    const std::string path = "trainer.command[" + std::to_string(i) + "]";
+    if (!command[i].is_string() || (i == 0 && command[i] == "")) {
+      check.Add(path,
+                i == 0 ? "must be the program to run, a non-empty string"
+                       : "must be a string (got " + TypeName(command[i]) + ")");
+      continue;
+    }
+    const std::string arg = command[i].get<std::string>();
+    argv.push_back(arg);
+    std::vector<std::string> names;
+    try {
+      names = command::ReferencedParams({arg});
+    } catch (const Error& e) {
+      std::string what = e.what();
+      const std::string prefix = "trainer.command: ";
+      if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+      check.Add(path, what);
+      continue;
+    }
+    for (const std::string& name : names) {
+      const ParamSpec* p = spec.search_space.Find(name);
+      if (p == nullptr) {
+        std::vector<std::string> known;
+        for (const ParamSpec& q : spec.search_space.params) {
+          known.push_back(q.name);
+        }
+        const std::string hint = ClosestMatch(name, known);
+        check.Add(path,
+                  "{" + name + "} is not a parameter of the search space" +
+                      (hint.empty() ? "" : " (did you mean {" + hint + "}?)") +
+                      "; write {{ and }} for literal braces");
+      } else if (!p->when.empty()) {
+        check.Add(path, "{" + name +
+                            "} is conditional, so some trials have no value "
+                            "for it; read it from HPO_PARAMS instead");
+      }
+    }
+  }
+  if (trainer.contains("cwd") &&
+      (!trainer["cwd"].is_string() || trainer["cwd"] == "")) {
+    check.Add("trainer.cwd",
+              "must be a directory (a non-empty string; relative to where "
+              "hpo-worker runs)");
+  }
+  if (trainer.contains("env")) {
+    const json& env = trainer["env"];
+    if (!env.is_object()) {
+      check.Add("trainer.env", "must be an object of NAME: \"value\" strings");
+    } else {
+      for (const auto& [name, value] : env.items()) {
+        const std::string path = "trainer.env." + name;
+        bool valid =
+            !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+        for (char c : name) {
+          valid = valid &&
+                  (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+        }
+        if (!valid) {
+          check.Add(path, "is not a variable name (letters, digits, '_')");
+        } else if (name.rfind("HPO_", 0) == 0 ||
+                   name == "CUDA_VISIBLE_DEVICES") {
+          check.Add(path, "is set by hpo-worker for each job; leave it out");
+        } else if (!value.is_string()) {
+          check.Add(path, "must be a string (got " + TypeName(value) + ")");
+        }
+      }
+    }
+  }
+  spec.command = std::move(argv);
 }
 
 // A LibTorch trainer's fixed settings, and that every searched parameter is
@@ -1143,8 +1283,16 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     std::optional<std::string> model =
         check.String(*trainer, "trainer", "model", false);
     if (model == "synthetic") CheckSyntheticTrainer(check, *trainer);
+    if (model && trainer->contains("command")) {
+      check.Add("trainer.model",
+                "a trainer has either \"model\" (hpo trains it) or "
+                "\"command\" (your program trains), not both");
+    }
   }
   ParseSearchSpace(check, study, spec);
+  if (spec.trainer.contains("command") && !spec.trainer.contains("model")) {
+    CheckCommandTrainer(check, spec);
+  }
   CheckRealTrainer(check, spec, source);
   const bool algorithm_known = ParseAlgorithm(check, study, spec);
   ParseBudget(check, study, spec, algorithm_known);

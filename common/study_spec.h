@@ -123,6 +123,11 @@ struct ExecutionSpec {
   int max_attempts = 3;
   double heartbeat_s = 2;
   double lease_timeout_s = 20;
+  // The command trainer: seconds between SIGTERM and SIGKILL when a
+  // program is stopped, and the longest a program may go without reporting
+  // an epoch before it is killed and the attempt retried (0: no limit).
+  double stop_grace_s = 10;
+  double epoch_timeout_s = 0;
 };
 
 struct StudySpec {
@@ -134,6 +139,10 @@ struct StudySpec {
   // Fixed training settings; a searched parameter of the same name
   // overrides its value here for each trial.
   nlohmann::json trainer = nlohmann::json::object();
+  // trainer.command (the command trainer, README "Your own training
+  // script"): the program and its arguments, `{name}` standing for a
+  // parameter; empty for hpo's own trainers.
+  std::vector<std::string> command;
   SearchSpaceSpec search_space;
   AlgorithmSpec algorithm;
   BudgetSpec budget;
@@ -165,6 +174,10 @@ std::string ToString(SamplerType type);
 // sampler ("random", "grid", "tpe", "tpe multivariate", "bohb"), then ", N
 // enqueued" if it has an enqueue list. Read leniently from the file's text.
 std::string SamplerSummary(const std::string& study_text);
+// What trains a recorded study's trials, for listings: its trainer.model
+// ("cnn", "synthetic", ...) or, for the command trainer, its command as
+// written ("python3 train.py --lr {lr}"). Read leniently.
+std::string TrainerSummary(const std::string& study_text);
 std::string ToString(TpeObservations observations);
 
 }  // namespace hpo

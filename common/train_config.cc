@@ -448,7 +448,8 @@ TrainConfig ParseTrainConfig(const json& trainer, const json& params,
   if (!merged.contains("model")) {
     check.Add("trainer.model",
               "missing: name the model to train (cnn, unet_encoder, crnn, "
-              "dcnn, dcrnn, resnet, mlp, or synthetic)");
+              "dcnn, dcrnn, resnet, mlp, or synthetic), or give "
+              "\"command\" to run a program of your own");
   }
   for (const auto& [key, reader] : Readers()) {
     if (merged.contains(key)) reader(check, merged, cfg);

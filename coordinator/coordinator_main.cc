@@ -183,6 +183,11 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
                                router, resume, log);
   log("study \"" + spec.name + "\" (" + ToString(spec.algorithm.type) +
       ") listening on " + endpoint + ", results in " + db_path);
+  if (!spec.command.empty()) {
+    log("trainer.command: workers started with --allow-commands run `" +
+        hpo::TrainerSummary(spec_text) +
+        "` for each job, {name} standing for the trial's parameter");
+  }
   if (authenticator) {
     log("CurveZMQ on: server public key " + net.curve->public_key + ", " +
         std::to_string(authenticator->authorized()) +

@@ -36,9 +36,10 @@ Answer ListStudies(Query& query) {
     studies.push_back(ResolveStudy(query));
   }
   hpo::ResultSet out;
-  out.columns = {{"name"},   {"state"},  {"algorithm"},  {"sampler"},
-                 {"metric"}, {"mode"},   {"trials"},     {"complete"},
-                 {"pruned"}, {"failed"}, {"best_value"}, {"elapsed_s"}};
+  out.columns = {{"name"},     {"state"},  {"algorithm"}, {"sampler"},
+                 {"trainer"},  {"metric"}, {"mode"},      {"trials"},
+                 {"complete"}, {"pruned"}, {"failed"},    {"best_value"},
+                 {"elapsed_s"}};
   for (const hpo::StudyRow& study : studies) {
     std::vector<hpo::TrialRow> trials = query.store->Trials(study.id);
     int complete = 0, pruned = 0, failed = 0;
@@ -58,6 +59,7 @@ Answer ListStudies(Query& query) {
     row["state"] = study.state;
     row["algorithm"] = study.algorithm;
     row["sampler"] = hpo::SamplerSummary(study.spec);
+    row["trainer"] = hpo::TrainerSummary(study.spec);
     row["metric"] = study.metric;
     row["mode"] = study.mode;
     row["trials"] = trials.size();

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -33,6 +34,11 @@ struct TrialTask {
   // Not empty: evaluate the checkpoint (after from_epoch == to_epoch
   // epochs) on this split instead of training.
   std::string evaluate_split;
+  // The worker's log (thread-safe; may be empty): the command trainer
+  // writes its program's output there.
+  std::function<void(const std::string&)> log;
+  // The worker's --allow-commands: whether trainer.command may run.
+  bool allow_commands = false;
 };
 
 // A trial that cannot go on. `kind` tells the coordinator whether another
@@ -75,14 +81,23 @@ class Trainer {
   // Saves the full training state after `epoch` epochs and returns where,
   // or "" for a trainer with no state to save. Throws TrialFailure.
   virtual std::string SaveCheckpoint(int epoch) = 0;
+
+  // The job now ends after epoch `to_epoch`, later than the task said (the
+  // coordinator promoted the trial while it ran).
+  virtual void ExtendTo(int to_epoch) { (void)to_epoch; }
 };
 
-// The trainer for `task` (the synthetic one for trainer.model "synthetic",
-// else the LibTorch one), restored to task.from_epoch. Throws TrialFailure.
+// The trainer for `task` (the command trainer for trainer.command, the
+// synthetic one for trainer.model "synthetic", else the LibTorch one),
+// restored to task.from_epoch. Throws TrialFailure.
 std::unique_ptr<Trainer> NewTrainer(const TrialTask& task);
 
 // The synthetic trainer alone (synthetic_trainer.cc).
 std::unique_ptr<Trainer> NewSyntheticTrainer(const TrialTask& task);
+
+// The command trainer alone (command_trainer.cc): runs the study's
+// trainer.command for the task (README, "Your own training script").
+std::unique_ptr<Trainer> NewCommandTrainer(const TrialTask& task);
 
 }  // namespace hpo
 

@@ -25,6 +25,9 @@ struct WorkerOptions {
   int slots = 1;
   int threads = 0;
   bool exit_when_done = false;
+  // Run studies whose trainer is a command (`trainer.command`); refused
+  // otherwise, since a study file could run any program on the worker.
+  bool allow_commands = false;
   // Seconds between hellos while no coordinator answers.
   double hello_interval_s = 1.0;
   // CurveZMQ, all three or none (Z85 keys, read by hpo-worker from the

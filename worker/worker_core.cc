@@ -116,6 +116,7 @@ class TrialRun {
               cancel_ = true;  // Pruned: stop here.
             } else if (d && d->to_epoch > epoch) {
               to = d->to_epoch;
+              trainer->ExtendTo(to);
             }
           }
         }
@@ -123,6 +124,7 @@ class TrialRun {
         Decision d = WaitDecision();
         if (d.stop || d.to_epoch <= epoch) break;
         to = d.to_epoch;
+        trainer->ExtendTo(to);
       }
     } catch (const TrialFailure& f) {
       // The slot is free from the moment the coordinator hears of the
@@ -267,6 +269,17 @@ std::optional<int> WorkerCore::OnWelcome(const json& b) {
     log_(std::string("the coordinator's study is invalid here: ") + e.what());
     return 2;
   }
+  if (!spec_->command.empty() && !options_.allow_commands) {
+    // A study file could otherwise run any program on every worker.
+    std::string argv;
+    for (const std::string& a : spec_->command)
+      argv += (argv.empty() ? "" : " ") + a;
+    log_("refused study \"" + spec_->name + "\": it runs the command `" + argv +
+         "` on its workers; start hpo-worker with --allow-commands to let "
+         "it");
+    Send(ByeMessage("it refuses to run commands (no --allow-commands)"));
+    return 2;
+  }
   if (!joined_) {
     log_("joined study \"" + spec_->name + "\" as worker " +
          b.at("worker_id").dump());
@@ -300,6 +313,8 @@ void WorkerCore::OnAssign(MessageType type, const json& b) {
   task.device = options_.device;
   task.threads = options_.threads;
   task.checkpoint_dir = options_.checkpoint_dir;
+  task.log = log_;
+  task.allow_commands = options_.allow_commands;
   // Parameters from the network are checked as a study file is, before
   // anything trains with them.
   std::string refused;

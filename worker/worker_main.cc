@@ -24,7 +24,7 @@ constexpr char kUsage[] =
     "Usage: hpo-worker --connect tcp://HOST:5555 [--data DIR] "
     "[--checkpoints DIR] "
     "[--device auto|cpu|cuda|cuda:N] [--slots N] [--threads N] [--name NAME] "
-    "[--exit-when-done]\n"
+    "[--exit-when-done] [--allow-commands]\n"
     "       [--curve-public FILE.pub --curve-secret FILE.key "
     "--server-public FILE.pub]\n";
 
@@ -96,6 +96,10 @@ int Main(int argc, char** argv) {
       "exit-when-done",
       "exit 0 when the study is over, instead of waiting "
       "for the next one")(
+      "allow-commands",
+      "run studies whose trainer is a command of their own "
+      "(trainer.command); off by default, since a study file could then "
+      "run any program on this worker")(
       "curve-public", po::value<std::string>(),
       "this worker's public key file (hpo-keygen), for a coordinator with "
       "CurveZMQ keys")("curve-secret", po::value<std::string>(),
@@ -124,6 +128,7 @@ int Main(int argc, char** argv) {
   o.slots = vm["slots"].as<int>();
   o.threads = vm["threads"].as<int>();
   o.exit_when_done = vm.count("exit-when-done") > 0;
+  o.allow_commands = vm.count("allow-commands") > 0;
   o.host = HostName();
   o.name = vm.count("name") ? vm["name"].as<std::string>()
                             : o.host + "-" + std::to_string(getpid());

@@ -8,16 +8,30 @@
 // and after its last epoch
 //   hpo-checkpoint {"epoch": 9, "path": "..."}
 // Every other line is the program's own (the worker logs it).
-#ifndef HPO_WORKER_COMMAND_PROTOCOL_H_
-#define HPO_WORKER_COMMAND_PROTOCOL_H_
+//
+// Its exit code says how a failure should be treated (README, "Your own
+// training script"): kExitConfig (78, sysexits' EX_CONFIG) or 2 (a usage
+// error, as Python's argparse exits) fail the trial as `config`, kExitData
+// (65, EX_DATAERR) as `data`; any other non-zero code, or a signal, fails the
+// attempt as `error` and the coordinator retries it.
+#ifndef HPO_COMMON_COMMAND_PROTOCOL_H_
+#define HPO_COMMON_COMMAND_PROTOCOL_H_
 
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "common/protocol.h"
+
 namespace hpo {
 namespace command {
+
+constexpr int kExitConfig = 78;
+constexpr int kExitData = 65;
+
+// How a program that exited with `code` (non-zero) failed.
+FailureKind ExitFailureKind(int code);
 
 // One line of a program's stdout.
 struct ProtocolLine {
@@ -55,4 +69,4 @@ std::vector<std::string> ReferencedParams(const std::vector<std::string>& argv);
 }  // namespace command
 }  // namespace hpo
 
-#endif  // HPO_WORKER_COMMAND_PROTOCOL_H_
+#endif  // HPO_COMMON_COMMAND_PROTOCOL_H_

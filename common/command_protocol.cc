@@ -1,4 +1,4 @@
-#include "worker/command_protocol.h"
+#include "common/command_protocol.h"
 
 #include <cmath>
 
@@ -97,6 +97,12 @@ void Scan(const std::string& arg, Literal literal, Reference reference) {
 }
 
 }  // namespace
+
+FailureKind ExitFailureKind(int code) {
+  if (code == kExitConfig || code == 2) return FailureKind::kConfig;
+  if (code == kExitData) return FailureKind::kData;
+  return FailureKind::kError;
+}
 
 ProtocolLine ParseLine(const std::string& raw) {
   std::string line = raw;

@@ -1,5 +1,5 @@
 // The command trainer's line protocol and argv substitution.
-#include "worker/command_protocol.h"
+#include "common/command_protocol.h"
 
 #include <gtest/gtest.h>
 
