@@ -28,8 +28,15 @@ import sys
 
 __all__ = [
     "params", "trial", "from_epoch", "to_epoch", "resume_checkpoint",
-    "checkpoint_dir", "data_dir", "report", "checkpoint",
+    "checkpoint_dir", "data_dir", "report", "checkpoint", "fail_config",
+    "fail_data", "EXIT_CONFIG", "EXIT_DATA",
 ]
+
+# Exit codes hpo-worker reads as failures another attempt would not fix
+# (any other non-zero code is retried): the study's settings or parameters
+# cannot work, or this worker cannot read the data.
+EXIT_CONFIG = 78
+EXIT_DATA = 65
 
 
 def params():
@@ -95,3 +102,15 @@ def report(epoch, **metrics):
 def checkpoint(epoch, path):
     """Says that `path` holds the state after `epoch` epochs."""
     _emit("hpo-checkpoint", {"epoch": int(epoch), "path": str(path)})
+
+
+def fail_config(message):
+    """Ends the program: the trial cannot work (not retried)."""
+    sys.stderr.write(str(message) + "\n")
+    sys.exit(EXIT_CONFIG)
+
+
+def fail_data(message):
+    """Ends the program: this worker cannot read the data."""
+    sys.stderr.write(str(message) + "\n")
+    sys.exit(EXIT_DATA)

@@ -149,6 +149,15 @@ class CommandTrainer : public Trainer {
             }
             const double now = Now();
             json metrics = std::move(line.metrics);
+            // As hpo's own trainer: a non-finite loss has diverged.
+            for (const char* loss : {"train_loss", "val_loss"}) {
+              if (metrics.contains(loss) && metrics[loss].is_null()) {
+                Fail(FailureKind::kDiverged,
+                     std::string("reported ") + loss +
+                         " NaN or infinite (or null) at epoch " +
+                         std::to_string(epoch) + ": the trial diverged");
+              }
+            }
             if (!metrics.contains("epoch_seconds")) {
               metrics["epoch_seconds"] = now - last_progress_;
             }
