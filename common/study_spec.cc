@@ -1292,8 +1292,9 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
   ParseSearchSpace(check, study, spec);
   if (spec.trainer.contains("command") && !spec.trainer.contains("model")) {
     CheckCommandTrainer(check, spec);
+  } else if (!spec.trainer.contains("command")) {
+    CheckRealTrainer(check, spec, source);
   }
-  CheckRealTrainer(check, spec, source);
   const bool algorithm_known = ParseAlgorithm(check, study, spec);
   ParseBudget(check, study, spec, algorithm_known);
   ParseExecution(check, study, spec);

@@ -37,7 +37,9 @@ if [ "${1:-}" = "--tests" ]; then
     # what the reference scripts, baselines and peers under tests/ and bench/
     # import: numpy and soundfile (the librosa-in-numpy mel baselines), torch
     # (PyTorch models, LR schedules, optimizer steps) and optuna (the
-    # head-to-head peer, the storage bench)
+    # head-to-head peer, the storage bench); torch also runs
+    # examples/pytorch_script under the command trainer (command_trainer_test,
+    # torch_trainer_test's trainer suite)
     python3-numpy python3-soundfile python3-torch python3-optuna
   )
 fi

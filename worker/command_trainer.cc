@@ -115,6 +115,8 @@ class CommandTrainer : public Trainer {
 
   json TrainEpoch(int epoch, const std::atomic<bool>& cancel) override {
     cancel_ = &cancel;
+    if (cancel) return json::object();
+    to_ = std::max(to_, epoch);  // Called past the task's end: go on.
     if (!child_) Start(epoch - 1);
     for (;;) {
       ChildProcess::Event e = child_->Next(TimeLeft(), &cancel);
@@ -128,7 +130,8 @@ class CommandTrainer : public Trainer {
           TimedOut(epoch);
           break;
         case ChildProcess::Event::Kind::kExited:
-          if (child_->exit_code() == 0 && epoch == run_to_ + 1) {
+          if (child_->exit_code() == 0 && epoch == run_to_ + 1 &&
+              run_to_ < to_) {
             // The run ended where it was asked to; the job goes on.
             child_.reset();
             Start(epoch - 1);

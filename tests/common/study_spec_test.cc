@@ -721,5 +721,64 @@ TEST(EnqueueSpecTest, CheckedLikeSampledConfigurations) {
   ExpectProblem(study, "enqueue[0]: must be an object");
 }
 
+// The command trainer (README, "Your own training script").
+json CommandStudy() {
+  json s = DesignStudy();
+  s["trainer"] = {
+      {"command",
+       {"python3", "train.py", "--lr={lr}", "--bs", "{batch_size}"}}};
+  s["objective"]["metric"] = "val_f1";
+  return s;
+}
+
+TEST(StudySpecTest, ACommandTrainerTakesAnyParameterAndItsOwnMetric) {
+  const StudySpec spec = ParseStudy(CommandStudy(), "study.json");
+  EXPECT_EQ(spec.command,
+            (std::vector<std::string>{"python3", "train.py", "--lr={lr}",
+                                      "--bs", "{batch_size}"}));
+  EXPECT_EQ(spec.objective.metric, "val_f1");
+  EXPECT_EQ(spec.execution.stop_grace_s, 10);
+  EXPECT_EQ(spec.execution.epoch_timeout_s, 0);
+  EXPECT_EQ(TrainerSummary(CommandStudy().dump()),
+            "python3 train.py --lr={lr} --bs {batch_size}");
+  EXPECT_EQ(TrainerSummary(DesignStudy().dump()), "cnn");
+}
+
+TEST(StudySpecTest, ACommandTrainerIsCheckedBeforeAnyWorkerRunsIt) {
+  json s = CommandStudy();
+  s["trainer"]["command"][2] = "--lr={lrr}";
+  ExpectProblem(s,
+                "trainer.command[2]: {lrr} is not a parameter of the search "
+                "space (did you mean {lr}?)");
+  s = CommandStudy();
+  s["trainer"]["command"].push_back("{cyclic_max_lr_factor}");
+  ExpectProblem(s, "trainer.command[5]: {cyclic_max_lr_factor} is conditional");
+  s = CommandStudy();
+  s["trainer"]["command"][1] = "train{.py";
+  ExpectProblem(s, "trainer.command[1]: \"train{.py\": a \"{\" is not closed");
+  s = CommandStudy();
+  s["trainer"]["model"] = "cnn";
+  ExpectProblem(s, "trainer.model: a trainer has either \"model\"");
+  s = CommandStudy();
+  s["trainer"]["env"] = {{"HPO_TRIAL", "3"}};
+  ExpectProblem(s, "trainer.env.HPO_TRIAL: is set by hpo-worker");
+  s = CommandStudy();
+  s["trainer"]["command"] = json::array();
+  ExpectProblem(s, "trainer.command: must be a list of 1 to 1024 strings");
+  s = CommandStudy();
+  s["trainer"]["lr"] = 0.1;
+  ExpectProblem(s, "trainer.lr: unknown key");
+  s = CommandStudy();
+  s["objective"]["metric"] = "val f1";
+  ExpectProblem(s, "objective.metric: must be a metric name");
+  s = CommandStudy();
+  s["execution"]["stop_grace_s"] = -1;
+  ExpectProblem(s, "execution.stop_grace_s: must be from 0 to 604800");
+  // hpo's own trainers still name only metrics they report.
+  s = DesignStudy();
+  s["objective"]["metric"] = "val_f1";
+  ExpectProblem(s, "objective.metric: unknown metric \"val_f1\"");
+}
+
 }  // namespace
 }  // namespace hpo

@@ -96,33 +96,34 @@ class CommandTrainerTest : public testutil::ProcessClusterTest {
   json ShellStudy(const std::string& name, const json& argv) const {
     json command = json::array({script_});
     for (const json& a : argv) command.push_back(a);
-    return {{"name", name},
-            {"seed", 3},
-            {"objective", {{"metric", "score"}, {"mode", "max"}}},
-            {"trainer",
-             {{"command", command}, {"env", {{"PID_DIR", dir_ + "/pids"}}}}},
-            {"search_space",
-             {{"x", {{"type", "uniform"}, {"low", 0.1}, {"high", 1.0}}}}},
-            {"execution",
-             {{"heartbeat_s", 0.5},
-              {"lease_timeout_s", 10},
-              {"stop_grace_s", 1}}}};
+    return {
+        {"name", name},
+        {"seed", 3},
+        {"objective", {{"metric", "score"}, {"mode", "max"}}},
+        {"trainer",
+         {{"command", command}, {"env", {{"PID_DIR", dir_ + "/pids"}}}}},
+        {"search_space",
+         {{"x", {{"type", "uniform"}, {"low", 0.1}, {"high", 1.0}}}}},
+        {"execution",
+         {{"heartbeat_s", 0.5}, {"lease_timeout_s", 10}, {"stop_grace_s", 1}}}};
   }
 
   // Runs `study` with `workers` workers (one slot each, --allow-commands)
   // to the end; returns the database path.
   std::string Run(const json& study, int workers = 2,
                   const std::vector<std::string>& worker_extra = {}) {
-    const std::string file = WriteStudy(study, study["name"].get<std::string>() + ".json");
-    const std::string db = dir_ + "/" + study["name"].get<std::string>() + ".db";
+    const std::string file =
+        WriteStudy(study, study["name"].get<std::string>() + ".json");
+    const std::string db =
+        dir_ + "/" + study["name"].get<std::string>() + ".db";
     std::string endpoint;
     testutil::Process* coordinator =
         StartCoordinator(file, db, "tcp://127.0.0.1:*", false, &endpoint);
     std::vector<testutil::Process*> started;
     for (int i = 0; i < workers; ++i) {
-      std::vector<std::string> extra = {"--data", dir_, "--checkpoints",
-                                        dir_ + "/ck", "--exit-when-done",
-                                        "--allow-commands"};
+      std::vector<std::string> extra = {"--data",           dir_,
+                                        "--checkpoints",    dir_ + "/ck",
+                                        "--exit-when-done", "--allow-commands"};
       extra.insert(extra.end(), worker_extra.begin(), worker_extra.end());
       started.push_back(
           StartWorker(endpoint, "w" + std::to_string(i + 1), extra));
@@ -343,16 +344,16 @@ TEST_F(CommandTrainerTest, WithoutAllowCommandsAWorkerRefusesTheStudy) {
 // python3 and PyTorch.
 TEST_F(CommandTrainerTest, ThePytorchScriptExampleRunsItsHyperbandPlan) {
   const std::string source = std::getenv("HPO_SOURCE_DIR");
-  auto r = RunCommand({HPO_PREP, "synth", "--out", dir_ + "/synth",
-                       "--classes", "3", "--tracks-per-class", "12",
-                       "--seconds", "2", "--seed", "5"},
-                      dir_);
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = RunCommand({HPO_PREP, "fma", "--metadata", dir_ + "/synth/tracks.csv",
-                  "--audio", dir_ + "/synth/audio", "--out",
-                  dir_ + "/shards/demo", "--n-mels", "32", "--frames", "32",
-                  "--segments", "2", "--min-seconds", "1"},
+  auto r =
+      RunCommand({HPO_PREP, "synth", "--out", dir_ + "/synth", "--classes", "3",
+                  "--tracks-per-class", "12", "--seconds", "2", "--seed", "5"},
                  dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunCommand(
+      {HPO_PREP, "fma", "--metadata", dir_ + "/synth/tracks.csv", "--audio",
+       dir_ + "/synth/audio", "--out", dir_ + "/shards/demo", "--n-mels", "32",
+       "--frames", "32", "--segments", "2", "--min-seconds", "1"},
+      dir_);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string example = source + "/examples/pytorch_script";
   json study = json::parse(ReadFile(example + "/study.json"));

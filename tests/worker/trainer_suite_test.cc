@@ -1,11 +1,13 @@
 // The trainer contract, run against every trainer the worker makes through
-// NewTrainer(): the synthetic one and the LibTorch one (a small CNN on toy
-// shards; later the command trainer). Epochs, checkpoints and resume,
-// cancellation, evaluation, and failure kinds.
+// NewTrainer(): the synthetic one, the LibTorch one (a small CNN on toy
+// shards) and the command trainer running examples/pytorch_script/train.py
+// (Debian's python3 with python3-torch) on the same shards. Epochs, checkpoints
+// and resume, cancellation, evaluation, and failure kinds.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -39,6 +41,17 @@ class TrainerSuiteTest : public ::testing::TestWithParam<TrainerKind> {
   // The study of this trainer; `diverging`: one whose loss becomes
   // non-finite before the last epoch.
   StudySpec Study(bool diverging = false) const {
+    const std::string shards =
+        dir_.path() + (diverging ? "/poisoned" : "/shards");
+    if (std::string(GetParam().name) == "command") {
+      const char* source = std::getenv("HPO_SOURCE_DIR");
+      EXPECT_NE(source, nullptr) << "HPO_SOURCE_DIR is not set (run ctest)";
+      return toy::ToyStudy(shards, {{"command",
+                                     {"/usr/bin/python3",
+                                      std::string(source ? source : ".") +
+                                          "/examples/pytorch_script/train.py",
+                                      "--lr", "{lr}"}}});
+    }
     if (std::string(GetParam().name) == "synthetic") {
       return toy::ToyStudy(
           dir_.path() + "/shards",
@@ -47,8 +60,12 @@ class TrainerSuiteTest : public ::testing::TestWithParam<TrainerKind> {
     return toy::ToyStudy(dir_.path() + (diverging ? "/poisoned" : "/shards"),
                          toy::SmallCnn());
   }
-  TrialTask Task(const StudySpec& spec) const {
-    return toy::Task(spec, dir_.path() + "/ckpt");
+  // A job of `to_epoch` epochs (the command trainer's program is told).
+  TrialTask Task(const StudySpec& spec, int to_epoch) const {
+    TrialTask t = toy::Task(spec, dir_.path() + "/ckpt");
+    t.to_epoch = to_epoch;
+    t.allow_commands = true;
+    return t;
   }
 
   testutil::ScratchDir dir_{"trainer_suite"};
@@ -57,7 +74,7 @@ class TrainerSuiteTest : public ::testing::TestWithParam<TrainerKind> {
 
 TEST_P(TrainerSuiteTest, EpochsReportKnownMetrics) {
   const StudySpec spec = Study();
-  auto trainer = NewTrainer(Task(spec));
+  auto trainer = NewTrainer(Task(spec, 2));
   for (int epoch = 1; epoch <= 2; ++epoch) {
     const json m = trainer->TrainEpoch(epoch, go_on_);
     ASSERT_TRUE(m.is_object()) << m;
@@ -74,18 +91,18 @@ TEST_P(TrainerSuiteTest, EpochsReportKnownMetrics) {
 
 TEST_P(TrainerSuiteTest, ResumingFromACheckpointContinuesTheSameRun) {
   const StudySpec spec = Study();
-  auto whole = NewTrainer(Task(spec));
+  auto whole = NewTrainer(Task(spec, 3));
   json third;
   for (int epoch = 1; epoch <= 3; ++epoch) {
     third = whole->TrainEpoch(epoch, go_on_);
   }
-  TrialTask first_task = Task(spec);
+  TrialTask first_task = Task(spec, 2);
   auto first = NewTrainer(first_task);
   first->TrainEpoch(1, go_on_);
   first->TrainEpoch(2, go_on_);
   const std::string checkpoint = first->SaveCheckpoint(2);
   EXPECT_EQ(!checkpoint.empty(), GetParam().checkpoints) << checkpoint;
-  TrialTask resumed_task = Task(spec);
+  TrialTask resumed_task = Task(spec, 3);
   resumed_task.from_epoch = 2;
   resumed_task.checkpoint = checkpoint;
   auto resumed = NewTrainer(resumed_task);
@@ -97,17 +114,17 @@ TEST_P(TrainerSuiteTest, ResumingFromACheckpointContinuesTheSameRun) {
 
 TEST_P(TrainerSuiteTest, ACancelledEpochReturnsNothing) {
   const StudySpec spec = Study();
-  auto trainer = NewTrainer(Task(spec));
+  auto trainer = NewTrainer(Task(spec, 1));
   std::atomic<bool> cancel{true};
   EXPECT_EQ(trainer->TrainEpoch(1, cancel), json::object());
 }
 
 TEST_P(TrainerSuiteTest, EvaluatesTheTestSplitOrSaysItCannot) {
   const StudySpec spec = Study();
-  auto trainer = NewTrainer(Task(spec));
+  auto trainer = NewTrainer(Task(spec, 1));
   trainer->TrainEpoch(1, go_on_);
   const std::string checkpoint = trainer->SaveCheckpoint(1);
-  TrialTask task = Task(spec);
+  TrialTask task = Task(spec, 1);
   task.from_epoch = task.to_epoch = 1;
   task.checkpoint = checkpoint;
   task.evaluate_split = "test";
@@ -135,7 +152,7 @@ TEST_P(TrainerSuiteTest, EvaluatesTheTestSplitOrSaysItCannot) {
 TEST_P(TrainerSuiteTest, ADivergingTrialFailsAsDiverged) {
   const StudySpec spec = Study(/*diverging=*/true);
   try {
-    auto trainer = NewTrainer(Task(spec));
+    auto trainer = NewTrainer(Task(spec, spec.algorithm.max_epochs));
     for (int epoch = 1; epoch <= spec.algorithm.max_epochs; ++epoch) {
       trainer->TrainEpoch(epoch, go_on_);
     }
@@ -149,7 +166,8 @@ TEST_P(TrainerSuiteTest, ADivergingTrialFailsAsDiverged) {
 INSTANTIATE_TEST_SUITE_P(EveryTrainer, TrainerSuiteTest,
                          ::testing::Values(TrainerKind{"synthetic", false,
                                                        false},
-                                           TrainerKind{"libtorch", true, true}),
+                                           TrainerKind{"libtorch", true, true},
+                                           TrainerKind{"command", false, true}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
