@@ -317,6 +317,10 @@ class CommandTrainer : public Trainer {
   }
 
   void Stop() {
+    if (child_->exited()) {  // It failed, and said how.
+      child_.reset();
+      return;
+    }
     const double start = Now();
     const double grace = task_.spec->execution.stop_grace_s;
     child_->Terminate(grace, [this](const std::string& line) { Log(line); });
