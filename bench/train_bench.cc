@@ -68,6 +68,7 @@
 #include "worker/device.h"
 #include "worker/malloc_tuning.h"
 #include "worker/models/model.h"
+#include "worker/models/torchscript.h"
 #include "worker/optimizers.h"
 #include "worker/torch_trainer.h"
 #include "worker/trainer.h"
@@ -286,7 +287,9 @@ int Run(const Options& o, int argc, char** argv) {
   torch::manual_seed(o.seed);
   hpo::models::InputSpec input{manifest.sample_shape,
                                static_cast<int64_t>(manifest.classes.size())};
-  auto model = hpo::models::BuildModel(config.model, input);
+  auto model = config.model.name == "torchscript"
+                   ? hpo::models::LoadTorchScript(config.model.module, input)
+                   : hpo::models::BuildModel(config.model, input);
   const int64_t params = hpo::models::CountParameters(*model);
   model->to(device);
   auto optimizer = hpo::NewOptimizer(config.optimizer, model->parameters());

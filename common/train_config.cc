@@ -97,6 +97,18 @@ const std::map<std::string, Reader>& Readers() {
                      Set(OneOf(c, t, "model", TrainableModels()),
                          &cfg.model.name);
                    }},
+                  {"module",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     std::optional<std::string> v =
+                         c.String(t, kPath, "module", false);
+                     if (v && v->empty()) {
+                       c.Add("trainer.module",
+                             "must be the path of a TorchScript file (got "
+                             "\"\")");
+                     } else {
+                       Set(v, &cfg.model.module);
+                     }
+                   }},
                   {"channels",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(PositiveInts(c, t, "channels", false),
@@ -423,7 +435,8 @@ const std::map<std::string, Reader>& Readers() {
 
 const std::vector<std::string>& TrainableModels() {
   static const std::vector<std::string> models = {
-      "cnn", "unet_encoder", "crnn", "dcnn", "dcrnn", "resnet", "mlp"};
+      "cnn",   "unet_encoder", "crnn", "dcnn",
+      "dcrnn", "resnet",       "mlp",  "torchscript"};
   return models;
 }
 
@@ -448,11 +461,31 @@ TrainConfig ParseTrainConfig(const json& trainer, const json& params,
   if (!merged.contains("model")) {
     check.Add("trainer.model",
               "missing: name the model to train (cnn, unet_encoder, crnn, "
-              "dcnn, dcrnn, resnet, mlp, or synthetic), or give "
+              "dcnn, dcrnn, resnet, mlp, torchscript or synthetic), or give "
               "\"command\" to run a program of your own");
   }
   for (const auto& [key, reader] : Readers()) {
     if (merged.contains(key)) reader(check, merged, cfg);
+  }
+  if (cfg.model.name == "torchscript") {
+    if (cfg.model.module.empty() && !merged.contains("module")) {
+      check.Add("trainer.module",
+                "missing: the TorchScript file to train (torch.jit.script("
+                "net).save(...)), relative to the worker's --data");
+    }
+    // The module is the model: hpo's shape settings do not reach it.
+    for (const char* key :
+         {"channels", "kernel_size", "padding", "pool", "batch_norm", "dropout",
+          "dense", "gru_hidden", "gru_layers", "bidirectional", "activation",
+          "init"}) {
+      if (merged.contains(key)) {
+        check.Add(std::string("trainer.") + key,
+                  "has no effect on a TorchScript module (its shape is "
+                  "fixed in the file); remove it");
+      }
+    }
+  } else if (merged.contains("module") && merged.contains("model")) {
+    check.Add("trainer.module", "is only for \"model\": \"torchscript\"");
   }
   if (cfg.optimizer.nesterov && cfg.optimizer.momentum <= 0 &&
       cfg.optimizer.name == "sgd") {

@@ -4,7 +4,8 @@
 // coordinator validates study files with it and tests run fast.
 //
 // Keys (all optional except "model"; defaults in the structs below):
-//   model          cnn | unet_encoder | crnn | dcnn | dcrnn | resnet | mlp
+//   model          cnn | unet_encoder | crnn | dcnn | dcrnn | resnet | mlp |
+//                  torchscript (with module: a TorchScript file)
 //   model shape    channels [..], kernel_size, padding (valid|same), pool,
 //                  batch_norm, dropout, dense [..], gru_hidden, gru_layers,
 //                  bidirectional, activation (relu|elu|leaky_relu), init
@@ -37,7 +38,9 @@ namespace hpo {
 
 struct ModelConfig {
   std::string name;               // cnn, unet_encoder, crnn, dcnn, dcrnn,
-                                  // resnet or mlp.
+                                  // resnet, mlp or torchscript.
+  std::string module;             // torchscript: the file, relative to the
+                                  // worker's --data unless absolute.
   std::vector<int64_t> channels;  // Kernel counts per conv block; empty
                                   // means the model's default.
   int kernel_size = 0;            // 0: the model's default.

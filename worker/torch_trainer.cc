@@ -22,6 +22,7 @@
 #include "worker/device.h"
 #include "worker/lr_scheduler.h"
 #include "worker/models/model.h"
+#include "worker/models/torchscript.h"
 #include "worker/optimizers.h"
 
 namespace hpo {
@@ -177,9 +178,18 @@ class TorchTrainer : public Trainer {
     torch::manual_seed(seed_ & 0x7fffffffffffffffull);
     try {
       const features::Manifest& m = data_->manifest();
-      model_ = models::BuildModel(
-          config_.model,
-          {m.sample_shape, static_cast<int64_t>(m.classes.size())});
+      const models::InputSpec input{m.sample_shape,
+                                    static_cast<int64_t>(m.classes.size())};
+      if (config_.model.name == "torchscript") {
+        // Relative to the worker's --data, as data.shards is.
+        fs::path module = config_.model.module;
+        if (module.is_relative() && !task.data_dir.empty()) {
+          module = fs::path(task.data_dir) / module;
+        }
+        model_ = models::LoadTorchScript(module.string(), input);
+      } else {
+        model_ = models::BuildModel(config_.model, input);
+      }
       model_->to(device_);
       channels_last_ = config_.memory_format == "channels_last";
       LayOutParameters();

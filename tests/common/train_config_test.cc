@@ -137,7 +137,7 @@ TEST(TrainConfigTest, KeysCoverEverySetting) {
                         "cyclic_mode", "plateau_patience", "augment", "amp"}) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   }
-  EXPECT_EQ(TrainableModels().size(), 7u);
+  EXPECT_EQ(TrainableModels().size(), 8u);
 }
 
 }  // namespace

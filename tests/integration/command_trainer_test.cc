@@ -1,7 +1,8 @@
-// The command trainer for real: a coordinator and hpo-worker processes over
-// ZeroMQ on loopback run programs of the user's own, a POSIX shell script
-// and examples/pytorch_script/train.py (Debian's python3 with python3-torch),
-// with real signals and real process groups.
+// Your own model and your own training script, for real: a coordinator and
+// hpo-worker processes over ZeroMQ on loopback run programs of the user's
+// own (a POSIX shell script and examples/pytorch_script/train.py, Debian's
+// python3 with python3-torch) with real signals and real process groups,
+// and train examples/torchscript's exported modules.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -121,9 +122,9 @@ class CommandTrainerTest : public testutil::ProcessClusterTest {
         StartCoordinator(file, db, "tcp://127.0.0.1:*", false, &endpoint);
     std::vector<testutil::Process*> started;
     for (int i = 0; i < workers; ++i) {
-      std::vector<std::string> extra = {"--data",           dir_,
-                                        "--checkpoints",    dir_ + "/ck",
-                                        "--exit-when-done", "--allow-commands"};
+      std::vector<std::string> extra = {"--data", dir_, "--checkpoints",
+                                        dir_ + "/ck", "--exit-when-done"};
+      if (allow_commands_) extra.push_back("--allow-commands");
       extra.insert(extra.end(), worker_extra.begin(), worker_extra.end());
       started.push_back(
           StartWorker(endpoint, "w" + std::to_string(i + 1), extra));
@@ -141,7 +142,24 @@ class CommandTrainerTest : public testutil::ProcessClusterTest {
     return pids;
   }
 
+  // Makes small shards at DIR/shards/demo, where the examples' studies
+  // look (data.shards, relative to the workers' --data).
+  void MakeShards() {
+    auto r = RunCommand(
+        {HPO_PREP, "synth", "--out", dir_ + "/synth", "--classes", "3",
+         "--tracks-per-class", "12", "--seconds", "2", "--seed", "5"},
+        dir_);
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = RunCommand(
+        {HPO_PREP, "fma", "--metadata", dir_ + "/synth/tracks.csv", "--audio",
+         dir_ + "/synth/audio", "--out", dir_ + "/shards/demo", "--n-mels",
+         "32", "--frames", "32", "--segments", "2", "--min-seconds", "1"},
+        dir_);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+
   std::string script_;
+  bool allow_commands_ = true;
 };
 
 TEST_F(CommandTrainerTest, AShellScriptRunsHyperbandAndResumesPromotedTrials) {
@@ -344,17 +362,7 @@ TEST_F(CommandTrainerTest, WithoutAllowCommandsAWorkerRefusesTheStudy) {
 // python3 and PyTorch.
 TEST_F(CommandTrainerTest, ThePytorchScriptExampleRunsItsHyperbandPlan) {
   const std::string source = std::getenv("HPO_SOURCE_DIR");
-  auto r =
-      RunCommand({HPO_PREP, "synth", "--out", dir_ + "/synth", "--classes", "3",
-                  "--tracks-per-class", "12", "--seconds", "2", "--seed", "5"},
-                 dir_);
-  ASSERT_EQ(r.code, 0) << r.err;
-  r = RunCommand(
-      {HPO_PREP, "fma", "--metadata", dir_ + "/synth/tracks.csv", "--audio",
-       dir_ + "/synth/audio", "--out", dir_ + "/shards/demo", "--n-mels", "32",
-       "--frames", "32", "--segments", "2", "--min-seconds", "1"},
-      dir_);
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(MakeShards());
   const std::string example = source + "/examples/pytorch_script";
   json study = json::parse(ReadFile(example + "/study.json"));
   study["trainer"]["cwd"] = example;
@@ -385,6 +393,46 @@ TEST_F(CommandTrainerTest, ThePytorchScriptExampleRunsItsHyperbandPlan) {
   }
   EXPECT_EQ(resumed, 5);
   EXPECT_GT(best, 0.45) << "chance is 1/3";
+}
+
+// examples/torchscript as its README runs it: export.py writes two CNNs as
+// TorchScript, and the study file as written trains them with hpo's own
+// trainer (no --allow-commands: nothing but hpo runs), test split included.
+TEST_F(CommandTrainerTest, TheTorchScriptExampleRunsItsHyperbandPlan) {
+  const std::string source = std::getenv("HPO_SOURCE_DIR");
+  ASSERT_NO_FATAL_FAILURE(MakeShards());
+  auto r = RunCommand(
+      {"/usr/bin/python3", source + "/examples/torchscript/export.py",
+       "--shards", dir_ + "/shards/demo", "--out", dir_ + "/nets"},
+      dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  allow_commands_ = false;
+  const std::string db =
+      Run(json::parse(ReadFile(source + "/examples/torchscript/study.json")));
+  auto store = Store::Open(db, true);
+  const StudyRow s = store->Studies().at(0);
+  EXPECT_EQ(s.state, "complete");
+  const std::vector<TrialRow> trials = store->Trials(s.id);
+  EXPECT_EQ(trials.size(), 17u);
+  std::set<std::string> modules;
+  double best = 0;
+  for (const TrialRow& t : trials) {
+    EXPECT_TRUE(t.state == TrialState::kComplete ||
+                t.state == TrialState::kPruned)
+        << t.number << ": " << t.error;
+    modules.insert(t.params.at("module").get<std::string>());
+    if (t.best_value) best = std::max(best, *t.best_value);
+  }
+  EXPECT_EQ(modules.size(), 2u);
+  EXPECT_GT(best, 0.45) << "chance is 1/3";
+  // Promoted trials went on from their checkpoints.
+  int resumed = 0;
+  for (const AttemptRow& a : store->Attempts(s.id)) resumed += a.from_epoch > 0;
+  EXPECT_GE(resumed, 1);
+  const std::vector<EvaluationRow> evaluations = store->Evaluations(s.id);
+  ASSERT_EQ(evaluations.size(), 1u);
+  EXPECT_EQ(evaluations[0].state, "done") << evaluations[0].error;
+  EXPECT_EQ(evaluations[0].epoch, 9);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 
@@ -264,6 +266,62 @@ TEST(TorchTrainerTest, AmpTrainsUnderBf16Autocast) {
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
   EXPECT_EQ(torch::ones({2, 2}).matmul(torch::ones({2, 2})).scalar_type(),
             torch::kFloat);
+}
+
+// A TorchScript module that does not fit the shards fails the trial as
+// config, in one line naming the file and both shapes (README, "Your own
+// model").
+TEST(TorchTrainerTest, ATorchScriptModuleThatDoesNotFitIsAConfigFailure) {
+  testutil::ScratchDir dir("torchscript_fit");
+  WriteToyShards(dir.path() + "/shards");  // [1, 16, 16], 3 classes.
+  const std::string script =
+      "import sys, torch\n"
+      "from torch import nn\n"
+      "out = sys.argv[1]\n"
+      "torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(256, 4)))"
+      ".save(out + '/four_classes.pt')\n"
+      "torch.jit.script(nn.Linear(256, 3)).save(out + '/vectors.pt')\n"
+      "open(out + '/not_torchscript.pt', 'w').write('hello')\n";
+  std::ofstream(dir.path() + "/make.py") << script;
+  ASSERT_EQ(
+      std::system(("/usr/bin/python3 " + dir.path() + "/make.py " + dir.path())
+                      .c_str()),
+      0);
+  auto failure = [&](const std::string& module) -> std::string {
+    const StudySpec spec = ToyStudy(
+        dir.path() + "/shards", {{"model", "torchscript"}, {"module", module}});
+    TrialTask task = Task(spec, dir.path() + "/ckpt");
+    task.data_dir = dir.path();  // Relative modules are relative to --data.
+    try {
+      NewTorchTrainer(task);
+    } catch (const TrialFailure& f) {
+      EXPECT_EQ(f.kind(), FailureKind::kConfig) << f.what();
+      EXPECT_EQ(std::string(f.what()).find('\n'), std::string::npos)
+          << f.what();
+      return f.what();
+    }
+    ADD_FAILURE() << module << " was accepted";
+    return "";
+  };
+  const std::string base = dir.path() + "/";
+  EXPECT_NE(failure("four_classes.pt")
+                .find("module " + base +
+                      "four_classes.pt does not fit the shards: expected "
+                      "input [2, 1, 16, 16] -> logits [2, 3], got logits "
+                      "[2, 4] (3 classes in the manifest)"),
+            std::string::npos);
+  const std::string vectors = failure("vectors.pt");
+  EXPECT_NE(vectors.find("module " + base +
+                         "vectors.pt does not fit the shards: expected input "
+                         "[2, 1, 16, 16] -> logits [2, 3], but forward() "
+                         "failed: "),
+            std::string::npos)
+      << vectors;
+  EXPECT_NE(failure("not_torchscript.pt")
+                .find("not_torchscript.pt is not a TorchScript file"),
+            std::string::npos);
+  EXPECT_NE(failure("missing.pt").find("missing.pt does not exist"),
+            std::string::npos);
 }
 
 }  // namespace

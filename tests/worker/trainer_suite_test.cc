@@ -1,7 +1,9 @@
 // The trainer contract, run against every trainer the worker makes through
 // NewTrainer(): the synthetic one, the LibTorch one (a small CNN on toy
-// shards) and the command trainer running examples/pytorch_script/train.py
-// (Debian's python3 with python3-torch) on the same shards. Epochs, checkpoints
+// shards), the LibTorch one on a TorchScript module that
+// examples/torchscript/export.py wrote, and the command trainer running
+// examples/pytorch_script/train.py (Debian's python3 with python3-torch) on
+// the same shards. Epochs, checkpoints
 // and resume, cancellation, evaluation, and failure kinds.
 #include <gtest/gtest.h>
 
@@ -43,8 +45,20 @@ class TrainerSuiteTest : public ::testing::TestWithParam<TrainerKind> {
   StudySpec Study(bool diverging = false) const {
     const std::string shards =
         dir_.path() + (diverging ? "/poisoned" : "/shards");
+    const char* source = std::getenv("HPO_SOURCE_DIR");
+    if (std::string(GetParam().name) == "torchscript") {
+      EXPECT_NE(source, nullptr) << "HPO_SOURCE_DIR is not set (run ctest)";
+      const std::string out = dir_.path() + "/nets";
+      const std::string export_command =
+          "/usr/bin/python3 " + std::string(source ? source : ".") +
+          "/examples/torchscript/export.py --shards " + dir_.path() +
+          "/shards --out " + out + " > " + dir_.path() + "/export.log 2>&1";
+      EXPECT_EQ(std::system(export_command.c_str()), 0) << export_command;
+      return toy::ToyStudy(shards, {{"model", "torchscript"},
+                                    {"module", out + "/small_cnn.pt"},
+                                    {"batch_size", 16}});
+    }
     if (std::string(GetParam().name) == "command") {
-      const char* source = std::getenv("HPO_SOURCE_DIR");
       EXPECT_NE(source, nullptr) << "HPO_SOURCE_DIR is not set (run ctest)";
       return toy::ToyStudy(shards, {{"command",
                                      {"/usr/bin/python3",
@@ -163,12 +177,13 @@ TEST_P(TrainerSuiteTest, ADivergingTrialFailsAsDiverged) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryTrainer, TrainerSuiteTest,
-                         ::testing::Values(TrainerKind{"synthetic", false,
-                                                       false},
-                                           TrainerKind{"libtorch", true, true},
-                                           TrainerKind{"command", false, true}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    EveryTrainer, TrainerSuiteTest,
+    ::testing::Values(TrainerKind{"synthetic", false, false},
+                      TrainerKind{"libtorch", true, true},
+                      TrainerKind{"torchscript", true, true},
+                      TrainerKind{"command", false, true}),
+    [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace hpo
