@@ -15,6 +15,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -187,6 +188,32 @@ int Run(const hpo::StudySpec& spec, const nlohmann::json& spec_json,
     log("trainer.command: workers started with --allow-commands run `" +
         hpo::TrainerSummary(spec_text) +
         "` for each job, {name} standing for the trial's parameter");
+  }
+  if (spec.trainer.value("model", "") == "torchscript") {
+    // Where the coordinator can check a module (an absolute path), it
+    // does; relative ones exist only under each worker's --data.
+    std::vector<std::string> modules;
+    if (spec.trainer.value("module", nlohmann::json()).is_string()) {
+      modules.push_back(spec.trainer["module"].get<std::string>());
+    }
+    if (const hpo::ParamSpec* p = spec.search_space.Find("module")) {
+      for (const nlohmann::json& v : p->values) {
+        if (v.is_string() &&
+            std::find(modules.begin(), modules.end(), v) == modules.end()) {
+          modules.push_back(v.get<std::string>());
+        }
+      }
+    }
+    for (const std::string& m : modules) {
+      if (m.empty() || m[0] != '/') {
+        log("trainer.module " + m +
+            ": workers load it relative to their --data");
+      } else if (!std::filesystem::is_regular_file(m)) {
+        log("warning: trainer.module " + m +
+            " does not exist on this machine; trials fail as config on "
+            "workers that do not have it either");
+      }
+    }
   }
   if (authenticator) {
     log("CurveZMQ on: server public key " + net.curve->public_key + ", " +
