@@ -77,8 +77,16 @@ std::string ResolveProgram(const std::string& program,
                  "); install it there or give its full path");
 }
 
-void CloseAllBut(std::vector<int> keep, int max_fd) {
-  std::sort(keep.begin(), keep.end());
+// Closes every descriptor from 3 up but the four in `keep`. Runs between
+// fork and exec: no allocation, only system calls.
+void CloseAllBut(int (&keep)[4], int max_fd) {
+  for (int i = 1; i < 4; ++i) {  // Insertion sort.
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
+      const int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  }
   int from = 3;
   for (int fd : keep) {
     if (fd < from) continue;
@@ -169,7 +177,8 @@ ChildProcess::ChildProcess(const Options& options) {
     close(out[0]);
     close(err[0]);
     close(status[0]);
-    CloseAllBut({out[1], err[1], status[1], devnull}, max_fd);
+    int keep[4] = {out[1], err[1], status[1], devnull};
+    CloseAllBut(keep, max_fd);
     const pid_t guardian = getpid();
     const pid_t child = fork();
     if (child == 0) {
