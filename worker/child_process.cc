@@ -177,6 +177,11 @@ ChildProcess::ChildProcess(const Options& options) {
     close(out[0]);
     close(err[0]);
     close(status[0]);
+    // It waits for its child's SIGCHLD whatever the worker did with it.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, nullptr);
     int keep[4] = {out[1], err[1], status[1], devnull};
     CloseAllBut(keep, max_fd);
     const pid_t guardian = getpid();
@@ -276,8 +281,9 @@ ChildProcess::~ChildProcess() {
   if (!exited_) {
     Kill(SIGKILL);
     const double end = Now() + 5;
-    while (!exited_ && Now() < end) {
-      if (Next(end - Now()).kind == Event::Kind::kTimeout) break;
+    while (!exited_) {
+      const double left = end - Now();
+      if (left <= 0 || Next(left).kind == Event::Kind::kTimeout) break;
     }
   }
   for (int& fd : fds_) {

@@ -108,7 +108,11 @@ class CommandTrainer : public Trainer {
   }
 
   ~CommandTrainer() override {
-    if (child_) Stop();
+    try {
+      if (child_) Stop();
+    } catch (const std::exception&) {
+      // ~ChildProcess still kills and reaps the program.
+    }
   }
 
   void ExtendTo(int to_epoch) override { to_ = std::max(to_, to_epoch); }
@@ -127,13 +131,14 @@ class CommandTrainer : public Trainer {
           OnStderr(e.line);
           break;
         case ChildProcess::Event::Kind::kTimeout:
-          TimedOut(epoch);
+          TimedOut(epoch, "no hpo-metrics line for epoch");
           break;
         case ChildProcess::Event::Kind::kExited:
           if (child_->exit_code() == 0 && epoch == run_to_ + 1 &&
               run_to_ < to_) {
             // The run ended where it was asked to; the job goes on.
             child_.reset();
+            PruneSuperseded();
             Start(epoch - 1);
             break;
           }
@@ -177,8 +182,16 @@ class CommandTrainer : public Trainer {
   std::string SaveCheckpoint(int epoch) override {
     if (!child_) return checkpoint_epoch_ == epoch ? checkpoint_ : "";
     // After its last epoch the program says where it saved, then ends.
+    // Once it has said so, it gets stop_grace_s to end by itself (threads
+    // or uploads may linger) before it is stopped.
+    const double grace = task_.spec->execution.stop_grace_s;
+    double saved_at = -1;
     for (bool done = false; !done;) {
-      ChildProcess::Event e = child_->Next(TimeLeft(), cancel_);
+      const bool saved = checkpoint_epoch_ == epoch;
+      if (saved && saved_at < 0) saved_at = Now();
+      const double left =
+          saved ? std::max(0.0, saved_at + grace - Now()) : TimeLeft();
+      ChildProcess::Event e = child_->Next(left, cancel_);
       switch (e.kind) {
         case ChildProcess::Event::Kind::kCancel:
           return "";
@@ -186,7 +199,14 @@ class CommandTrainer : public Trainer {
           OnStderr(e.line);
           break;
         case ChildProcess::Event::Kind::kTimeout:
-          TimedOut(epoch + 1);
+          if (saved) {
+            Log("did not end within execution.stop_grace_s of its "
+                "checkpoint line; stopping it");
+            Stop();
+            done = true;
+            break;
+          }
+          TimedOut(epoch, "no hpo-checkpoint line after epoch");
           break;
         case ChildProcess::Event::Kind::kExited:
           if (child_->exit_code() != 0) {
@@ -208,6 +228,7 @@ class CommandTrainer : public Trainer {
       }
     }
     child_.reset();
+    PruneSuperseded();
     if (checkpoint_epoch_ != epoch) {
       Log("reported no checkpoint after epoch " + std::to_string(epoch) +
           " (hpo-checkpoint): a promotion will start it from HPO_FROM_EPOCH "
@@ -241,7 +262,7 @@ class CommandTrainer : public Trainer {
         {"HPO_FROM_EPOCH", std::to_string(from_epoch)},
         {"HPO_TO_EPOCH", std::to_string(to_)},
         {"HPO_CHECKPOINT",
-         checkpoint_.empty() ? "" : (root_ / checkpoint_).string()},
+         ResumeFrom(from_epoch).empty() ? "" : (root_ / checkpoint_).string()},
         {"HPO_CHECKPOINT_DIR", trial_dir_.string()},
         {"HPO_DATA", fs::absolute(task_.data_dir.empty() ? "." : task_.data_dir)
                          .lexically_normal()
@@ -281,8 +302,26 @@ class CommandTrainer : public Trainer {
     return out;
   }
 
+  // The checkpoint a run from `from_epoch` resumes: the newest, if it holds
+  // that epoch (else none: the program starts over at HPO_FROM_EPOCH).
+  std::string ResumeFrom(int from_epoch) const {
+    return checkpoint_epoch_ == from_epoch ? checkpoint_ : "";
+  }
+
+  // Deletes the trial's checkpoints that a newer one replaced, once the
+  // program that wrote the newer one has ended well (only the newest is
+  // kept, as hpo's own trainer does).
+  void PruneSuperseded() {
+    for (const std::string& old : superseded_) {
+      if (old == checkpoint_ || RelativePathProblem(root_, old)) continue;
+      std::error_code ec;
+      fs::remove(root_ / old, ec);
+    }
+    superseded_.clear();
+  }
+
   void Start(int from_epoch) {
-    if (!checkpoint_.empty()) {
+    if (!ResumeFrom(from_epoch).empty()) {
       if (auto problem = RelativePathProblem(root_, checkpoint_)) {
         Fail(FailureKind::kConfig, "checkpoint path " + checkpoint_ + " " +
                                        *problem +
@@ -364,27 +403,23 @@ class CommandTrainer : public Trainer {
       Fail(FailureKind::kConfig, "reported the checkpoint " + path.string() +
                                      ", which is not a file");
     }
-    const std::string previous = checkpoint_;
+    if (!checkpoint_.empty() && checkpoint_ != rel.string()) {
+      superseded_.push_back(checkpoint_);
+    }
     checkpoint_ = rel.string();
     checkpoint_epoch_ = line.epoch;
-    // Only the newest checkpoint of a trial is kept.
-    if (!previous.empty() && previous != checkpoint_ &&
-        !RelativePathProblem(root_, previous)) {
-      std::error_code ec;
-      fs::remove(root_ / previous, ec);
-    }
   }
 
   [[noreturn]] void Fail(FailureKind kind, const std::string& what) {
     throw TrialFailure(kind, "`" + JoinArgv(argv_) + "` " + what);
   }
 
-  [[noreturn]] void TimedOut(int epoch) {
+  [[noreturn]] void TimedOut(int epoch, const std::string& what) {
     const double limit = task_.spec->execution.epoch_timeout_s;
     child_->Terminate(0.0);
     Fail(FailureKind::kError,
-         "printed no hpo-metrics line for epoch " + std::to_string(epoch) +
-             " in " + std::to_string(static_cast<int>(limit)) +
+         "printed " + what + " " + std::to_string(epoch) + " in " +
+             std::to_string(static_cast<int>(limit)) +
              " s (execution.epoch_timeout_s) and was killed");
   }
 
@@ -417,6 +452,7 @@ class CommandTrainer : public Trainer {
   double last_progress_ = 0;
   const std::atomic<bool>* cancel_ = nullptr;
   std::deque<std::string> stderr_tail_;
+  std::vector<std::string> superseded_;  // Checkpoints to delete.
 };
 
 }  // namespace

@@ -34,7 +34,8 @@ namespace fs = std::filesystem;
 // from holds HPO_FROM_EPOCH, and appends its pid (and its children's) to
 // $PID_DIR/pids. MODE: ok; crash (a traceback on stderr, exit 1); config
 // (exit 78); hang (its first attempt sleeps in epoch 1); ignore_term (it
-// ignores SIGTERM, so only SIGKILL stops it).
+// ignores SIGTERM, so only SIGKILL stops it); linger (it does not end after
+// its checkpoint line).
 constexpr char kScript[] = R"(#!/bin/sh
 mode=$1
 x=$2
@@ -69,6 +70,11 @@ while [ "$e" -lt "$HPO_TO_EPOCH" ]; do
 done
 echo "$e" > "$HPO_CHECKPOINT_DIR/state-$e.txt"
 echo "hpo-checkpoint {\"epoch\": $e, \"path\": \"state-$e.txt\"}"
+if [ "$mode" = linger ]; then
+  sleep 1000 &
+  echo $! >> "$PID_DIR/pids"
+  wait
+fi
 )";
 
 // Whether `pid` is a live process (a zombie is not).
@@ -196,6 +202,17 @@ TEST_F(CommandTrainerTest, AShellScriptRunsHyperbandAndResumesPromotedTrials) {
       EXPECT_TRUE(start == 0 || start == 1 || start == 3) << start;
     }
     promoted += starts.size() > 1;
+    // Only the newest checkpoint is kept: the one the coordinator holds.
+    if (t.state == TrialState::kComplete) {
+      const fs::path trial_dir =
+          fs::path(dir_ + "/ck/" + t.checkpoint).parent_path();
+      int files = 0;
+      for (const auto& entry : fs::directory_iterator(trial_dir)) {
+        files += entry.is_regular_file();
+      }
+      EXPECT_EQ(files, 1) << trial_dir;
+      EXPECT_TRUE(fs::exists(dir_ + "/ck/" + t.checkpoint)) << t.checkpoint;
+    }
   }
   // Bracket s=2 promotes 3 trials (one of them twice), s=1 one.
   EXPECT_EQ(promoted, 4);
@@ -262,6 +279,27 @@ TEST_F(CommandTrainerTest, AHangingProgramIsKilledAndItsAttemptRetried) {
             std::string::npos)
       << attempts[0].reason;
   // The hanging program and its `sleep 1000` are gone.
+  for (pid_t pid : RecordedPids()) EXPECT_FALSE(Alive(pid)) << pid;
+}
+
+TEST_F(CommandTrainerTest, AProgramLingeringAfterItsCheckpointIsStopped) {
+  json study = ShellStudy("shell_linger", {"{mode}", "{x}"});
+  study["search_space"]["mode"] = {{"type", "choice"},
+                                   {"values", {"ok", "linger"}}};
+  study["algorithm"] = {{"type", "random"}, {"max_epochs", 2}};
+  study["budget"] = {{"max_trials", 1}};
+  study["enqueue"] = {{{"mode", "linger"}}};
+  const std::string db = Run(study, 1);
+  auto store = Store::Open(db, true);
+  const TrialRow t = store->Trials(store->Studies().at(0).id).at(0);
+  // Its work was done: the trial completes on its first attempt, with the
+  // checkpoint it reported.
+  EXPECT_EQ(t.state, TrialState::kComplete) << t.error;
+  EXPECT_EQ(t.attempts, 1);
+  EXPECT_EQ(t.checkpoint, "shell_linger/trial-00000/state-2.txt");
+  EXPECT_NE(ReadFile(dir_ + "/w1.log")
+                .find("did not end within execution.stop_grace_s"),
+            std::string::npos);
   for (pid_t pid : RecordedPids()) EXPECT_FALSE(Alive(pid)) << pid;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -35,13 +36,21 @@ class TorchScriptModel : public Model {
       : module_(std::move(module)), path_(path) {
     // The same tensors as the module's: what the optimizer steps, to()
     // moves (set_data) and load() fills (set_) is what forward() uses.
+    // A tensor shared by two submodules (tied weights) is registered once,
+    // or the optimizer would step it twice.
+    std::set<const void*> seen;
     size_t i = 0;
     for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
+      if (!seen.insert(p.value.unsafeGetTensorImpl()).second) continue;
       register_parameter(Slot(i++, p.name), p.value, p.value.requires_grad());
     }
     i = 0;
     for (const auto& b : module_.named_buffers(/*recurse=*/true)) {
-      if (b.value.defined()) register_buffer(Slot(i++, b.name), b.value);
+      if (!b.value.defined() ||
+          !seen.insert(b.value.unsafeGetTensorImpl()).second) {
+        continue;
+      }
+      register_buffer(Slot(i++, b.name), b.value);
     }
   }
 
