@@ -136,6 +136,12 @@ std::vector<std::string> SubstituteParams(const std::vector<std::string>& argv,
   return out;
 }
 
+std::string JoinArgv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
 std::vector<std::string> ReferencedParams(
     const std::vector<std::string>& argv) {
   std::vector<std::string> names;

@@ -61,6 +61,9 @@ ProtocolLine ParseLine(const std::string& line);
 std::vector<std::string> SubstituteParams(const std::vector<std::string>& argv,
                                           const nlohmann::json& params);
 
+// `argv` as one line for logs and listings: the arguments joined by spaces.
+std::string JoinArgv(const std::vector<std::string>& argv);
+
 // The names `{name}` refers to in `argv` (for checking a study file before
 // any worker runs it). Throws as SubstituteParams does for a brace left
 // open.

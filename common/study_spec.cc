@@ -1011,12 +1011,11 @@ std::string TrainerSummary(const std::string& study_text) {
   if (!trainer.is_object()) return "?";
   const json command = trainer.value("command", json());
   if (command.is_array()) {
-    std::string out;
+    std::vector<std::string> argv;
     for (const json& a : command) {
-      out += (out.empty() ? "" : " ") +
-             (a.is_string() ? a.get<std::string>() : a.dump());
+      argv.push_back(a.is_string() ? a.get<std::string>() : a.dump());
     }
-    return out;
+    return command::JoinArgv(argv);
   }
   const json model = trainer.value("model", json());
   return model.is_string() ? model.get<std::string>() : "?";

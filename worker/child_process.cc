@@ -12,10 +12,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace hpo {
@@ -26,12 +26,6 @@ constexpr size_t kMaxLine = 1 << 20;  // Longer lines are cut here.
 // After the program has ended, how long to wait for the end of its output
 // (a descendant outside its group may hold the pipes open).
 constexpr double kDrainSeconds = 2.0;
-
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool IsExecutableFile(const std::string& path) {
   struct stat st;
@@ -280,9 +274,9 @@ ChildProcess::ChildProcess(const Options& options) {
 ChildProcess::~ChildProcess() {
   if (!exited_) {
     Kill(SIGKILL);
-    const double end = Now() + 5;
+    const double end = MonotonicSeconds() + 5;
     while (!exited_) {
-      const double left = end - Now();
+      const double left = end - MonotonicSeconds();
       if (left <= 0 || Next(left).kind == Event::Kind::kTimeout) break;
     }
   }
@@ -319,7 +313,7 @@ void ChildProcess::ReadStatus() {
   close(fds_[2]);
   fds_[2] = -1;
   status_done_ = true;
-  status_at_ = Now();
+  status_at_ = MonotonicSeconds();
   if (status_bytes_.size() >= sizeof(int32_t)) {
     int32_t wstatus;
     memcpy(&wstatus, status_bytes_.data(), sizeof wstatus);
@@ -364,7 +358,7 @@ bool ChildProcess::ReadStream(int index) {
 
 ChildProcess::Event ChildProcess::Next(double timeout_s,
                                        const std::atomic<bool>* cancel) {
-  const double deadline = timeout_s < 0 ? -1 : Now() + timeout_s;
+  const double deadline = timeout_s < 0 ? -1 : MonotonicSeconds() + timeout_s;
   for (;;) {
     if (!ready_.empty()) {
       Event e = std::move(ready_.front());
@@ -372,7 +366,7 @@ ChildProcess::Event ChildProcess::Next(double timeout_s,
       return e;
     }
     if (exited_) return {Event::Kind::kExited, ""};
-    if (status_done_ && Now() - status_at_ > kDrainSeconds) {
+    if (status_done_ && MonotonicSeconds() - status_at_ > kDrainSeconds) {
       for (int i = 0; i < 2; ++i) {
         if (fds_[i] >= 0) close(fds_[i]);
         fds_[i] = -1;
@@ -383,7 +377,7 @@ ChildProcess::Event ChildProcess::Next(double timeout_s,
       continue;
     }
     if (cancel != nullptr && *cancel) return {Event::Kind::kCancel, ""};
-    const double now = Now();
+    const double now = MonotonicSeconds();
     if (deadline >= 0 && now >= deadline) return {Event::Kind::kTimeout, ""};
     double wait = deadline < 0 ? 1.0 : deadline - now;
     if (cancel != nullptr) wait = std::min(wait, 0.05);
@@ -413,9 +407,9 @@ ChildProcess::Event ChildProcess::Next(double timeout_s,
 void ChildProcess::Terminate(
     double grace_s, const std::function<void(const std::string&)>& on_line) {
   auto drain = [&](double seconds) {
-    const double end = Now() + seconds;
+    const double end = MonotonicSeconds() + seconds;
     while (!exited_) {
-      const double left = end - Now();
+      const double left = end - MonotonicSeconds();
       if (left <= 0) return;
       Event e = Next(left);
       if (e.kind == Event::Kind::kTimeout) return;

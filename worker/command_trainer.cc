@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <memory>
 
+#include "common/clock.h"
 #include "common/command_protocol.h"
 #include "common/error.h"
 #include "common/paths.h"
@@ -32,12 +32,6 @@ namespace {
 
 constexpr size_t kStderrLines = 8;
 constexpr size_t kStderrLineChars = 300;
-
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // CUDA_VISIBLE_DEVICES for a worker on `device`: none for the CPU; for
 // cuda:N, the N-th device this worker sees (an entry of its own
@@ -63,12 +57,6 @@ std::string VisibleDevices(const std::string& device) {
     }
   }
   return std::to_string(index);
-}
-
-std::string JoinArgv(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
 }
 
 class CommandTrainer : public Trainer {
@@ -155,7 +143,7 @@ class CommandTrainer : public Trainer {
                        std::to_string(run_from_) +
                        " HPO_TO_EPOCH=" + std::to_string(run_to_) + ")");
             }
-            const double now = Now();
+            const double now = MonotonicSeconds();
             json metrics = std::move(line.metrics);
             // As hpo's own trainer: a non-finite loss has diverged.
             for (const char* loss : {"train_loss", "val_loss"}) {
@@ -188,9 +176,10 @@ class CommandTrainer : public Trainer {
     double saved_at = -1;
     for (bool done = false; !done;) {
       const bool saved = checkpoint_epoch_ == epoch;
-      if (saved && saved_at < 0) saved_at = Now();
+      if (saved && saved_at < 0) saved_at = MonotonicSeconds();
       const double left =
-          saved ? std::max(0.0, saved_at + grace - Now()) : TimeLeft();
+          saved ? std::max(0.0, saved_at + grace - MonotonicSeconds())
+                : TimeLeft();
       ChildProcess::Event e = child_->Next(left, cancel_);
       switch (e.kind) {
         case ChildProcess::Event::Kind::kCancel:
@@ -249,7 +238,7 @@ class CommandTrainer : public Trainer {
   double TimeLeft() const {
     const double limit = task_.spec->execution.epoch_timeout_s;
     if (limit <= 0) return -1;
-    return std::max(0.0, last_progress_ + limit - Now());
+    return std::max(0.0, last_progress_ + limit - MonotonicSeconds());
   }
 
   std::vector<std::string> Environment(int from_epoch) const {
@@ -348,8 +337,8 @@ class CommandTrainer : public Trainer {
                                             : FailureKind::kError,
            e.what());
     }
-    last_progress_ = Now();
-    Log("started `" + JoinArgv(argv_) + "` (pid " +
+    last_progress_ = MonotonicSeconds();
+    Log("started `" + command::JoinArgv(argv_) + "` (pid " +
         std::to_string(child_->pid()) + ", epochs " +
         std::to_string(from_epoch + 1) + " to " + std::to_string(to_) +
         (checkpoint_.empty() ? "" : ", from " + checkpoint_) + ")");
@@ -360,11 +349,12 @@ class CommandTrainer : public Trainer {
       child_.reset();
       return;
     }
-    const double start = Now();
+    const double start = MonotonicSeconds();
     const double grace = task_.spec->execution.stop_grace_s;
     child_->Terminate(grace, [this](const std::string& line) { Log(line); });
     Log("stopped the program (" + child_->Describe() + ", " +
-        std::to_string(static_cast<int>((Now() - start) * 1000)) + " ms)");
+        std::to_string(static_cast<int>((MonotonicSeconds() - start) * 1000)) +
+        " ms)");
     child_.reset();
   }
 
@@ -411,7 +401,7 @@ class CommandTrainer : public Trainer {
   }
 
   [[noreturn]] void Fail(FailureKind kind, const std::string& what) {
-    throw TrialFailure(kind, "`" + JoinArgv(argv_) + "` " + what);
+    throw TrialFailure(kind, "`" + command::JoinArgv(argv_) + "` " + what);
   }
 
   [[noreturn]] void TimedOut(int epoch, const std::string& what) {

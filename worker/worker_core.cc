@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/command_protocol.h"
 #include "common/error.h"
 #include "common/paths.h"
 #include "common/trial_params.h"
@@ -271,10 +272,8 @@ std::optional<int> WorkerCore::OnWelcome(const json& b) {
   }
   if (!spec_->command.empty() && !options_.allow_commands) {
     // A study file could otherwise run any program on every worker.
-    std::string argv;
-    for (const std::string& a : spec_->command)
-      argv += (argv.empty() ? "" : " ") + a;
-    log_("refused study \"" + spec_->name + "\": it runs the command `" + argv +
+    log_("refused study \"" + spec_->name + "\": it runs the command `" +
+         command::JoinArgv(spec_->command) +
          "` on its workers; start hpo-worker with --allow-commands to let "
          "it");
     Send(ByeMessage("it refuses to run commands (no --allow-commands)"));
