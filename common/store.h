@@ -33,7 +33,7 @@ namespace hpo {
 
 // The schema version this build writes. Older files are migrated on open;
 // newer ones are refused.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct StudyRow {
   int64_t id = 0;
@@ -113,6 +113,28 @@ struct EvaluationRow {
   double recorded_at = 0;
 };
 
+// One PBT exploit (README "Population-based training"): after `epoch`
+// epochs, `trial` took `parent`'s checkpoint from after `parent_epoch`
+// epochs and continues with `new_params` instead of `old_params`
+// (version 3).
+struct ExploitRow {
+  int64_t trial = 0;
+  int epoch = 0;
+  int64_t parent = 0;
+  int parent_epoch = 0;
+  nlohmann::json old_params = nlohmann::json::object();
+  nlohmann::json new_params = nlohmann::json::object();
+  double recorded_at = 0;
+};
+
+// A PBT member's checkpoint at an interval boundary, kept while another
+// member may copy it (version 3).
+struct CheckpointRow {
+  int64_t trial = 0;
+  int epoch = 0;  // Epochs it holds.
+  std::string path;
+};
+
 // How a writer's Commit() survives a power cut (SQLite's synchronous mode;
 // the file is in WAL mode either way, and a crash of the process alone loses
 // nothing committed with either).
@@ -157,7 +179,10 @@ class Store {
                   const std::string& reason, double now);
   // Inserts or replaces the metrics of (trial, epoch).
   void PutMetrics(int64_t study, const MetricRow& row);
-  // Deletes metrics of `trial` after `epoch` (a job restarts from there).
+  // Deletes metrics of `trial` after `epoch`, and its exploits after
+  // `epoch` (a job restarts from there: what came later is redone). An
+  // exploit at `epoch` itself stays: the restarted job runs with its
+  // parameters.
   void DeleteMetricsAfter(int64_t study, int64_t trial, int epoch);
   // Appends scheduler event number `seq` (0, 1, 2...).
   void AddEvent(int64_t study, int64_t seq, const std::string& event_json);
@@ -167,6 +192,16 @@ class Store {
   void UpdateWorker(int64_t worker_id, const std::string& state, double now);
   // Inserts or replaces the evaluation of (trial, split).
   void PutEvaluation(int64_t study, const EvaluationRow& row);
+  // Inserts or replaces the exploit of (trial, epoch); the lineage view's
+  // `changed` column is computed here (ChangedParams).
+  void AddExploit(int64_t study, const ExploitRow& row);
+  // A PBT member's checkpoint at an interval boundary, kept while another
+  // member may copy it (the coordinator deletes the row when it forgets the
+  // file). Inserts or replaces the row of (trial, epoch).
+  void PutCheckpoint(int64_t study, int64_t trial, int epoch,
+                     const std::string& path);
+  // Deletes the row of (trial, epoch), if any.
+  void DeleteCheckpoint(int64_t study, int64_t trial, int epoch);
 
   // Ends the open transaction, if any. Throws hpo::Error if the disk refuses
   // (then nothing of the batch is written).
@@ -192,6 +227,10 @@ class Store {
   std::vector<std::string> Events(int64_t study);
   // Evaluations of the study's trials (none in a version 1 file).
   std::vector<EvaluationRow> Evaluations(int64_t study);
+  // PBT exploits by trial, then epoch (none in a file before version 3).
+  std::vector<ExploitRow> Exploits(int64_t study);
+  // Checkpoints kept for PBT by trial, then epoch (none before version 3).
+  std::vector<CheckpointRow> Checkpoints(int64_t study);
 
   // The prepared statement wrapper: defined in common/store_internal.h, for
   // the store's own files only.
@@ -221,6 +260,13 @@ class Store {
   std::condition_variable checkpointer_wake_;
   bool stop_checkpointer_ = false;
 };
+
+// The parameters whose value differs between `old_params` and
+// `new_params`, as {"lr": [old, new]}, in name order; a name only one side
+// has pairs its value with null. Numbers compare by value (1 equals 1.0).
+// What the lineage view's `changed` column holds.
+nlohmann::json ChangedParams(const nlohmann::json& old_params,
+                             const nlohmann::json& new_params);
 
 // A stable fingerprint of a study file's contents (hex).
 std::string HashText(const std::string& text);

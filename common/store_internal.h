@@ -21,9 +21,10 @@
 namespace hpo {
 namespace store_internal {
 
-// The schema of versions 1 and 2 (store_schema.cc).
+// The schema of versions 1, 2 and 3 (store_schema.cc).
 extern const char* const kSchemaV1;
 extern const char* const kSchemaV2;
+extern const char* const kSchemaV3;
 
 // Statement ids for Prepared().
 enum StatementId {
@@ -38,10 +39,14 @@ enum StatementId {
   kEndAttempt,
   kPutMetrics,
   kDeleteMetrics,
+  kDeleteExploits,
   kAddEvent,
   kAddWorker,
   kUpdateWorker,
   kPutEvaluation,
+  kPutExploit,
+  kPutCheckpoint,
+  kDeleteCheckpoint,
   kStatementCount,
 };
 

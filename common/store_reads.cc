@@ -130,6 +130,36 @@ const std::vector<Column<EvaluationRow>>& EvaluationColumns() {
   return columns;
 }
 
+// A JSON object column; what is not an object (damaged text) reads as {}.
+json ObjectAt(Store::Statement& st, int col) {
+  json value = st.Json(col);
+  return value.is_object() ? value : json::object();
+}
+
+const std::vector<Column<ExploitRow>>& ExploitColumns() {
+  static const std::vector<Column<ExploitRow>> columns = {
+      {"trial", &ExploitRow::trial},
+      {"epoch", &ExploitRow::epoch},
+      {"parent", &ExploitRow::parent},
+      {"parent_epoch", &ExploitRow::parent_epoch},
+      {"old_params", [](Store::Statement& st, int col,
+                        ExploitRow& x) { x.old_params = ObjectAt(st, col); }},
+      {"new_params", [](Store::Statement& st, int col,
+                        ExploitRow& x) { x.new_params = ObjectAt(st, col); }},
+      {"recorded_at", &ExploitRow::recorded_at},
+  };
+  return columns;
+}
+
+const std::vector<Column<CheckpointRow>>& CheckpointColumns() {
+  static const std::vector<Column<CheckpointRow>> columns = {
+      {"trial", &CheckpointRow::trial},
+      {"epoch", &CheckpointRow::epoch},
+      {"path", &CheckpointRow::path},
+  };
+  return columns;
+}
+
 }  // namespace
 
 std::vector<StudyRow> Store::Studies() {
@@ -208,6 +238,20 @@ std::vector<EvaluationRow> Store::Evaluations(int64_t study) {
   if (schema_version() < 2) return {};
   return Select(this, EvaluationColumns(),
                 "FROM evaluations WHERE study_id = ? ORDER BY trial, split",
+                study);
+}
+
+std::vector<ExploitRow> Store::Exploits(int64_t study) {
+  if (schema_version() < 3) return {};
+  return Select(this, ExploitColumns(),
+                "FROM exploits WHERE study_id = ? ORDER BY trial, epoch",
+                study);
+}
+
+std::vector<CheckpointRow> Store::Checkpoints(int64_t study) {
+  if (schema_version() < 3) return {};
+  return Select(this, CheckpointColumns(),
+                "FROM checkpoints WHERE study_id = ? ORDER BY trial, epoch",
                 study);
 }
 

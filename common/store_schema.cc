@@ -161,6 +161,35 @@ CREATE VIEW test_results AS
   LEFT JOIN trials t ON t.study_id = e.study_id AND t.number = e.trial;
 )sql";
 
+// Version 3: population-based training. `exploits` holds each exploit (a
+// member taking another's checkpoint and new parameters); `changed` is
+// computed by the store when it writes the row (ChangedParams, store.h), so
+// the lineage view needs no JSON functions. `checkpoints` lists the
+// members' checkpoints that others may still copy.
+const char* const kSchemaV3 = R"sql(
+CREATE TABLE exploits(
+  study_id INTEGER NOT NULL,
+  trial INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  parent INTEGER NOT NULL,
+  parent_epoch INTEGER NOT NULL,
+  old_params TEXT NOT NULL,
+  new_params TEXT NOT NULL,
+  changed TEXT NOT NULL,
+  recorded_at REAL NOT NULL,
+  PRIMARY KEY (study_id, trial, epoch)) WITHOUT ROWID;
+CREATE TABLE checkpoints(
+  study_id INTEGER NOT NULL,
+  trial INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  PRIMARY KEY (study_id, trial, epoch)) WITHOUT ROWID;
+CREATE VIEW lineage AS
+  SELECT s.name AS study, x.trial, x.epoch, x.parent, x.parent_epoch,
+         x.old_params, x.new_params, x.changed, x.recorded_at
+  FROM exploits x JOIN studies s ON s.id = x.study_id;
+)sql";
+
 }  // namespace store_internal
 
 int Store::schema_version() const {
@@ -202,8 +231,8 @@ void Store::Migrate(bool read_only) {
     }
   }
   if (read_only && version >= 1) {
-    // Version 2 only added the evaluations table; reads of a version 1 file
-    // see none.
+    // Versions 2 and 3 only added tables (evaluations; exploits and
+    // checkpoints); reads of an older file see no rows of them.
     return;
   }
   if (read_only) {
@@ -217,6 +246,7 @@ void Store::Migrate(bool read_only) {
   try {
     if (version < 1) Exec(kSchemaV1);
     if (version < 2) Exec(kSchemaV2);
+    if (version < 3) Exec(kSchemaV3);
     Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     Exec("COMMIT");
   } catch (...) {

@@ -184,6 +184,13 @@ void Store::DeleteMetricsAfter(int64_t study, int64_t trial, int epoch) {
       .Bind(trial)
       .Bind(epoch)
       .Run();
+  Prepared(
+      kDeleteExploits,
+      "DELETE FROM exploits WHERE study_id = ? AND trial = ? AND epoch > ?")
+      .Bind(study)
+      .Bind(trial)
+      .Bind(epoch)
+      .Run();
 }
 
 void Store::AddEvent(int64_t study, int64_t seq,
@@ -226,6 +233,70 @@ void Store::UpdateWorker(int64_t worker_id, const std::string& state,
       .Bind(state)
       .Bind(now)
       .Bind(worker_id)
+      .Run();
+}
+
+json ChangedParams(const json& old_params, const json& new_params) {
+  static const json kNone = json::object();
+  const json& before = old_params.is_object() ? old_params : kNone;
+  const json& after = new_params.is_object() ? new_params : kNone;
+  json changed = json::object();
+  for (const auto& [name, value] : before.items()) {
+    auto it = after.find(name);
+    if (it == after.end()) {
+      changed[name] = json::array({value, nullptr});
+    } else if (*it != value) {
+      changed[name] = json::array({value, *it});
+    }
+  }
+  for (const auto& [name, value] : after.items()) {
+    if (!before.contains(name)) changed[name] = json::array({nullptr, value});
+  }
+  return changed;
+}
+
+void Store::AddExploit(int64_t study, const ExploitRow& row) {
+  Begin();
+  ++pending_;
+  Prepared(kPutExploit,
+           "INSERT OR REPLACE INTO exploits(study_id, trial, epoch, parent, "
+           "parent_epoch, old_params, new_params, changed, recorded_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .Bind(study)
+      .Bind(row.trial)
+      .Bind(row.epoch)
+      .Bind(row.parent)
+      .Bind(row.parent_epoch)
+      .Bind(row.old_params.dump())
+      .Bind(row.new_params.dump())
+      .Bind(ChangedParams(row.old_params, row.new_params).dump())
+      .Bind(row.recorded_at)
+      .Run();
+}
+
+void Store::PutCheckpoint(int64_t study, int64_t trial, int epoch,
+                          const std::string& path) {
+  Begin();
+  ++pending_;
+  Prepared(kPutCheckpoint,
+           "INSERT OR REPLACE INTO checkpoints(study_id, trial, epoch, path) "
+           "VALUES (?, ?, ?, ?)")
+      .Bind(study)
+      .Bind(trial)
+      .Bind(epoch)
+      .Bind(path)
+      .Run();
+}
+
+void Store::DeleteCheckpoint(int64_t study, int64_t trial, int epoch) {
+  Begin();
+  ++pending_;
+  Prepared(kDeleteCheckpoint,
+           "DELETE FROM checkpoints WHERE study_id = ? AND trial = ? AND "
+           "epoch = ?")
+      .Bind(study)
+      .Bind(trial)
+      .Bind(epoch)
       .Run();
 }
 

@@ -372,6 +372,106 @@ TEST_P(StoreTest, PendingWritesCountAndReset) {
   EXPECT_EQ(store_->Events(s).size(), 1u);
 }
 
+ExploitRow MakeExploit(int64_t trial, int epoch, int64_t parent) {
+  ExploitRow x;
+  x.trial = trial;
+  x.epoch = epoch;
+  x.parent = parent;
+  x.parent_epoch = epoch;
+  x.old_params = {{"lr", 0.01}, {"dropout", 0.3}, {"opt", "adam"}};
+  x.new_params = {{"lr", 0.012}, {"dropout", 0.3}, {"opt", "sgd"}};
+  x.recorded_at = 3000 + epoch;
+  return x;
+}
+
+TEST_P(StoreTest, ExploitsRoundTripByTrialThenEpoch) {
+  int64_t s = store_->CreateStudy(MakeStudy("s"));
+  int64_t other = store_->CreateStudy(MakeStudy("other"));
+  store_->AddExploit(s, MakeExploit(3, 8, 1));
+  store_->AddExploit(s, MakeExploit(3, 4, 0));
+  store_->AddExploit(s, MakeExploit(2, 8, 0));
+  store_->AddExploit(other, MakeExploit(0, 4, 1));
+  EXPECT_EQ(store_->pending_writes(), 6);
+  std::vector<ExploitRow> rows = store_->Exploits(s);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].trial, 2);
+  EXPECT_EQ(rows[1].trial, 3);
+  EXPECT_EQ(rows[1].epoch, 4);
+  EXPECT_EQ(rows[2].epoch, 8);
+  const ExploitRow& x = rows[2];
+  EXPECT_EQ(x.parent, 1);
+  EXPECT_EQ(x.parent_epoch, 8);
+  EXPECT_EQ(x.old_params, MakeExploit(3, 8, 1).old_params);
+  EXPECT_EQ(x.new_params, MakeExploit(3, 8, 1).new_params);
+  EXPECT_EQ(x.recorded_at, 3008);
+  EXPECT_EQ(store_->Exploits(other).size(), 1u);
+}
+
+TEST_P(StoreTest, AnExploitReplacesTheOneOfItsTrialAndEpoch) {
+  int64_t s = store_->CreateStudy(MakeStudy("s"));
+  store_->AddExploit(s, MakeExploit(3, 4, 0));
+  ExploitRow again = MakeExploit(3, 4, 2);
+  again.parent_epoch = 2;
+  again.new_params["lr"] = 0.5;
+  store_->AddExploit(s, again);
+  std::vector<ExploitRow> rows = store_->Exploits(s);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].parent, 2);
+  EXPECT_EQ(rows[0].parent_epoch, 2);
+  EXPECT_EQ(rows[0].new_params["lr"], 0.5);
+}
+
+TEST_P(StoreTest, CheckpointsArePutReplacedAndDeleted) {
+  int64_t s = store_->CreateStudy(MakeStudy("s"));
+  int64_t other = store_->CreateStudy(MakeStudy("other"));
+  store_->PutCheckpoint(s, 1, 8, "s/trial-00001/epoch-0008.pt");
+  store_->PutCheckpoint(s, 0, 4, "s/trial-00000/epoch-0004.pt");
+  store_->PutCheckpoint(s, 1, 4, "old.pt");
+  store_->PutCheckpoint(s, 1, 4, "s/trial-00001/epoch-0004.pt");
+  store_->PutCheckpoint(other, 0, 4, "other.pt");
+  std::vector<CheckpointRow> rows = store_->Checkpoints(s);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].trial, 0);
+  EXPECT_EQ(rows[0].epoch, 4);
+  EXPECT_EQ(rows[0].path, "s/trial-00000/epoch-0004.pt");
+  EXPECT_EQ(rows[1].trial, 1);
+  EXPECT_EQ(rows[1].epoch, 4);
+  EXPECT_EQ(rows[1].path, "s/trial-00001/epoch-0004.pt");
+  EXPECT_EQ(rows[2].epoch, 8);
+
+  store_->DeleteCheckpoint(s, 1, 4);
+  store_->DeleteCheckpoint(s, 7, 4);  // No such row: nothing happens.
+  rows = store_->Checkpoints(s);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].epoch, 8);
+  EXPECT_EQ(store_->Checkpoints(other).size(), 1u) << "other study untouched";
+}
+
+TEST_P(StoreTest, DeleteMetricsAfterDropsLaterExploitsToo) {
+  int64_t s = store_->CreateStudy(MakeStudy("s"));
+  for (int e = 4; e <= 12; e += 4) store_->AddExploit(s, MakeExploit(3, e, 0));
+  store_->AddExploit(s, MakeExploit(2, 12, 0));
+  store_->DeleteMetricsAfter(s, 3, 4);
+  std::vector<ExploitRow> rows = store_->Exploits(s);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].trial, 2) << "other trials untouched";
+  EXPECT_EQ(rows[1].trial, 3);
+  EXPECT_EQ(rows[1].epoch, 4) << "the exploit the job restarts with stays";
+}
+
+TEST(ChangedParamsTest, OnlyTheValuesThatDiffer) {
+  EXPECT_EQ(ChangedParams({{"lr", 0.01}, {"dropout", 0.3}, {"layers", 2}},
+                          {{"lr", 0.012}, {"dropout", 0.3}, {"layers", 2.0}}),
+            (json{{"lr", {0.01, 0.012}}}));
+  EXPECT_EQ(
+      ChangedParams({{"a", 1}, {"opt", "adam"}}, {{"b", true}, {"opt", "sgd"}}),
+      (json{{"a", {1, nullptr}},
+            {"b", {nullptr, true}},
+            {"opt", {"adam", "sgd"}}}));
+  EXPECT_EQ(ChangedParams(json::object(), json::object()), json::object());
+  EXPECT_EQ(ChangedParams(nullptr, {{"lr", 1}}), (json{{"lr", {nullptr, 1}}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& info) {
                            return info.param ? "File" : "Memory";
@@ -650,9 +750,11 @@ TEST_F(StoreFileTest, MigratesAVersion1File) {
     int64_t s = store->CreateStudy(MakeStudy("old"));
     store->PutTrial(s, MakeTrial(0, TrialState::kComplete, 0.25));
   }
-  // What version 1 wrote: everything but the evaluations.
+  // What version 1 wrote: everything but the evaluations (and what later
+  // versions added).
   RawExec(path_,
           "DROP VIEW test_results; DROP TABLE evaluations; "
+          "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE checkpoints; "
           "PRAGMA user_version = 1;");
   {
     // Reads of a version 1 file work and see no evaluations.
@@ -660,14 +762,80 @@ TEST_F(StoreFileTest, MigratesAVersion1File) {
     EXPECT_EQ(reader->schema_version(), 1);
     EXPECT_EQ(reader->Trials(1).size(), 1u);
     EXPECT_TRUE(reader->Evaluations(1).empty());
+    EXPECT_TRUE(reader->Exploits(1).empty());
   }
   {
     auto store = Store::Open(path_);
     EXPECT_EQ(store->schema_version(), kSchemaVersion);
     EXPECT_EQ(store->Trials(1).size(), 1u);
     store->PutEvaluation(1, MakeEvaluation(0));
+    store->AddExploit(1, MakeExploit(0, 4, 1));
   }
   EXPECT_EQ(Store::Open(path_, true)->Evaluations(1).size(), 1u);
+  EXPECT_EQ(Store::Open(path_, true)->Exploits(1).size(), 1u);
+}
+
+// What version 2 wrote: everything but the exploits, the checkpoints and
+// the lineage view.
+TEST_F(StoreFileTest, MigratesAVersion2File) {
+  {
+    auto store = Store::Open(path_);
+    int64_t s = store->CreateStudy(MakeStudy("old"));
+    store->PutTrial(s, MakeTrial(0, TrialState::kComplete, 0.25));
+    store->PutEvaluation(s, MakeEvaluation(0));
+  }
+  RawExec(path_,
+          "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE checkpoints; "
+          "PRAGMA user_version = 2;");
+  {
+    // Reads of a version 2 file work and see no exploits or checkpoints.
+    auto reader = Store::Open(path_, true);
+    EXPECT_EQ(reader->schema_version(), 2);
+    EXPECT_EQ(reader->Trials(1).size(), 1u);
+    EXPECT_EQ(reader->Evaluations(1).size(), 1u);
+    EXPECT_TRUE(reader->Exploits(1).empty());
+    EXPECT_TRUE(reader->Checkpoints(1).empty());
+  }
+  EXPECT_EQ(Query(path_, "PRAGMA user_version"), (Rows{{"2"}}))
+      << "a read-only open does not migrate";
+  {
+    auto store = Store::Open(path_);
+    EXPECT_EQ(store->schema_version(), kSchemaVersion);
+    EXPECT_EQ(store->Trials(1).size(), 1u);
+    EXPECT_EQ(store->Evaluations(1).size(), 1u);
+    store->AddExploit(1, MakeExploit(0, 4, 1));
+    store->PutCheckpoint(1, 1, 4, "old/trial-00001/epoch-0004.pt");
+  }
+  EXPECT_EQ(Query(path_, "PRAGMA user_version"), (Rows{{"3"}}));
+  auto reader = Store::Open(path_, true);
+  EXPECT_EQ(reader->Exploits(1).size(), 1u);
+  EXPECT_EQ(reader->Checkpoints(1).size(), 1u);
+  EXPECT_EQ(
+      Query(path_, "SELECT study, trial, changed FROM lineage"),
+      (Rows{{"old", "0", R"({"lr":[0.01,0.012],"opt":["adam","sgd"]})"}}));
+}
+
+TEST_F(StoreFileTest, LineageViewShowsEachExploitWithWhatChanged) {
+  {
+    auto store = Store::Open(path_);
+    store->CreateStudy(MakeStudy("other"));
+    int64_t s = store->CreateStudy(MakeStudy("pbt"));
+    store->AddExploit(s, MakeExploit(3, 8, 1));
+    ExploitRow same = MakeExploit(2, 4, 0);
+    same.new_params = same.old_params;  // Exploit without explore.
+    store->AddExploit(s, same);
+  }
+  EXPECT_EQ(Query(path_,
+                  "SELECT study, trial, epoch, parent, parent_epoch, "
+                  "old_params, new_params, changed, recorded_at FROM lineage "
+                  "ORDER BY trial"),
+            (Rows{{"pbt", "2", "4", "0", "4",
+                   R"({"dropout":0.3,"lr":0.01,"opt":"adam"})",
+                   R"({"dropout":0.3,"lr":0.01,"opt":"adam"})", "{}", "3004.0"},
+                  {"pbt", "3", "8", "1", "8",
+                   R"({"dropout":0.3,"lr":0.01,"opt":"adam"})",
+                   R"({"dropout":0.3,"lr":0.012,"opt":"sgd"})",
+                   R"({"lr":[0.01,0.012],"opt":["adam","sgd"]})", "3008.0"}}));
 }
 
 TEST_F(StoreFileTest, ViewsSummariseResults) {
