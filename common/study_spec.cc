@@ -63,6 +63,10 @@ const std::vector<AlgorithmInfo>& Algorithms() {
       {AlgorithmType::kMedian,
        "median",
        {"type", "max_epochs", "warmup_epochs", "min_trials", "sampler"}},
+      {AlgorithmType::kPbt,
+       "pbt",
+       {"type", "population", "max_epochs", "interval", "quantile",
+        "resample_probability", "perturb_factors", "mutable", "sampler"}},
   };
   return algorithms;
 }
@@ -571,6 +575,163 @@ void ParseSampler(JsonChecker& check, const json& algorithm, StudySpec& spec) {
   }
 }
 
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == words.size() ? " and " : ", ") + words[i];
+  }
+  return out;
+}
+
+// The parameters a PBT member may change when it resumes another member's
+// checkpoint with hpo's own (LibTorch) trainers: the rest shape the model,
+// the optimizer's or the LR scheduler's state, which the checkpoint holds.
+const std::vector<std::string>& PbtMutableKeys() {
+  static const std::vector<std::string> keys = {
+      "lr",        "weight_decay", "dropout", "batch_size", "label_smoothing",
+      "grad_clip", "augment"};
+  return keys;
+}
+
+// Why a LibTorch trainer's setting `name` cannot mutate, for the error.
+std::string PbtFixedReason(const std::string& name) {
+  for (const char* shape :
+       {"model", "module", "channels", "kernel_size", "padding", "pool",
+        "batch_norm", "dense", "gru_hidden", "gru_layers", "bidirectional",
+        "activation", "init"}) {
+    if (name == shape) return "it sets the model's shape";
+  }
+  if (name == "optimizer" || name == "scheduler") {
+    return "the checkpoint holds that " + name + "'s state";
+  }
+  return "only " + JoinWords(PbtMutableKeys()) +
+         " change in a restored training state";
+}
+
+void ParsePbt(JsonChecker& check, const json& algorithm, StudySpec& spec) {
+  AlgorithmSpec& a = spec.algorithm;
+  const std::string path = "algorithm";
+  a.population = static_cast<int>(
+      check.IntegerAtLeast(algorithm, path, "population", 2, true, 10000)
+          .value_or(0));
+  a.interval =
+      static_cast<int>(check
+                           .IntegerAtLeast(algorithm, path, "interval", 1, true,
+                                           std::max(1, a.max_epochs))
+                           .value_or(0));
+  if (std::optional<double> q =
+          check.Number(algorithm, path, "quantile", false)) {
+    if (*q <= 0 || *q > 0.5) {
+      check.Add("algorithm.quantile",
+                "must be above 0 and at most 0.5: the share of the population "
+                "in the top and in the bottom (got " +
+                    FormatNumber(*q) + ")");
+    } else {
+      a.quantile = *q;
+    }
+  }
+  a.resample_probability =
+      NumberIn(check, algorithm, path, "resample_probability", 0, 1, false)
+          .value_or(a.resample_probability);
+  if (const json* factors =
+          check.Array(algorithm, path, "perturb_factors", false)) {
+    std::vector<double> values;
+    for (size_t i = 0; i < factors->size(); ++i) {
+      const json& f = (*factors)[i];
+      if (!f.is_number() || f.get<double>() <= 0 || f.get<double>() > 100) {
+        check.Add("algorithm.perturb_factors[" + std::to_string(i) + "]",
+                  "must be a number above 0 and at most 100, like 0.8 or "
+                  "1.2 (got " +
+                      Brief(f) + ")");
+      } else {
+        values.push_back(f.get<double>());
+      }
+    }
+    if (factors->empty()) {
+      check.Add("algorithm.perturb_factors",
+                "must list at least one factor, like [0.8, 1.2]");
+    } else if (values.size() == factors->size()) {
+      a.perturb_factors = values;
+    }
+  }
+  const bool own_trainer = !spec.trainer.contains("command") &&
+                           spec.trainer.value("model", "") != "synthetic";
+  auto can_mutate = [&](const std::string& name) {
+    if (!own_trainer) return true;
+    const auto& keys = PbtMutableKeys();
+    return std::find(keys.begin(), keys.end(), name) != keys.end();
+  };
+  std::vector<std::string> names;
+  for (const ParamSpec& p : spec.search_space.params) names.push_back(p.name);
+  bool listed_bad = false;
+  if (const json* list = check.Array(algorithm, path, "mutable", false)) {
+    const size_t before = check.problems().size();
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string item = "algorithm.mutable[" + std::to_string(i) + "]";
+      const json& entry = (*list)[i];
+      if (!entry.is_string()) {
+        check.Add(item, "must be the name of a searched parameter (got " +
+                            Brief(entry) + ")");
+        continue;
+      }
+      const std::string name = entry.get<std::string>();
+      if (spec.search_space.Find(name) == nullptr) {
+        const std::string hint = ClosestMatch(name, names);
+        check.Add(
+            item,
+            Quoted(name) + " is not in search_space" +
+                (hint.empty() ? "" : " (did you mean " + Quoted(hint) + "?)") +
+                "; PBT mutates searched parameters");
+      } else if (!can_mutate(name)) {
+        check.Add(item, Quoted(name) + " cannot change during training (" +
+                            PbtFixedReason(name) +
+                            "); leave it out: a member that copies another "
+                            "takes its value with the checkpoint");
+      } else if (std::find(a.mutable_params.begin(), a.mutable_params.end(),
+                           name) != a.mutable_params.end()) {
+        check.Add(item, Quoted(name) + " is listed twice");
+      } else {
+        a.mutable_params.push_back(name);
+      }
+    }
+    listed_bad = check.problems().size() > before;
+  } else {
+    for (const std::string& name : names) {
+      if (can_mutate(name)) a.mutable_params.push_back(name);
+    }
+  }
+  if (a.mutable_params.empty() && !listed_bad) {
+    check.Add("algorithm.mutable",
+              own_trainer ? "nothing to mutate: search at least one of " +
+                                JoinWords(PbtMutableKeys()) +
+                                " (or list them in \"mutable\")"
+                          : "nothing to mutate: list searched parameters in "
+                            "\"mutable\"");
+  }
+  // A per-batch LR scheduler counts steps in batches: a new batch size
+  // would move it to another point of its schedule.
+  const bool batch_mutates =
+      std::find(a.mutable_params.begin(), a.mutable_params.end(),
+                "batch_size") != a.mutable_params.end();
+  if (batch_mutates && own_trainer) {
+    std::vector<json> schedulers;
+    if (const ParamSpec* p = spec.search_space.Find("scheduler")) {
+      schedulers = p->values;
+    } else if (spec.trainer.contains("scheduler")) {
+      schedulers.push_back(spec.trainer["scheduler"]);
+    }
+    for (const json& s : schedulers) {
+      if (s == "onecycle" || s == "cyclic") {
+        check.Add("algorithm.mutable",
+                  "batch_size cannot mutate with the " + s.get<std::string>() +
+                      " LR scheduler (it counts its steps in batches); "
+                      "leave batch_size out or use an epoch scheduler");
+        break;
+      }
+    }
+  }
+}
+
 // Returns false when the algorithm type is missing or unknown.
 bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
   const json* algorithm = check.Object(study, "", "algorithm", true);
@@ -590,7 +751,7 @@ bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
     check.Add("algorithm.type",
               "unknown algorithm " + Quoted(*type) +
                   (hint.empty() ? " (use random, grid, successive_halving, "
-                                  "hyperband, asha or median)"
+                                  "hyperband, asha, median or pbt)"
                                 : " (did you mean " + Quoted(hint) + "?)"));
     return false;
   }
@@ -709,6 +870,7 @@ bool ParseAlgorithm(JsonChecker& check, const json& study, StudySpec& spec) {
         check.IntegerAtLeast(*algorithm, path, "min_trials", 1, false, 100000)
             .value_or(3));
   }
+  if (a.type == AlgorithmType::kPbt) ParsePbt(check, *algorithm, spec);
   if (a.type == AlgorithmType::kGrid) {
     a.sampler.type = SamplerType::kGrid;
   } else {
@@ -728,6 +890,11 @@ void ParseBudget(JsonChecker& check, const json& study, StudySpec& spec,
       (type == AlgorithmType::kRandom || type == AlgorithmType::kAsha ||
        type == AlgorithmType::kMedian);
   const bool has_trials = budget != nullptr && budget->contains("max_trials");
+  if (algorithm_known && type == AlgorithmType::kPbt && has_trials) {
+    check.Add("budget.max_trials",
+              "pbt trains algorithm.population members, each to max_epochs; "
+              "remove max_trials");
+  }
   if (needs_trials && !has_trials &&
       (budget != nullptr || !study.contains("budget"))) {
     check.Add("budget.max_trials",
@@ -1033,8 +1200,17 @@ namespace {
 void CheckSyntheticTrainer(JsonChecker& check, const json& trainer) {
   check.CheckKeys(trainer, "trainer",
                   {"model", "epoch_seconds", "noise", "time_spread",
-                   "divergence_rate", "classes"},
+                   "divergence_rate", "classes", "curves"},
                   "the synthetic trainer");
+  std::optional<std::string> curves =
+      check.String(trainer, "trainer", "curves", false);
+  if (curves && *curves != "static" && *curves != "annealing") {
+    check.Add("trainer.curves",
+              "must be \"static\" (a pure function of the parameters and "
+              "the epoch) or \"annealing\" (the best lr falls as training "
+              "goes on; state in checkpoints), got " +
+                  Quoted(*curves));
+  }
   for (const char* key : {"epoch_seconds", "noise", "time_spread"}) {
     std::optional<double> v = check.Number(trainer, "trainer", key, false);
     if (v && (*v < 0 || *v > 3600)) {

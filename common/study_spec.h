@@ -62,6 +62,7 @@ enum class AlgorithmType {
   kHyperband,
   kAsha,
   kMedian,
+  kPbt,
 };
 
 // How an algorithm proposes new configurations (`algorithm.sampler`).
@@ -111,6 +112,16 @@ struct AlgorithmSpec {
   int iterations = 1;     // hyperband: times the whole set of brackets runs.
   int warmup_epochs = 1;  // median: no stopping before this many epochs.
   int min_trials = 3;     // median: completed trials needed before stopping.
+  // pbt (README "Population-based training"): `population` members train
+  // to max_epochs in jobs of `interval` epochs; at each boundary one in the
+  // bottom `quantile` copies a top-quantile member's checkpoint and perturbs
+  // the `mutable` parameters.
+  int population = 0;
+  int interval = 0;
+  double quantile = 0.25;
+  double resample_probability = 0.25;
+  std::vector<double> perturb_factors = {0.8, 1.2};
+  std::vector<std::string> mutable_params;  // Search-space names, in order.
   SamplerSpec sampler;
 };
 

@@ -161,6 +161,12 @@ std::vector<StateChange> Scheduler::TakeStateChanges() {
   return out;
 }
 
+std::vector<Exploit> Scheduler::TakeExploits() {
+  std::vector<Exploit> out;
+  out.swap(exploits_);
+  return out;
+}
+
 std::vector<Job> Scheduler::RunningJobs() const {
   std::vector<Job> jobs;
   for (const auto& [number, trial] : trials_) {
@@ -190,6 +196,16 @@ Job Scheduler::ContinueTrial(int64_t number, int rung, int to_epoch) {
   trial.rung = rung;
   trial.job =
       Job{number, trial.params, trial.epochs, to_epoch, trial.bracket, rung};
+  SetState(trial, TrialState::kRunning);
+  return trial.job;
+}
+
+Job Scheduler::ExploitTrial(int64_t number, int64_t parent, json params,
+                            int to_epoch) {
+  TrialRecord& trial = trials_.at(number);
+  trial.params = std::move(params);
+  trial.job = Job{number,        trial.params, trial.epochs, to_epoch,
+                  trial.bracket, trial.rung,   parent};
   SetState(trial, TrialState::kRunning);
   return trial.job;
 }
@@ -228,6 +244,8 @@ std::unique_ptr<Scheduler> NewScheduler(const StudySpec& spec) {
       return NewAshaScheduler(spec, std::move(sampler));
     case AlgorithmType::kMedian:
       return NewMedianScheduler(spec, std::move(sampler));
+    case AlgorithmType::kPbt:
+      return NewPbtScheduler(spec, std::move(sampler));
   }
   return nullptr;
 }

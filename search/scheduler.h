@@ -46,6 +46,18 @@ enum class Verdict {
   kStop,      // Stop this job: it reached to_epoch, or the trial is pruned.
 };
 
+// A PBT exploit (search/pbt_scheduler.cc): after `epoch` epochs, `trial`
+// takes `parent`'s checkpoint from after `parent_epoch` epochs and continues
+// with `new_params` instead of `old_params`.
+struct Exploit {
+  int64_t trial = -1;
+  int epoch = 0;
+  int64_t parent = -1;
+  int parent_epoch = 0;
+  nlohmann::json old_params;
+  nlohmann::json new_params;
+};
+
 struct StateChange {
   int64_t trial;
   TrialState state;
@@ -87,6 +99,17 @@ class Scheduler {
   // State changes since the last call, oldest first.
   std::vector<StateChange> TakeStateChanges();
 
+  // Exploits decided since the last call, oldest first (PBT only).
+  std::vector<Exploit> TakeExploits();
+
+  // Whether the checkpoint `trial` wrote after `epoch` epochs may still be
+  // resumed, by the trial itself or (PBT) by a member that copies it. Only
+  // schedulers that resume other trials' checkpoints (PBT) answer; the
+  // others return nullopt, and each trainer keeps its trial's newest one.
+  virtual std::optional<bool> KeepsCheckpoint(int64_t trial, int epoch) const {
+    return std::nullopt;
+  }
+
   // Jobs handed out and not yet ended (for re-queueing after a resume).
   std::vector<Job> RunningJobs() const;
 
@@ -124,6 +147,12 @@ class Scheduler {
                                 int to_epoch);
   // Hands out a job that continues a paused trial up to `to_epoch`.
   Job ContinueTrial(int64_t number, int rung, int to_epoch);
+  // Hands out a job that continues paused trial `number` from `parent`'s
+  // checkpoint at the trial's own epoch count, with `params` (PBT).
+  Job ExploitTrial(int64_t number, int64_t parent, nlohmann::json params,
+                   int to_epoch);
+  // Records an exploit for TakeExploits().
+  void AddExploit(Exploit exploit) { exploits_.push_back(std::move(exploit)); }
   // Records a state change of a known trial.
   void SetState(TrialRecord& trial, TrialState state);
   // True while the trial budget allows starting another trial.
@@ -148,6 +177,7 @@ class Scheduler {
   int64_t running_ = 0;  // Trials in state kRunning.
   TrialHistory trials_;
   std::vector<StateChange> changes_;
+  std::vector<Exploit> exploits_;
 };
 
 // Builds the scheduler that `spec.algorithm` names, with its sampler.

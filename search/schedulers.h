@@ -22,6 +22,10 @@ std::unique_ptr<Scheduler> NewAshaScheduler(const StudySpec& spec,
 std::unique_ptr<Scheduler> NewMedianScheduler(const StudySpec& spec,
                                               std::unique_ptr<Sampler> sampler);
 
+// pbt: population-based training (asynchronous exploit and explore).
+std::unique_ptr<Scheduler> NewPbtScheduler(const StudySpec& spec,
+                                           std::unique_ptr<Sampler> sampler);
+
 }  // namespace hpo
 
 #endif  // HPO_SEARCH_SCHEDULERS_H_

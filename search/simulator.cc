@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <queue>
 
 namespace hpo {
@@ -17,9 +18,11 @@ json ToJson(const Decision& d) {
     case Decision::Type::kRun:
       break;
   }
-  return {{"trial", d.job.trial}, {"from", d.job.from_epoch},
-          {"to", d.job.to_epoch}, {"bracket", d.job.bracket},
-          {"rung", d.job.rung},   {"params", d.job.params}};
+  json out = {{"trial", d.job.trial}, {"from", d.job.from_epoch},
+              {"to", d.job.to_epoch}, {"bracket", d.job.bracket},
+              {"rung", d.job.rung},   {"params", d.job.params}};
+  if (d.job.source >= 0) out["source"] = d.job.source;
+  return out;
 }
 
 json ToJson(Verdict v) { return v == Verdict::kContinue ? "continue" : "stop"; }
@@ -40,7 +43,8 @@ struct Worker {
   bool running = false;
   bool retired = false;
   Job job;
-  int epoch = 0;  // Epochs the current job's trial has completed.
+  int epoch = 0;     // Epochs the current job's trial has completed.
+  CurveState state;  // What the trial has learnt (annealing curves).
 };
 
 // An epoch that ends at `time` on `worker`; seq breaks ties in time.
@@ -119,6 +123,14 @@ class Simulation {
       w.running = true;
       w.job = d.job;
       w.epoch = d.job.from_epoch;
+      // The job resumes the checkpoint after from_epoch epochs: its own,
+      // or (PBT) that of the member it copies.
+      w.state = CurveState{};
+      if (d.job.from_epoch > 0) {
+        const int64_t source = d.job.source < 0 ? d.job.trial : d.job.source;
+        auto it = checkpoints_.find({source, d.job.from_epoch});
+        if (it != checkpoints_.end()) w.state = it->second;
+      }
       ScheduleEpoch(w, static_cast<int>(i));
     }
   }
@@ -135,7 +147,7 @@ class Simulation {
   bool FinishEpoch(Worker& w, int index) {
     ++w.epoch;
     ++result_.epochs;
-    EpochMetrics m = curves_.At(w.job.params, w.epoch);
+    EpochMetrics m = curves_.Train(w.job.params, w.epoch, w.state);
     if (m.diverged) {
       scheduler_.OnFailed(w.job.trial);
       Record(
@@ -155,6 +167,8 @@ class Simulation {
       ScheduleEpoch(w, index);
       return false;
     }
+    if (w.epoch == w.job.to_epoch)
+      checkpoints_[{w.job.trial, w.epoch}] = w.state;
     w.running = false;
     return true;
   }
@@ -180,6 +194,8 @@ class Simulation {
   SimOptions options_;
   std::vector<Worker> workers_;
   std::priority_queue<EpochEnd, std::vector<EpochEnd>, std::greater<>> queue_;
+  // Each job's last epoch (trial, epoch) -> state, as trainers checkpoint.
+  std::map<std::pair<int64_t, int>, CurveState> checkpoints_;
   double now_ = 0;
   bool time_limited_ = false;
   int64_t seq_ = 0;

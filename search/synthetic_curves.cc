@@ -29,10 +29,12 @@ double SyntheticCurves::Unit(const json& params, const char* what,
   return rng.Uniform();
 }
 
-double SyntheticCurves::Quality(const json& params) const {
+double SyntheticCurves::Quality(const json& params,
+                                const std::string& except) const {
   double total = 0;
   double weights = 0;
   for (const ParamSpec& p : space_.params) {
+    if (p.name == except) continue;
     auto it = params.find(p.name);
     if (it == params.end()) continue;
     const uint64_t key = SeedOf(options_.seed, HashString(p.name));
@@ -99,6 +101,33 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
   return m;
 }
 
+EpochMetrics SyntheticCurves::Train(const json& params, int epoch,
+                                    CurveState& state) const {
+  EpochMetrics m = At(params, epoch);
+  if (!options_.annealing || m.diverged) return m;
+  double u = 0.5;
+  const ParamSpec* lr = space_.Find("lr");
+  auto it = params.find("lr");
+  if (lr != nullptr && it != params.end())
+    u = SearchSpace::PositionOf(*lr, *it);
+  const double optimum = 0.85 - 0.7 * state.skill;
+  const double d = (u - optimum) / 0.18;
+  const double gain = (0.12 + 0.18 * Quality(params, "lr")) * std::exp(-d * d);
+  state.skill += (1 - state.skill) * gain;
+  const double chance = 1.0 / options_.classes;
+  Rng noise(SeedOf(options_.seed, HashString(params.dump()),
+                   HashString("annealing-noise"),
+                   static_cast<uint64_t>(epoch)));
+  double accuracy =
+      chance + (0.85 - chance) * state.skill + options_.noise * noise.Normal();
+  accuracy = std::min(std::max(accuracy, 0.0), 1.0);
+  m.val_accuracy = accuracy;
+  m.val_track_accuracy = std::min(1.0, accuracy + 0.02 * state.skill);
+  m.val_loss = -std::log(std::max(accuracy, 1e-3)) + 0.05 * noise.Normal();
+  m.train_loss = m.val_loss * (0.9 - 0.3 * state.skill);
+  return m;
+}
+
 CurveOptions SyntheticTrainerOptions(const StudySpec& spec) {
   CurveOptions options;
   options.seed = spec.seed;
@@ -108,6 +137,7 @@ CurveOptions SyntheticTrainerOptions(const StudySpec& spec) {
   options.time_spread = t.value("time_spread", options.time_spread);
   options.divergence_rate = t.value("divergence_rate", 0.0);
   options.classes = t.value("classes", options.classes);
+  options.annealing = t.value("curves", "static") == "annealing";
   return options;
 }
 

@@ -30,6 +30,14 @@ struct CurveOptions {
   double divergence_rate = 0.0;  // Fraction of configurations that diverge.
   double epoch_seconds = 1.0;    // Median seconds per epoch.
   int classes = 8;               // Chance accuracy is 1 / classes.
+  // "annealing" curves (trainer.curves): training has a state, and the
+  // learning rate that improves it most falls as it grows (see Train()).
+  bool annealing = false;
+};
+
+// What a trial has learnt so far, on annealing curves (checkpointed).
+struct CurveState {
+  double skill = 0;  // In [0, 1).
 };
 
 struct EpochMetrics {
@@ -52,8 +60,22 @@ class SyntheticCurves {
   // Metrics of `params` after `epoch` (>= 1) epochs.
   EpochMetrics At(const nlohmann::json& params, int epoch) const;
 
-  // The configuration's quality in [0, 1] (1: at every optimum).
-  double Quality(const nlohmann::json& params) const;
+  // Trains epoch `epoch` from `state` and returns its metrics. Static
+  // curves ignore the state (At()). Annealing curves: with u the position
+  // of the parameter "lr" in its range (log scale; 0.5 without one), the
+  // epoch adds (1 - skill) x g x exp(-((u - (0.85 - 0.7 skill)) / 0.18)^2)
+  // to the skill, g from 0.12 to 0.3 by the quality of the other
+  // parameters, and val_accuracy is chance + (0.85 - chance) x skill plus
+  // noise. A high lr learns fast early and stalls; a low one learns slowly
+  // early: the best schedule starts high and ends low, which no constant lr
+  // matches. Epoch times and divergence are those of At().
+  EpochMetrics Train(const nlohmann::json& params, int epoch,
+                     CurveState& state) const;
+
+  // The configuration's quality in [0, 1] (1: at every optimum), leaving out
+  // the parameter `except` (if not empty).
+  double Quality(const nlohmann::json& params,
+                 const std::string& except = "") const;
 
  private:
   double Unit(const nlohmann::json& params, const char* what,

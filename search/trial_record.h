@@ -19,6 +19,9 @@ struct Job {
   int to_epoch = 0;       // Train until this many epochs are complete.
   int bracket = 0;        // Hyperband/ASHA bracket (0 otherwise).
   int rung = 0;           // Rung the job trains for (0 otherwise).
+  // PBT: the trial whose checkpoint after from_epoch epochs the job resumes
+  // (another member after an exploit); -1: the trial's own.
+  int64_t source = -1;
 };
 
 // What a scheduler knows of one trial.

@@ -782,3 +782,106 @@ TEST(StudySpecTest, ACommandTrainerIsCheckedBeforeAnyWorkerRunsIt) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace {
+
+// A PBT study over the README's example (cnn, onecycle fixed in trainer).
+json PbtStudy() {
+  json s = DesignStudy();
+  s["trainer"]["scheduler"] = "step";
+  s["search_space"] = {
+      {"lr", {{"type", "loguniform"}, {"low", 1e-5}, {"high", 1e-1}}},
+      {"weight_decay", {{"type", "loguniform"}, {"low", 1e-6}, {"high", 1e-2}}},
+      {"dropout", {{"type", "uniform"}, {"low", 0.0}, {"high", 0.5}}},
+      {"channels",
+       {{"type", "choice"},
+        {"values", {{32, 64, 128, 128}, {64, 64, 128, 128}}}}}};
+  s["algorithm"] = {{"type", "pbt"},
+                    {"population", 16},
+                    {"max_epochs", 60},
+                    {"interval", 4},
+                    {"quantile", 0.25},
+                    {"resample_probability", 0.25},
+                    {"perturb_factors", {0.8, 1.2}},
+                    {"mutable", {"lr", "weight_decay", "dropout"}}};
+  s.erase("budget");
+  return s;
+}
+
+TEST(StudySpecPbtTest, TheIssuesExampleParses) {
+  StudySpec spec = ParseStudy(PbtStudy(), "pbt.json");
+  EXPECT_EQ(spec.algorithm.type, AlgorithmType::kPbt);
+  EXPECT_EQ(spec.algorithm.population, 16);
+  EXPECT_EQ(spec.algorithm.interval, 4);
+  EXPECT_EQ(spec.algorithm.mutable_params,
+            (std::vector<std::string>{"lr", "weight_decay", "dropout"}));
+  // Without "mutable": every searched parameter that can change.
+  json s = PbtStudy();
+  s["algorithm"].erase("mutable");
+  EXPECT_EQ(ParseStudy(s, "pbt.json").algorithm.mutable_params,
+            (std::vector<std::string>{"dropout", "lr", "weight_decay"}));
+  EXPECT_EQ(ParseStudy(s, "pbt.json").algorithm.quantile, 0.25);
+}
+
+TEST(StudySpecPbtTest, WhatCannotMutateIsNamedWithItsPath) {
+  json s = PbtStudy();
+  s["algorithm"]["mutable"] = {"lr", "channels"};
+  ExpectProblem(s,
+                "algorithm.mutable[1]: \"channels\" cannot change during "
+                "training (it sets the model's shape); leave it out");
+  s["algorithm"]["mutable"] = {"lr", "lr_rate"};
+  ExpectProblem(s, "algorithm.mutable[1]: \"lr_rate\" is not in search_space");
+  s = PbtStudy();
+  s["search_space"]["optimizer"] = {{"type", "choice"},
+                                    {"values", {"adam", "sgd"}}};
+  s["algorithm"]["mutable"] = {"optimizer"};
+  ExpectProblem(s,
+                "algorithm.mutable[0]: \"optimizer\" cannot change during "
+                "training (the checkpoint holds that optimizer's state)");
+  // batch_size may mutate, but not under a scheduler that counts batches.
+  s = PbtStudy();
+  s["search_space"]["batch_size"] = {
+      {"type", "int"}, {"low", 16}, {"high", 64}};
+  s["algorithm"]["mutable"] = {"lr", "batch_size"};
+  EXPECT_TRUE(Problems(s).empty());
+  s["trainer"]["scheduler"] = "onecycle";
+  ExpectProblem(s,
+                "algorithm.mutable: batch_size cannot mutate with the "
+                "onecycle LR scheduler");
+  // The synthetic trainer and a command may change anything.
+  s = PbtStudy();
+  s["trainer"] = {{"model", "synthetic"}};
+  s["algorithm"]["mutable"] = {"channels"};
+  EXPECT_TRUE(Problems(s).empty());
+}
+
+TEST(StudySpecPbtTest, SettingsAreChecked) {
+  json s = PbtStudy();
+  s["algorithm"].erase("population");
+  ExpectProblem(s, "algorithm.population: missing");
+  s = PbtStudy();
+  s["algorithm"]["interval"] = 61;
+  ExpectProblem(s, "algorithm.interval: must be <= 60 (got 61)");
+  s = PbtStudy();
+  s["algorithm"]["quantile"] = 0.6;
+  ExpectProblem(s, "algorithm.quantile: must be above 0 and at most 0.5");
+  s = PbtStudy();
+  s["algorithm"]["perturb_factors"] = {0.8, -1};
+  ExpectProblem(s, "algorithm.perturb_factors[1]: must be a number above 0");
+  s = PbtStudy();
+  s["budget"] = {{"max_trials", 20}};
+  ExpectProblem(s,
+                "budget.max_trials: pbt trains algorithm.population "
+                "members");
+  s = PbtStudy();
+  s["algorithm"]["eta"] = 3;
+  ExpectProblem(s, "algorithm.eta: not used by pbt");
+  s = PbtStudy();
+  s["search_space"] = {{"channels", s["search_space"]["channels"]}};
+  s["algorithm"].erase("mutable");
+  ExpectProblem(s, "algorithm.mutable: nothing to mutate");
+}
+
+}  // namespace
+}  // namespace hpo
