@@ -38,6 +38,7 @@ Coordinator::Coordinator(const StudySpec& spec, const json& spec_json,
       log_(std::move(log)),
       scheduler_(NewScheduler(spec)) {
   json plan = scheduler_->Plan();
+  shared_checkpoints_ = spec.algorithm.type == AlgorithmType::kPbt;
   // How many trials the study will start, for the progress line (ASHA runs
   // until its trial budget is spent).
   if (spec.algorithm.type == AlgorithmType::kAsha) {
@@ -312,11 +313,20 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
       !ck->get<std::string>().empty()) {
     info.row.checkpoint = ck->get<std::string>();
     info.row.checkpoint_epoch = epoch;
+    if (shared_checkpoints_) {
+      std::string& path = shared_[{trial, epoch}];
+      if (!path.empty() && path != info.row.checkpoint) {
+        forget_paths_.push_back(path);
+      }
+      path = info.row.checkpoint;
+      store_.PutCheckpoint(study_id_, trial, epoch, path);
+    }
   }
 
   RecordEvent({SchedulerEvent::Type::kEpoch, trial, epoch, value});
   Verdict verdict = scheduler_->OnEpoch(trial, epoch, value);
   SaveStateChanges();
+  SaveExploits();
   SaveTrial(info);
   if (verdict == Verdict::kContinue) return;
 
@@ -325,7 +335,8 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
     // The job reached the end of its rung. If the scheduler's next job
     // continues this very trial, the worker keeps going without reloading.
     std::optional<Job> next = NextJob();
-    if (next && next->trial == trial && next->from_epoch == epoch) {
+    if (next && next->trial == trial && next->from_epoch == epoch &&
+        next->source < 0) {
       a->to_epoch = next->to_epoch;
       store_.UpdateAttemptTarget(a->row_id, next->to_epoch);
       Send(identity,

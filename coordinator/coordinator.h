@@ -187,8 +187,16 @@ class Coordinator {
   // Whether the worker is passed over for jobs: marked by MarkDataError
   // while some connected worker is not.
   bool PassedOver(const Worker& worker) const;
-  // Asks a worker to delete the checkpoints of pruned and failed trials.
+  // Asks a worker to delete the checkpoints of pruned and failed trials, and
+  // (PBT) the boundary checkpoints no member will resume any more.
   void ForgetCheckpoints();
+  // PBT: records the exploits the scheduler decided (lineage rows, the
+  // members' new parameters) and marks boundary checkpoints nobody needs.
+  void SaveExploits();
+  void SweepSharedCheckpoints();
+  // The checkpoint `job` resumes: its trial's own, or (PBT) the one of the
+  // member it copies, at job.from_epoch; nullopt if none is recorded.
+  std::optional<std::string> CheckpointFor(const Job& job) const;
   void Finish(const std::string& outcome);
   double Elapsed() const;
 
@@ -226,6 +234,11 @@ class Coordinator {
   std::unique_ptr<TestEvaluation> evaluation_;
   // Trials whose checkpoints are no longer needed (pruned, failed).
   std::set<int64_t> forget_;
+  // PBT: every member's boundary checkpoints, (trial, epoch) -> path, kept
+  // while the scheduler says a member may resume them; and those to delete.
+  bool shared_checkpoints_ = false;
+  std::map<std::pair<int64_t, int>, std::string> shared_;
+  std::vector<std::string> forget_paths_;
   std::string outcome_;
 
   int64_t epochs_ = 0;

@@ -96,15 +96,34 @@ void Coordinator::Assign(const std::string& identity, Worker& worker,
   worker.leases.insert(lease);
   SetTrialState(info, TrialState::kRunning);
   SaveTrial(info);
-  std::optional<std::string> checkpoint;
-  if (job.from_epoch > 0 && info.row.checkpoint_epoch == job.from_epoch &&
-      !info.row.checkpoint.empty()) {
-    checkpoint = info.row.checkpoint;
+  std::optional<std::string> checkpoint = CheckpointFor(job);
+  if (!checkpoint && job.source >= 0) {
+    log_("trial " + std::to_string(job.trial) + " copies trial " +
+         std::to_string(job.source) + " after epoch " +
+         std::to_string(job.from_epoch) +
+         ", which left no checkpoint: it continues with the new parameters "
+         "only");
   }
   Send(identity,
        AssignMessage({lease, job.trial, static_cast<int>(info.row.attempts),
                       spec_.name, job.params, job.from_epoch, job.to_epoch,
                       checkpoint}));
+}
+
+std::optional<std::string> Coordinator::CheckpointFor(const Job& job) const {
+  if (job.from_epoch <= 0) return std::nullopt;
+  if (shared_checkpoints_) {
+    const int64_t source = job.source < 0 ? job.trial : job.source;
+    auto it = shared_.find({source, job.from_epoch});
+    if (it != shared_.end()) return it->second;
+    if (job.source >= 0) return std::nullopt;
+  }
+  const TrialInfo& info = trials_.at(job.trial);
+  if (info.row.checkpoint_epoch == job.from_epoch &&
+      !info.row.checkpoint.empty()) {
+    return info.row.checkpoint;
+  }
+  return std::nullopt;
 }
 
 void Coordinator::EndAttempt(int64_t lease, const std::string& state,
@@ -166,6 +185,7 @@ void Coordinator::FailTrial(int64_t trial, const std::string& reason) {
   RecordEvent({SchedulerEvent::Type::kFailed, trial, 0, 0});
   scheduler_->OnFailed(trial);
   SaveStateChanges();
+  if (shared_checkpoints_) SweepSharedCheckpoints();
   SaveTrial(info);
 }
 
@@ -217,9 +237,11 @@ void Coordinator::SaveStateChanges() {
     info.row.rung = record.rung;
     SetTrialState(info, change.state);
     SaveTrial(info);
+    // PBT: a failed member's checkpoints may be another's starting point;
+    // SweepSharedCheckpoints() deletes them when nobody needs them.
     if ((change.state == TrialState::kPruned ||
          change.state == TrialState::kFailed) &&
-        !info.row.checkpoint.empty()) {
+        !info.row.checkpoint.empty() && !shared_checkpoints_) {
       forget_.insert(change.trial);
     }
   }

@@ -65,6 +65,7 @@ void Coordinator::ResumeFrom(const StudyRow& study, const json& spec_json) {
     ++next_event_;
   }
   scheduler_->TakeStateChanges();
+  scheduler_->TakeExploits();  // Recorded when they were decided.
   if (study.state == "complete") {
     outcome_ = "complete";
     finished_ = true;
@@ -92,10 +93,13 @@ void Coordinator::ResumeFrom(const StudyRow& study, const json& spec_json) {
                         clock_.WallTime());
     }
   }
+  for (const CheckpointRow& c : store_.Checkpoints(study_id_)) {
+    shared_[{c.trial, c.epoch}] = c.path;
+  }
   for (const auto& [number, info] : trials_) {
     if ((info.row.state == TrialState::kPruned ||
          info.row.state == TrialState::kFailed) &&
-        !info.row.checkpoint.empty()) {
+        !info.row.checkpoint.empty() && !shared_checkpoints_) {
       forget_.insert(number);
     }
   }

@@ -60,6 +60,7 @@ struct FakeJob {
   json params;
   int epoch = 0;  // Epochs completed.
   int to_epoch = 0;
+  std::string checkpoint;  // The assignment's, if any.
 };
 
 struct FakeWorker {
@@ -135,6 +136,8 @@ class Cluster {
   }
 
   void set_value(ValueFn value) { value_ = std::move(value); }
+  // Every assignment so far, in order.
+  const std::vector<FakeJob>& assigned() const { return assigned_; }
   // Epoch reports at the end of a job name a checkpoint, as the real
   // trainer's do.
   void set_checkpoints(bool on) { checkpoints_ = on; }
@@ -193,7 +196,11 @@ class Cluster {
           job.params = b.at("params");
           job.epoch = b.at("from_epoch").get<int>();
           job.to_epoch = b.at("to_epoch").get<int>();
+          if (b.contains("checkpoint") && b["checkpoint"].is_string()) {
+            job.checkpoint = b["checkpoint"].get<std::string>();
+          }
           job.arrival = ++arrivals_;
+          assigned_.push_back(job);
           EXPECT_EQ(w.jobs.count(job.lease), 0u) << "lease handed out twice";
           w.jobs[job.lease] = job;
           EXPECT_LE(static_cast<int>(w.jobs.size()), w.slots)
@@ -373,6 +380,7 @@ class Cluster {
   int64_t arrivals_ = 0;  // Jobs assigned so far, over all workers.
   EvalFn evaluate_;
   bool checkpoints_ = false;
+  std::vector<FakeJob> assigned_;
   size_t delivered_ = 0;
   int continues_ = 0;
   int epoch_reports_ = 0;

@@ -356,3 +356,146 @@ TEST(CoordinatorTest, ALateWorkerHearsTheStudyIsOverOnce) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace coordinator_testing {
+namespace {
+
+const char kPbtStudy[] = R"({
+  "name": "pbt", "seed": 5,
+  "objective": {"metric": "val_accuracy", "mode": "max"},
+  "trainer": {"model": "synthetic"},
+  "search_space": {"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+                   "dropout": {"type": "uniform", "low": 0, "high": 0.5}},
+  "algorithm": {"type": "pbt", "population": 6, "max_epochs": 9,
+                "interval": 3},
+  "execution": {"max_attempts": 3, "heartbeat_s": 1, "lease_timeout_s": 5}
+})";
+
+// The trials and exploits a scheduler rebuilt from the study's event log
+// gives, against what the file holds.
+void ExpectTheEventsRebuildEveryDecision(Store& store, const json& study) {
+  const int64_t id = StudyId(store, study["name"]);
+  std::vector<SchedulerEvent> events;
+  for (const std::string& e : store.Events(id)) {
+    events.push_back(SchedulerEvent::FromJson(json::parse(e)));
+  }
+  std::unique_ptr<Scheduler> replayed =
+      NewScheduler(ParseStudy(study, "s.json"));
+  Replay(*replayed, events);
+  for (const TrialRow& t : store.Trials(id)) {
+    const TrialRecord& r = replayed->trials().at(t.number);
+    EXPECT_EQ(t.params, r.params) << "trial " << t.number;
+    EXPECT_EQ(ToString(t.state), ToString(r.state)) << "trial " << t.number;
+    EXPECT_EQ(t.epochs, r.epochs) << "trial " << t.number;
+  }
+  std::vector<Exploit> want = replayed->TakeExploits();
+  std::vector<ExploitRow> got = store.Exploits(id);
+  std::sort(want.begin(), want.end(), [](const Exploit& a, const Exploit& b) {
+    return std::make_pair(a.trial, a.epoch) < std::make_pair(b.trial, b.epoch);
+  });
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].trial, want[i].trial);
+    EXPECT_EQ(got[i].epoch, want[i].epoch);
+    EXPECT_EQ(got[i].parent, want[i].parent);
+    EXPECT_EQ(got[i].parent_epoch, want[i].parent_epoch);
+    EXPECT_EQ(got[i].old_params, want[i].old_params);
+    EXPECT_EQ(got[i].new_params, want[i].new_params);
+  }
+}
+
+TEST(CoordinatorPbtTest, ExploitsResumeTheParentsCheckpointAndPruneTheRest) {
+  const json study = json::parse(kPbtStudy);
+  ScratchDir dir;
+  auto store = Store::Open(dir.path() + "/pbt.db");
+  Cluster c(study, *store);
+  c.set_checkpoints(true);
+  c.AddWorker("a", 2);
+  c.AddWorker("b", 1);
+  ASSERT_TRUE(c.RunToEnd());
+  EXPECT_EQ(c.coordinator().outcome(), "complete");
+  const int64_t id = StudyId(*store, "pbt");
+  const std::vector<TrialRow> trials = store->Trials(id);
+  ASSERT_EQ(trials.size(), 6u);
+  for (const TrialRow& t : trials) {
+    EXPECT_EQ(ToString(t.state), "complete");
+    EXPECT_EQ(t.epochs, 9);
+  }
+  const std::vector<ExploitRow> exploits = store->Exploits(id);
+  ASSERT_FALSE(exploits.empty());
+  for (const ExploitRow& e : exploits) {
+    // The member's next job resumed its parent's checkpoint from the same
+    // boundary, with the new parameters.
+    bool found = false;
+    for (const FakeJob& j : c.assigned()) {
+      if (j.trial != e.trial || j.epoch != e.epoch) continue;
+      found = true;
+      EXPECT_EQ(j.checkpoint, "hb/trial-" + std::to_string(e.parent) +
+                                  "/epoch-" + std::to_string(e.epoch) + ".pt");
+      EXPECT_EQ(j.params, e.new_params);
+    }
+    EXPECT_TRUE(found) << "trial " << e.trial << " after epoch " << e.epoch;
+  }
+  // The trial rows hold each member's latest parameters.
+  for (const TrialRow& t : trials) {
+    json last;
+    for (const ExploitRow& e : exploits) {
+      if (e.trial == t.number) last = e.new_params;
+    }
+    if (!last.is_null()) EXPECT_EQ(t.params, last) << "trial " << t.number;
+  }
+  // Only each member's final checkpoint is kept; the workers were asked to
+  // delete every other one.
+  const std::vector<CheckpointRow> kept = store->Checkpoints(id);
+  ASSERT_EQ(kept.size(), 6u);
+  for (const CheckpointRow& k : kept) EXPECT_EQ(k.epoch, 9);
+  std::set<std::string> forgotten;
+  for (const auto& s : c.transport().sent) {
+    if (s.message.type != MessageType::kForget) continue;
+    for (const json& p : s.message.body.at("checkpoints")) {
+      forgotten.insert(p.get<std::string>());
+    }
+  }
+  EXPECT_EQ(forgotten.size(), 6u * 2);  // Epochs 3 and 6 of each member.
+  ExpectTheEventsRebuildEveryDecision(*store, study);
+  ExpectConsistent(*store, "pbt");
+}
+
+TEST(CoordinatorResumeTest, PbtAfterCrashesKeepsEveryDecisionMade) {
+  const json study = json::parse(kPbtStudy);
+  for (int steps : {3, 8, 14}) {
+    SCOPED_TRACE("crash after " + std::to_string(steps) + " steps");
+    ScratchDir dir;
+    const std::string path = dir.path() + "/pbt.db";
+    CrashAfter(study, path, steps);
+    std::vector<ExploitRow> before;
+    {
+      auto store = Store::Open(path, true);
+      before = store->Exploits(StudyId(*store, "pbt"));
+    }
+    ResumeToEnd(study, path);
+    auto store = Store::Open(path);
+    const int64_t id = StudyId(*store, "pbt");
+    EXPECT_EQ(store->FindStudy("pbt")->state, "complete");
+    // What was decided before the crash stands, unchanged.
+    const std::vector<ExploitRow> after = store->Exploits(id);
+    for (const ExploitRow& b : before) {
+      auto it = std::find_if(after.begin(), after.end(), [&](const auto& a) {
+        return a.trial == b.trial && a.epoch == b.epoch;
+      });
+      ASSERT_NE(it, after.end());
+      EXPECT_EQ(it->parent, b.parent);
+      EXPECT_EQ(it->new_params, b.new_params);
+    }
+    if (steps > 3) EXPECT_FALSE(before.empty());
+    EXPECT_FALSE(after.empty());
+    for (const TrialRow& t : store->Trials(id)) EXPECT_EQ(t.epochs, 9);
+    ExpectTheEventsRebuildEveryDecision(*store, study);
+    ExpectConsistent(*store, "pbt");
+  }
+}
+
+}  // namespace
+}  // namespace coordinator_testing
+}  // namespace hpo
