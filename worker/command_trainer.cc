@@ -301,6 +301,9 @@ class CommandTrainer : public Trainer {
   // program that wrote the newer one has ended well (only the newest is
   // kept, as hpo's own trainer does).
   void PruneSuperseded() {
+    // In a PBT study another member may copy them: the coordinator deletes
+    // them once none will.
+    if (task_.spec->algorithm.type == AlgorithmType::kPbt) superseded_.clear();
     for (const std::string& old : superseded_) {
       if (old == checkpoint_ || RelativePathProblem(root_, old)) continue;
       std::error_code ec;

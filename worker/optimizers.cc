@@ -239,6 +239,27 @@ void SetLearningRate(optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+void SetWeightDecay(optim::Optimizer& optimizer, double weight_decay) {
+  Require(Finite(weight_decay) && weight_decay >= 0, "weight_decay",
+          weight_decay, "weight_decay >= 0");
+  for (auto& group : optimizer.param_groups()) {
+    optim::OptimizerOptions& o = group.options();
+    if (auto* adam = dynamic_cast<optim::AdamOptions*>(&o)) {
+      adam->weight_decay(weight_decay);
+    } else if (auto* adamw = dynamic_cast<optim::AdamWOptions*>(&o)) {
+      adamw->weight_decay(weight_decay);
+    } else if (auto* sgd = dynamic_cast<optim::SGDOptions*>(&o)) {
+      sgd->weight_decay(weight_decay);
+    } else if (auto* rms = dynamic_cast<optim::RMSpropOptions*>(&o)) {
+      rms->weight_decay(weight_decay);
+    } else if (auto* ada = dynamic_cast<optim::AdagradOptions*>(&o)) {
+      ada->weight_decay(weight_decay);
+    } else if (auto* delta = dynamic_cast<AdadeltaOptions*>(&o)) {
+      delta->weight_decay(weight_decay);
+    }
+  }
+}
+
 // --- Checkpoints ------------------------------------------------------------
 
 namespace {

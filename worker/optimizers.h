@@ -90,6 +90,11 @@ std::unique_ptr<torch::optim::Optimizer> NewOptimizer(
 // or not finite, leaving the optimizer unchanged.
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
 
+// Sets the weight decay of every parameter group (a PBT member resuming
+// another's checkpoint with its own weight_decay). Throws hpo::Error (bad
+// input) when it is negative or not finite.
+void SetWeightDecay(torch::optim::Optimizer& optimizer, double weight_decay);
+
 // Checkpoints. The saved state is everything a step reads: each parameter's
 // buffers and step count, and each group's options, including its current
 // learning rate. Restoring it into an optimizer that NewOptimizer built from

@@ -3,13 +3,20 @@
 // time per epoch. It trains nothing and says so in its name; it exists so the
 // coordinator can be tested and benchmarked at scale without GPUs.
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "common/error.h"
+#include "common/json_util.h"
+#include "common/paths.h"
 #include "search/synthetic_curves.h"
 #include "worker/trainer.h"
 
 namespace hpo {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -19,12 +26,15 @@ class SyntheticTrainer : public Trainer {
   explicit SyntheticTrainer(const TrialTask& task)
       : options_(SyntheticTrainerOptions(*task.spec)),
         curves_(task.spec->search_space, options_),
-        params_(task.params) {}
+        params_(task.params),
+        task_(task) {
+    if (options_.annealing && !task.checkpoint.empty()) Restore();
+  }
 
   json TrainEpoch(int epoch, const std::atomic<bool>& cancel) override {
     if (cancel) return json::object();
     const auto start = std::chrono::steady_clock::now();
-    EpochMetrics m = curves_.At(params_, epoch);
+    EpochMetrics m = curves_.Train(params_, epoch, state_);
     if (options_.epoch_seconds > 0) {
       // Sleep in short steps so a cancelled trial frees its slot quickly.
       const auto end = start + std::chrono::duration<double>(m.epoch_seconds);
@@ -53,13 +63,83 @@ class SyntheticTrainer : public Trainer {
             {"samples_per_second", m.samples_per_second}};
   }
 
-  // The curves are a function of the epoch: there is no state to save.
-  std::string SaveCheckpoint(int epoch) override { return ""; }
+  // Static curves are a function of the epoch: there is no state to save.
+  // Annealing curves save their state as a small JSON file where hpo's own
+  // trainer puts its checkpoints (STUDY/trial-NNNNN/epoch-EEEE.json).
+  std::string SaveCheckpoint(int epoch) override {
+    if (!options_.annealing) return "";
+    char rel[160];
+    std::snprintf(rel, sizeof rel, "%s/trial-%05lld/epoch-%04d.json",
+                  task_.spec->name.c_str(), static_cast<long long>(task_.trial),
+                  epoch);
+    const fs::path path = Root() / rel;
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    const json state = {{"trial", task_.trial},
+                        {"epoch", epoch},
+                        {"params", params_},
+                        {"skill", state_.skill}};
+    const fs::path tmp = path.string() + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << state.dump() << "\n";
+      if (!out) {
+        throw TrialFailure(FailureKind::kError,
+                           "cannot write checkpoint " + path.string());
+      }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      throw TrialFailure(
+          FailureKind::kError,
+          "cannot write checkpoint " + path.string() + ": " + ec.message());
+    }
+    // Only the newest is kept, as hpo's own trainer does; in a PBT study
+    // the coordinator deletes them once no member may copy them.
+    if (task_.spec->algorithm.type != AlgorithmType::kPbt) {
+      for (const auto& e : fs::directory_iterator(path.parent_path(), ec)) {
+        if (e.path() != path && e.path().extension() == ".json") {
+          fs::remove(e.path(), ec);
+        }
+      }
+    }
+    return rel;
+  }
 
  private:
+  fs::path Root() const {
+    if (!task_.checkpoint_dir.empty()) return task_.checkpoint_dir;
+    if (!task_.data_dir.empty())
+      return fs::path(task_.data_dir) / "checkpoints";
+    return "checkpoints";
+  }
+
+  void Restore() {
+    if (auto problem = RelativePathProblem(Root(), task_.checkpoint)) {
+      throw TrialFailure(FailureKind::kConfig,
+                         "checkpoint path " + task_.checkpoint + " " +
+                             *problem +
+                             ": it must stay inside the checkpoint directory");
+    }
+    const fs::path path = Root() / task_.checkpoint;
+    try {
+      const json state =
+          ParseJsonText(ReadTextFile(path.string()), path.string());
+      state_.skill = state.at("skill").get<double>();
+    } catch (const std::exception& e) {
+      throw TrialFailure(FailureKind::kData,
+                         "cannot restore checkpoint " + path.string() + ": " +
+                             e.what() +
+                             " (every worker needs the same --checkpoints "
+                             "directory, a shared one)");
+    }
+  }
+
   CurveOptions options_;
   SyntheticCurves curves_;
   json params_;
+  const TrialTask task_;
+  CurveState state_;
 };
 
 }  // namespace

@@ -206,6 +206,8 @@ class TorchTrainer : public Trainer {
       context.batches_per_epoch = batches_per_epoch_;
       context.max_epochs = std::max(1, spec.algorithm.max_epochs);
       context.maximize = spec.objective.mode == ObjectiveMode::kMax;
+      context_ = context;
+      scheduler_lr_ = context.base_lr;
       scheduler_ = NewLrScheduler(config_.scheduler, context);
     } catch (const Error& e) {
       throw TrialFailure(FailureKind::kConfig, source + ": " + e.what());
@@ -300,6 +302,8 @@ class TorchTrainer : public Trainer {
       archive.write("rng", rng);
       json meta = {{"epoch", epoch},
                    {"trial", task_.trial},
+                   {"params", task_.params},
+                   {"scheduler_lr", scheduler_lr_},
                    {"scheduler", scheduler_->State()}};
       archive.write("meta", c10::IValue(meta.dump()));
       const fs::path tmp = path.string() + ".tmp";
@@ -310,7 +314,9 @@ class TorchTrainer : public Trainer {
           FailureKind::kError,
           "cannot write checkpoint " + path.string() + ": " + e.what());
     }
-    // Only the newest checkpoint of a trial is kept.
+    // Only the newest checkpoint of a trial is kept; in a PBT study the
+    // coordinator deletes them, once no member may copy them.
+    if (task_.spec->algorithm.type == AlgorithmType::kPbt) return rel;
     for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
       if (entry.path() != path && entry.path().extension() == ".pt") {
         fs::remove(entry.path(), ec);
@@ -360,7 +366,23 @@ class TorchTrainer : public Trainer {
       c10::IValue meta_value;
       archive.read("meta", meta_value);
       json meta = json::parse(meta_value.toStringRef());
+      // Another member's checkpoint (PBT), or this trial's with other
+      // parameters: the schedule continues where it was, every rate
+      // scaled by this trial's lr over the lr it was built with, and the
+      // optimizer takes this trial's weight decay.
+      const double built_lr = meta.value("scheduler_lr", scheduler_lr_);
+      if (built_lr != scheduler_lr_) {
+        LrContext context = context_;
+        context.base_lr = built_lr;
+        scheduler_ = NewLrScheduler(config_.scheduler, context);
+        scheduler_lr_ = built_lr;
+      }
+      lr_scale_ = built_lr > 0 ? config_.optimizer.lr / built_lr : 1.0;
       scheduler_->Restore(meta.at("scheduler"));
+      if (meta.value("trial", task_.trial) != task_.trial ||
+          meta.value("params", task_.params) != task_.params) {
+        SetWeightDecay(*optimizer_, config_.optimizer.weight_decay);
+      }
     } catch (const std::exception& e) {
       throw TrialFailure(
           FailureKind::kData,
@@ -419,7 +441,7 @@ class TorchTrainer : public Trainer {
             config_.label_smoothing);
     double loss_sum = 0;
     int64_t seen = 0;
-    double lr = scheduler_->lr();
+    double lr = scheduler_->lr() * lr_scale_;
     for (int64_t batch = 0; batch < batches_per_epoch_; ++batch) {
       if (cancel) return json::object();
       const int64_t from = batch * config_.batch_size;
@@ -433,7 +455,7 @@ class TorchTrainer : public Trainer {
           std::chrono::duration<double>(Clock::now() - data_start).count();
       Augment(x, augment);
       x = Layout(x);
-      lr = scheduler_->lr();
+      lr = scheduler_->lr() * lr_scale_;
       SetLearningRate(*optimizer_, lr);
       optimizer_->zero_grad();
       torch::Tensor loss;
@@ -589,6 +611,11 @@ class TorchTrainer : public Trainer {
   std::shared_ptr<models::Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
+  LrContext context_;
+  // The lr the scheduler was built with (the first member's, after PBT
+  // exploits) and this trial's lr over it.
+  double scheduler_lr_ = 0;
+  double lr_scale_ = 1.0;
   int64_t batches_per_epoch_ = 1;
   bool channels_last_ = false;  // trainer.memory_format "channels_last".
 };

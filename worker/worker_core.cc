@@ -342,7 +342,8 @@ void WorkerCore::OnAssign(MessageType type, const json& b) {
 }
 
 // Deletes checkpoints the coordinator no longer needs (of pruned and failed
-// trials), and their trial directories once empty. Paths are relative to
+// trials; in a PBT study, those no member will resume), and their trial
+// directories once empty. Paths are relative to
 // the checkpoint directory and may not leave it.
 void WorkerCore::Forget(const json& b) {
   namespace fs = std::filesystem;
@@ -365,7 +366,7 @@ void WorkerCore::Forget(const json& b) {
   }
   if (removed > 0) {
     log_("deleted " + std::to_string(removed) +
-         " checkpoint(s) of pruned or failed trials");
+         " checkpoint(s) that no trial will resume");
   }
 }
 

@@ -326,3 +326,88 @@ TEST(TorchTrainerTest, ATorchScriptModuleThatDoesNotFitIsAConfigFailure) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace {
+
+// PBT: a member resumes another's checkpoint with parameters of its own.
+TEST(TorchTrainerTest, ACopiedCheckpointTakesTheMembersNewParameters) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  json trainer = SmallCnn();
+  trainer["scheduler"] = "step";
+  trainer["step_size"] = 1;
+  trainer["gamma"] = 0.5;
+  json study = {
+      {"name", "toy"},
+      {"seed", 5},
+      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
+      {"data", {{"shards", dir.path() + "/shards"}}},
+      {"trainer", trainer},
+      {"search_space",
+       {{"lr", {{"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-1}}},
+        {"weight_decay", {{"type", "uniform"}, {"low", 0}, {"high", 0.5}}},
+        {"dropout", {{"type", "uniform"}, {"low", 0}, {"high", 0.6}}}}},
+      {"algorithm",
+       {{"type", "pbt"},
+        {"population", 2},
+        {"max_epochs", 9},
+        {"interval", 3}}}};
+  const StudySpec spec = ParseStudy(study, "toy.json");
+  const std::string ckpt = dir.path() + "/ckpt";
+  std::atomic<bool> cancel{false};
+  // The parent: 3 epochs at lr 0.01, halved after each epoch.
+  TrialTask p = Task(spec, ckpt);
+  p.trial = 0;
+  p.params = {{"lr", 0.01}, {"weight_decay", 0.0}, {"dropout", 0.2}};
+  auto parent = NewTorchTrainer(p);
+  json m;
+  for (int e = 1; e <= 3; ++e) m = parent->TrainEpoch(e, cancel);
+  EXPECT_DOUBLE_EQ(m["lr"].get<double>(), 0.0025);
+  const std::string rel = parent->SaveCheckpoint(3);
+  const json parent_val = parent->Evaluate("validation", cancel);
+  // It trains on; in a PBT study its epoch-3 checkpoint stays (the
+  // coordinator deletes it once no member may copy it).
+  EXPECT_DOUBLE_EQ(parent->TrainEpoch(4, cancel)["lr"].get<double>(), 0.00125);
+  parent->SaveCheckpoint(4);
+  ASSERT_TRUE(fs::exists(ckpt + "/" + rel));
+
+  auto child = [&](double lr, double weight_decay, double dropout) {
+    TrialTask c = Task(spec, ckpt);
+    c.trial = 1;
+    c.params = {
+        {"lr", lr}, {"weight_decay", weight_decay}, {"dropout", dropout}};
+    c.from_epoch = 3;
+    c.checkpoint = rel;
+    return NewTorchTrainer(c);
+  };
+  auto a = child(0.005, 0.1, 0.5);
+  // The parent's weights: the same validation scores, to the last bit.
+  EXPECT_EQ(a->Evaluate("validation", cancel), parent_val);
+  // The parent's schedule at half its height: 0.00125 x 0.005 / 0.01.
+  const json ma = a->TrainEpoch(4, cancel);
+  EXPECT_DOUBLE_EQ(ma["lr"].get<double>(), 0.000625);
+  EXPECT_DOUBLE_EQ(a->TrainEpoch(5, cancel)["lr"].get<double>(), 0.0003125);
+  // The new weight decay and dropout apply: changing either alone changes
+  // the epoch (same trial, so the same batches and masks).
+  const json mb = child(0.005, 0.0, 0.5)->TrainEpoch(4, cancel);
+  const json mc = child(0.005, 0.1, 0.2)->TrainEpoch(4, cancel);
+  const json md = child(0.005, 0.1, 0.5)->TrainEpoch(4, cancel);
+  EXPECT_EQ(md["train_loss"], ma["train_loss"]);  // Deterministic.
+  EXPECT_NE(mb["train_loss"], ma["train_loss"]);
+  EXPECT_NE(mc["train_loss"], ma["train_loss"]);
+  // The member's own checkpoints continue its own schedule on resume.
+  auto again = child(0.005, 0.1, 0.5);
+  again->TrainEpoch(4, cancel);
+  const std::string own = again->SaveCheckpoint(4);
+  TrialTask r = Task(spec, ckpt);
+  r.trial = 1;
+  r.params = {{"lr", 0.005}, {"weight_decay", 0.1}, {"dropout", 0.5}};
+  r.from_epoch = 4;
+  r.checkpoint = own;
+  EXPECT_DOUBLE_EQ(
+      NewTorchTrainer(r)->TrainEpoch(5, cancel)["lr"].get<double>(), 0.0003125);
+}
+
+}  // namespace
+}  // namespace hpo
