@@ -2,7 +2,8 @@
 // query_main.cc: query_studies.cc (studies, trials), query_trials.cc (trials
 // by number, the leaderboard), query_metrics.cc (per-epoch metrics),
 // query_evaluations.cc (test-split evaluations), query_show.cc (best, trial,
-// curves, export); query_common.cc holds what they share.
+// curves, export), query_lineage.cc (PBT exploits); query_common.cc holds
+// what they share.
 #ifndef HPO_RESULTS_QUERY_COMMANDS_H_
 #define HPO_RESULTS_QUERY_COMMANDS_H_
 
@@ -157,6 +158,12 @@ Answer ShowCurves(Query& query);
 // `export`: every trial (in --state only, when given) with its parameters
 // spread into columns, once per epoch it reported, or once with no epoch.
 Answer Export(Query& query);
+
+// `lineage`: the study's PBT exploits by trial, then epoch: for people the
+// parameters that changed ("lr 0.01->0.012"), for programs the full old and
+// new parameters too. A study with none is an answer (a line saying why, an
+// empty array, a CSV header), not an error.
+Answer ShowLineage(Query& query);
 
 // The per-epoch columns of a result set: epoch, attempt, objective, then one
 // per metric. A metric whose name a column of the set already has becomes

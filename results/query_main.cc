@@ -112,6 +112,15 @@ const std::vector<Command>& Commands() {
        0,
        {"study", "state"},
        Export},
+      {"lineage",
+       "lineage [--study NAME]",
+       "PBT exploits: after which epoch each member took whose checkpoint, "
+       "and the parameters that changed; JSON and CSV: the full old and new "
+       "parameters",
+       0,
+       0,
+       {"study"},
+       ShowLineage},
   };
   return kCommands;
 }

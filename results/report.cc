@@ -42,6 +42,7 @@ ReportData ReadReportData(Store& store, const StudyRow& study) {
   data.attempts = store.Attempts(study.id);
   data.events = store.Events(study.id);
   data.evaluations = store.Evaluations(study.id);
+  data.exploits = store.Exploits(study.id);
   return data;
 }
 
@@ -123,6 +124,11 @@ svg.plot .axis-line, svg.plot .tick { stroke: #555; stroke-width: 1; }
 .attempt.open { fill-opacity: .55; stroke: #1f77b4; stroke-width: 1;
   stroke-dasharray: 3 2; }
 .swatch-line { stroke-width: 3; }
+.pbt-step { fill: none; stroke-width: 1.5; stroke-opacity: .85;
+  stroke-linejoin: round; }
+.lineage-segment { fill: none; stroke-width: 1.6; stroke-opacity: .9;
+  stroke-linejoin: round; stroke-linecap: round; }
+.exploit-marker { fill: #fff; stroke-width: 1.4; }
 )css";
 
 }  // namespace
@@ -142,6 +148,7 @@ std::string RenderReport(const ReportData& data, const ReportOptions& options) {
   RenderHeader(c, out);
   RenderLeaderboard(c, out);
   RenderCurves(c, out);
+  RenderPbt(c, out);
   RenderRungs(c, out);
   RenderParams(c, out);
   RenderParallel(c, out);

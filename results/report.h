@@ -6,12 +6,16 @@
 // successive halving / Hyperband / ASHA (how many trials entered each rung
 // and how many were promoted from it), the objective against each
 // hyperparameter, a parallel-coordinates view, the best trial's confusion
-// matrix and a timeline of the attempts on each worker. Plots are inline SVG
+// matrix and a timeline of the attempts on each worker; for a PBT study
+// with exploits, also each mutated parameter of every member by epoch and
+// the members' curves coloured by the founding member whose weights they
+// carry. Plots are inline SVG
 // styled by inline CSS: the file needs no JavaScript, no network and no
 // fonts, so it can be mailed, archived or opened from a shared disk.
 //
 // Every plot is an <svg class="plot ..."> with a stable id ("curves",
-// "rungs", "param-NAME", "parallel", "confusion", "timeline"); a section
+// "rungs", "param-NAME", "parallel", "confusion", "timeline", and for PBT
+// "pbt-param-NAME" and "lineage"); a section
 // that has nothing to draw holds a <p class="note"> saying why instead.
 // All text from the database (names, parameters, errors, class names) is
 // escaped, so the page is well formed whatever a study holds.
@@ -37,6 +41,7 @@ struct ReportData {
   std::vector<AttemptRow> attempts;        // In the order they started.
   std::vector<std::string> events;         // Scheduler events (JSON), in order.
   std::vector<EvaluationRow> evaluations;  // Test-split results, if any.
+  std::vector<ExploitRow> exploits;        // PBT exploits by trial, epoch.
 };
 
 // Reads everything the report needs about `study` from `store` (which may

@@ -19,7 +19,7 @@ std::optional<AlgorithmType> AlgorithmFromName(const std::string& name) {
   for (AlgorithmType type :
        {AlgorithmType::kRandom, AlgorithmType::kGrid,
         AlgorithmType::kSuccessiveHalving, AlgorithmType::kHyperband,
-        AlgorithmType::kAsha, AlgorithmType::kMedian}) {
+        AlgorithmType::kAsha, AlgorithmType::kMedian, AlgorithmType::kPbt}) {
     if (ToString(type) == name) return type;
   }
   return std::nullopt;
@@ -58,6 +58,8 @@ void ReadSpecLeniently(const json& raw, SpecInfo& info) {
   a.eta = IntAt(algorithm, "eta", 3);
   a.iterations = std::max(1, IntAt(algorithm, "iterations", 1));
   a.brackets = std::max(1, IntAt(algorithm, "brackets", 1));
+  a.population = IntAt(algorithm, "population", 0);
+  a.interval = IntAt(algorithm, "interval", 0);
   info.shape_known = a.eta >= 2 && a.max_epochs >= a.min_epochs;
   const int s_max =
       info.shape_known ? HyperbandSMax(a.min_epochs, a.max_epochs, a.eta) : 0;

@@ -53,6 +53,10 @@ std::string AlgorithmSummary(const Context& c) {
     case AlgorithmType::kMedian:
       return name + " (up to " + std::to_string(a.max_epochs) +
              " epochs, warm-up " + std::to_string(a.warmup_epochs) + ")";
+    case AlgorithmType::kPbt:
+      return name + " (population " + std::to_string(a.population) + ", " +
+             std::to_string(a.max_epochs) + " epochs, exploit every " +
+             std::to_string(a.interval) + ")";
     default:
       return name + " (" + std::to_string(a.max_epochs) + " epochs per trial)";
   }
@@ -150,7 +154,12 @@ void RenderHeader(const Context& c, std::string& out) {
   }
   out +=
       "<nav><a href=\"#s-leaderboard\">leaderboard</a><a "
-      "href=\"#s-curves\">learning curves</a><a href=\"#s-rungs\">rungs</a><a "
+      "href=\"#s-curves\">learning curves</a>";
+  if (!c.data.exploits.empty()) {
+    out += "<a href=\"#s-pbt\">population-based training</a>";
+  }
+  out +=
+      "<a href=\"#s-rungs\">rungs</a><a "
       "href=\"#s-params\">parameters</a><a href=\"#s-parallel\">parallel "
       "coordinates</a><a href=\"#s-confusion\">confusion matrix</a><a "
       "href=\"#s-timeline\">timeline</a></nav>\n</header>\n";

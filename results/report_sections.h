@@ -1,8 +1,8 @@
 // hpo-report's sections, one file each (report_header.cc: the header and
-// the leaderboard; report_curves.cc; report_rungs.cc; report_params.cc: the
-// objective against each parameter and parallel coordinates;
-// report_confusion.cc; report_timeline.cc). Each appends its <section> to
-// `out`.
+// the leaderboard; report_curves.cc; report_pbt.cc: population-based
+// training; report_rungs.cc; report_params.cc: the objective against each
+// parameter and parallel coordinates; report_confusion.cc;
+// report_timeline.cc). Each appends its <section> to `out`.
 #ifndef HPO_RESULTS_REPORT_SECTIONS_H_
 #define HPO_RESULTS_REPORT_SECTIONS_H_
 
@@ -27,6 +27,9 @@ void RenderHeader(const Context& c, std::string& out);
 void RenderLeaderboard(const Context& c, std::string& out);
 
 void RenderCurves(const Context& c, std::string& out);
+
+// Only for a study with exploits (nothing otherwise).
+void RenderPbt(const Context& c, std::string& out);
 
 void RenderRungs(const Context& c, std::string& out);
 

@@ -379,6 +379,47 @@ class QueryTest : public testing::Test {
     return study;
   }
 
+  // Writes "pbt_demo" (pbt, max) with four members and three exploits:
+  // after epoch 4, trial 2 took trial 0's checkpoint (lr and dropout
+  // changed) and trial 3 took trial 1's (lr alone); after epoch 8, trial 3
+  // took trial 0's and kept its parameters. Also "plain" (random), with no
+  // exploits.
+  void WritePbtStudy() {
+    std::unique_ptr<Store> store = Store::Open(db_);
+    int64_t pbt = store->CreateStudy(Study("pbt_demo", "pbt", "max"));
+    for (int64_t n = 0; n < 4; ++n) {
+      store->PutTrial(pbt, Trial(n, TrialState::kComplete,
+                                 {{"lr", 0.01 * static_cast<double>(n + 1)},
+                                  {"dropout", 0.3},
+                                  {"batch_size", 32}},
+                                 0.5, 12));
+    }
+    ExploitRow x;
+    x.trial = 2;
+    x.epoch = 4;
+    x.parent = 0;
+    x.parent_epoch = 4;
+    x.old_params = {{"lr", 0.03}, {"dropout", 0.3}, {"batch_size", 32}};
+    x.new_params = {{"lr", 0.012}, {"dropout", 0.24}, {"batch_size", 32}};
+    x.recorded_at = 1700000040;
+    store->AddExploit(pbt, x);
+    x.trial = 3;
+    x.parent = 1;
+    x.old_params = {{"lr", 0.04}, {"dropout", 0.3}, {"batch_size", 32}};
+    x.new_params = {{"lr", 0.0123456789}, {"dropout", 0.3}, {"batch_size", 32}};
+    store->AddExploit(pbt, x);
+    x.epoch = 8;
+    x.parent = 0;
+    x.parent_epoch = 8;
+    x.old_params = x.new_params;
+    x.recorded_at = 1700000080;
+    store->AddExploit(pbt, x);
+    int64_t plain = store->CreateStudy(Study("plain", "random", "max"));
+    store->PutTrial(plain,
+                    Trial(0, TrialState::kComplete, {{"lr", 0.01}}, 0.5, 5));
+    store->Commit();
+  }
+
   std::string dir_;
   std::string db_;
 };
@@ -641,9 +682,10 @@ TEST_F(QueryTest, UsageErrorsExitTwo) {
   EXPECT_TRUE(Contains(help.out, "--format")) << help.out;
   EXPECT_TRUE(Contains(help.out, "trials [--study NAME] [--state STATE]"))
       << help.out;
-  for (const char* synopsis : {"best [--study NAME]", "trial ID [--study NAME]",
-                               "curves ID... | all [--study NAME]",
-                               "export [--study NAME] [--state STATE]"}) {
+  for (const char* synopsis :
+       {"best [--study NAME]", "trial ID [--study NAME]",
+        "curves ID... | all [--study NAME]",
+        "export [--study NAME] [--state STATE]", "lineage [--study NAME]"}) {
     EXPECT_TRUE(Contains(help.out, synopsis)) << help.out;
   }
 }
@@ -1251,7 +1293,8 @@ TEST_F(QueryTest, EveryCommandSuggestsTheStudy) {
   for (std::vector<std::string> command : {std::vector<std::string>{"best"},
                                            {"trial", "0"},
                                            {"curves", "all"},
-                                           {"export"}}) {
+                                           {"export"},
+                                           {"lineage"}}) {
     command.insert(command.end(), {"--study", "lr-sweep"});
     command.insert(command.begin(), {"--db", db_});
     Output out = RunQuery(command);
@@ -1269,13 +1312,104 @@ TEST_F(QueryTest, EveryCommandSuggestsTheStudy) {
       << command.err;
 }
 
+TEST_F(QueryTest, LineageAsTable) {
+  WritePbtStudy();
+  Output out = RunQuery({"--db", db_, "lineage", "--study", "pbt_demo"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.err, "");
+  EXPECT_EQ(out.out,
+            "study pbt_demo: 3 exploits (after epoch epochs, trial continued "
+            "from parent's checkpoint after parent_epoch epochs)\n"
+            "  trial  epoch  parent  parent_epoch  changed\n"
+            "  -----  -----  ------  ------------  "
+            "---------------------------------\n"
+            "      2      4       0             4  dropout 0.3->0.24, lr "
+            "0.03->0.012\n"
+            "      3      4       1             4  lr 0.04->0.01235\n"
+            "      3      8       0             8  -\n");
+}
+
+TEST_F(QueryTest, LineageAsJsonAndCsvHasTheFullParameters) {
+  WritePbtStudy();
+  Output out = RunQuery(
+      {"--db", db_, "lineage", "--study", "pbt_demo", "--format", "json"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  json rows = json::parse(out.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["trial"], 2);
+  EXPECT_EQ(rows[0]["epoch"], 4);
+  EXPECT_EQ(rows[0]["parent"], 0);
+  EXPECT_EQ(rows[0]["parent_epoch"], 4);
+  EXPECT_EQ(rows[0]["changed"],
+            (json{{"lr", {0.03, 0.012}}, {"dropout", {0.3, 0.24}}}));
+  EXPECT_EQ(rows[0]["old_params"],
+            (json{{"lr", 0.03}, {"dropout", 0.3}, {"batch_size", 32}}));
+  EXPECT_EQ(rows[0]["new_params"],
+            (json{{"lr", 0.012}, {"dropout", 0.24}, {"batch_size", 32}}));
+  EXPECT_EQ(rows[0]["recorded_at"], 1700000040.0);
+  EXPECT_EQ(rows[1]["changed"], (json{{"lr", {0.04, 0.0123456789}}}));
+  EXPECT_EQ(rows[2]["changed"], json::object());
+
+  Output csv = RunQuery(
+      {"--db", db_, "lineage", "--study", "pbt_demo", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  std::vector<std::vector<std::string>> records = ParseCsv(csv.out);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0],
+            (std::vector<std::string>{
+                "trial", "epoch", "parent", "parent_epoch", "changed",
+                "old_params_batch_size", "old_params_dropout", "old_params_lr",
+                "new_params_batch_size", "new_params_dropout", "new_params_lr",
+                "recorded_at"}));
+  const std::vector<std::string>& second = records[2];
+  EXPECT_EQ(second[Column(records[0], "trial")], "3");
+  EXPECT_EQ(second[Column(records[0], "parent")], "1");
+  EXPECT_EQ(json::parse(second[Column(records[0], "changed")]),
+            (json{{"lr", {0.04, 0.0123456789}}}));
+  EXPECT_EQ(second[Column(records[0], "old_params_lr")], "0.04");
+  EXPECT_EQ(second[Column(records[0], "new_params_lr")], "0.0123456789");
+}
+
+TEST_F(QueryTest, LineageWithoutExploitsIsAnEmptyAnswer) {
+  WritePbtStudy();
+  Output table = RunQuery({"--db", db_, "lineage", "--study", "plain"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out,
+            "no exploits: study plain is not a PBT study (random)\n");
+  Output json_out = RunQuery(
+      {"--db", db_, "lineage", "--study", "plain", "--format", "json"});
+  ASSERT_EQ(json_out.exit_code, 0) << json_out.err;
+  EXPECT_EQ(json::parse(json_out.out), json::array());
+  Output csv =
+      RunQuery({"--db", db_, "lineage", "--study", "plain", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out, "trial,epoch,parent,parent_epoch,changed,recorded_at\r\n");
+
+  // A PBT study before its first exploit.
+  db_ = dir_ + "/fresh.db";
+  {
+    std::unique_ptr<Store> store = Store::Open(db_);
+    store->CreateStudy(Study("fresh", "pbt", "max"));
+  }
+  Output fresh = RunQuery({"--db", db_, "lineage"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(fresh.out, "study fresh: no exploits yet\n");
+
+  Output unknown = RunQuery({"--db", db_, "lineage", "--study", "frsh"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.out, "");
+  EXPECT_TRUE(Contains(unknown.err, "(did you mean \"fresh\"?)"))
+      << unknown.err;
+}
+
 // A file that an hpo without evaluations (schema version 1) wrote.
 TEST_F(QueryTest, ReadsAVersion1File) {
   WriteEvaluatedStudy();
-  Output downgrade =
-      RunProgram("sqlite3", {db_,
-                             "DROP VIEW test_results; DROP TABLE evaluations; "
-                             "PRAGMA user_version = 1;"});
+  Output downgrade = RunProgram(
+      "sqlite3", {db_,
+                  "DROP VIEW test_results; DROP TABLE evaluations; "
+                  "DROP VIEW lineage; DROP TABLE exploits; "
+                  "DROP TABLE checkpoints; PRAGMA user_version = 1;"});
   if (downgrade.exit_code == -1) {
     HPO_SKIP_UNLESS_REQUIRED(
         "no sqlite3 command (scripts/install-deps.sh installs it)");
@@ -1292,7 +1426,8 @@ TEST_F(QueryTest, ReadsAVersion1File) {
   for (std::vector<std::string> command :
        {std::vector<std::string>{"trial", "0"},
         {"curves", "all"},
-        {"export"}}) {
+        {"export"},
+        {"lineage"}}) {
     command.insert(command.begin(), {"--db", db_});
     EXPECT_EQ(RunQuery(command).exit_code, 0) << command[2];
   }

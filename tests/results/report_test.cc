@@ -664,6 +664,175 @@ TEST_F(ReportTest, SyntheticTrainerExplainsTheMissingConfusionMatrix) {
             std::string::npos);
 }
 
+// --- Population-based training ---
+
+// A PBT study of four members, 12 epochs in intervals of 4, written
+// through the store:
+//   after epoch 4: trial 2 takes trial 0's checkpoint (lr and optimizer
+//     change), trial 3 takes trial 1's (lr);
+//   after epoch 8: trial 3 takes trial 2's (dropout), trial 1 takes
+//     trial 0's with no parameter changed.
+// So trial 3 carries its own weights for epochs 1-4, trial 1's for 5-8 and
+// trial 0's (through trial 2) for 9-12.
+void WritePbt(Store& store) {
+  const json spec = {
+      {"name", "pbt"},
+      {"objective", {{"metric", "val_accuracy"}, {"mode", "max"}}},
+      {"trainer", {{"model", "synthetic"}}},
+      {"search_space",
+       {{"lr", {{"type", "loguniform"}, {"low", 1e-4}, {"high", 1e-1}}},
+        {"dropout", {{"type", "uniform"}, {"low", 0.0}, {"high", 0.5}}},
+        {"optimizer", {{"type", "choice"}, {"values", {"adam", "sgd"}}}}}},
+      {"algorithm",
+       {{"type", "pbt"},
+        {"population", 4},
+        {"interval", 4},
+        {"max_epochs", 12}}},
+  };
+  const int64_t id = store.CreateStudy(Study("pbt", "pbt", spec.dump(2)));
+  auto params = [](double lr, double dropout, const char* optimizer) {
+    return json{{"lr", lr}, {"dropout", dropout}, {"optimizer", optimizer}};
+  };
+  const json initial[] = {params(0.01, 0.1, "adam"), params(0.02, 0.2, "adam"),
+                          params(0.001, 0.3, "sgd"),
+                          params(0.0005, 0.4, "sgd")};
+  struct Plan {
+    int64_t trial;
+    int epoch;
+    int64_t parent;
+    json old_params, new_params;
+  };
+  const std::vector<Plan> plans = {
+      {2, 4, 0, initial[2], params(0.012, 0.1, "adam")},
+      {3, 4, 1, initial[3], params(0.016, 0.2, "adam")},
+      {3, 8, 2, params(0.016, 0.2, "adam"), params(0.012, 0.08, "adam")},
+      {1, 8, 0, initial[1], initial[0]},
+  };
+  for (const Plan& p : plans) {
+    ExploitRow x;
+    x.trial = p.trial;
+    x.epoch = p.epoch;
+    x.parent = p.parent;
+    x.parent_epoch = p.epoch;
+    x.old_params = p.old_params;
+    x.new_params = p.new_params;
+    x.recorded_at = kT0 + p.epoch;
+    store.AddExploit(id, x);
+  }
+  for (int64_t n = 0; n < 4; ++n) {
+    TrialRow row;
+    row.number = n;
+    row.state = TrialState::kComplete;
+    row.params = initial[n];
+    row.epochs = 12;
+    row.attempts = 3;
+    row.value = 0.5 + 0.01 * static_cast<double>(n);
+    row.best_value = row.value;
+    row.worker = "w1";
+    row.updated_at = kT0 + 50;
+    store.PutTrial(id, row);
+    for (int e = 1; e <= 12; ++e) {
+      MetricRow m;
+      m.trial = n;
+      m.epoch = e;
+      m.objective = 0.3 + 0.02 * e + 0.01 * static_cast<double>(n);
+      m.metrics = {{"val_accuracy", *m.objective}};
+      m.recorded_at = kT0 + e;
+      store.PutMetrics(id, m);
+    }
+  }
+}
+
+TEST_F(ReportTest, NoPbtSectionWithoutExploits) {
+  const std::string html = Render();
+  EXPECT_EQ(html.find("id=\"s-pbt\""), std::string::npos);
+  EXPECT_EQ(html.find("#s-pbt"), std::string::npos);
+  EXPECT_EQ(html.find("id=\"lineage\""), std::string::npos);
+  EXPECT_EQ(html.find("pbt-param-"), std::string::npos);
+}
+
+TEST_F(ReportTest, PbtSectionPlotsEachMutatedParameterByEpoch) {
+  {
+    std::unique_ptr<Store> store = Store::Open(db_);
+    WritePbt(*store);
+  }
+  const std::string html = Render("pbt");
+  ExpectWellFormed(html);
+  EXPECT_NE(html.find("<section id=\"s-pbt\">"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"#s-pbt\">"), std::string::npos);
+  EXPECT_NE(html.find("4 exploits: 3 members of 4"), std::string::npos);
+  EXPECT_LT(html.find("id=\"s-curves\""), html.find("id=\"s-pbt\""));
+  // Every parameter some exploit changed, on the axis its search space
+  // asks for.
+  const std::string lr = Svg(html, "pbt-param-lr");
+  const std::string dropout = Svg(html, "pbt-param-dropout");
+  const std::string optimizer = Svg(html, "pbt-param-optimizer");
+  ASSERT_FALSE(lr.empty());
+  ASSERT_FALSE(dropout.empty());
+  ASSERT_FALSE(optimizer.empty());
+  EXPECT_NE(lr.find("data-scale=\"log\""), std::string::npos);
+  EXPECT_NE(lr.find("lr (log scale)"), std::string::npos);
+  EXPECT_NE(dropout.find("data-scale=\"linear\""), std::string::npos);
+  EXPECT_NE(optimizer.find("data-scale=\"category\""), std::string::npos);
+  EXPECT_NE(optimizer.find(">adam</text>"), std::string::npos);
+  EXPECT_NE(optimizer.find(">sgd</text>"), std::string::npos);
+  // One step line per member, a marker per exploit; a member never
+  // exploited (trial 0) is flat, one exploited twice steps twice.
+  for (const std::string* svg : {&lr, &dropout, &optimizer}) {
+    EXPECT_EQ(Count(*svg, "<path class=\"pbt-step\""), 4);
+    EXPECT_EQ(Count(*svg, "<circle class=\"exploit-marker\""), 4);
+  }
+  const std::vector<std::string> d = Attributes(lr, "pbt-step", "d");
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(Count(d[0], "V"), 0) << d[0];
+  EXPECT_EQ(Count(d[3], "V"), 2) << d[3];
+  // Each member has its own colour, the same in every plot.
+  const std::vector<std::string> colours = Attributes(lr, "pbt-step", "stroke");
+  EXPECT_EQ(std::set<std::string>(colours.begin(), colours.end()).size(), 4u);
+  EXPECT_EQ(Attributes(dropout, "pbt-step", "stroke"), colours);
+}
+
+TEST_F(ReportTest, PbtCurvesAreColouredByTheFoundingMember) {
+  {
+    std::unique_ptr<Store> store = Store::Open(db_);
+    WritePbt(*store);
+  }
+  const std::string svg = Svg(Render("pbt"), "lineage");
+  ASSERT_FALSE(svg.empty());
+  EXPECT_NE(svg.find("data-members=\"4\""), std::string::npos);
+  // The founders of each member's stretches, in epoch order.
+  std::map<std::string, std::vector<std::string>> founders;
+  const std::regex re(
+      "class=\"lineage-segment\" data-trial=\"(\\d+)\" "
+      "data-founder=\"(\\d+)\"");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re);
+       it != std::sregex_iterator(); ++it) {
+    founders[(*it)[1]].push_back((*it)[2]);
+  }
+  EXPECT_EQ(founders["0"], (std::vector<std::string>{"0"}));
+  EXPECT_EQ(founders["1"], (std::vector<std::string>{"1", "0"}));
+  EXPECT_EQ(founders["2"], (std::vector<std::string>{"2", "0"}));
+  EXPECT_EQ(founders["3"], (std::vector<std::string>{"3", "1", "0"}));
+  // Founder 0's colour is member 0's.
+  const std::string zero =
+      Attributes(svg, "lineage-segment\" data-trial=\"0", "stroke").at(0);
+  const std::vector<std::string> ours =
+      Attributes(svg, "lineage-segment\" data-trial=\"3", "stroke");
+  ASSERT_EQ(ours.size(), 3u);
+  EXPECT_EQ(ours[2], zero);
+  EXPECT_NE(ours[0], zero);
+  // A stretch starts at the exploit's epoch: trial 3's third starts at
+  // epoch 8 (x of epoch 8 on a 0..12 axis from 70 to 750).
+  const std::vector<std::string> d =
+      Attributes(svg, "lineage-segment\" data-trial=\"3", "d");
+  EXPECT_EQ(d[2].rfind("M523.3 ", 0), 0u) << d[2];
+  EXPECT_EQ(Count(svg, "<circle class=\"exploit-marker\""), 4);
+  EXPECT_NE(svg.find("trial 3 after epoch 8: took trial 2&#39;s checkpoint "
+                     "(epoch 8); dropout 0.2 \xE2\x86\x92 0.08; lr 0.016 "
+                     "\xE2\x86\x92 0.012"),
+            std::string::npos);
+}
+
 // --- The hpo-report binary ---
 
 TEST_F(ReportTest, CommandWritesTheReport) {
