@@ -17,6 +17,7 @@
 #include "common/store.h"
 #include "common/study_spec.h"
 #include "search/scheduler.h"
+#include "search/synthetic_curves.h"
 #include "tests/util/process.h"
 #include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
@@ -547,6 +548,12 @@ TEST_P(LearnedChaosTest, KillsLoseNothingAndTheEventsRebuildEveryProposal) {
   json spec = SyntheticStudy("learned", algorithm, 0.02);
   spec["execution"]["max_attempts"] = 100;
   if (algorithm["type"] == "asha") spec["budget"] = {{"max_trials", 40}};
+  const bool pbt = algorithm["type"] == "pbt";
+  if (pbt) {
+    // State in checkpoint files, copied between members and workers.
+    spec["trainer"]["curves"] = "annealing";
+    spec["search_space"].erase("scheduler");
+  }
   const std::string study = WriteStudy(spec, "learned.json");
   const std::string db = dir_ + "/learned.db";
   Chaos chaos = StartChaos(study, db);
@@ -584,10 +591,34 @@ TEST_P(LearnedChaosTest, KillsLoseNothingAndTheEventsRebuildEveryProposal) {
     EXPECT_EQ(t.epochs, r.epochs) << "trial " << t.number;
   }
   EXPECT_EQ(replayed->NextJob().type, Decision::Type::kDone);
+  if (pbt) {
+    // Every exploit in the file is one the rebuilt scheduler makes.
+    std::vector<Exploit> want = replayed->TakeExploits();
+    std::vector<ExploitRow> got = store->Exploits(row.id);
+    EXPECT_FALSE(got.empty());
+    ASSERT_EQ(got.size(), want.size());
+    std::map<std::pair<int64_t, int>, Exploit> by_key;
+    for (const Exploit& e : want) by_key[{e.trial, e.epoch}] = e;
+    for (const ExploitRow& g : got) {
+      auto it = by_key.find({g.trial, g.epoch});
+      ASSERT_NE(it, by_key.end());
+      EXPECT_EQ(g.parent, it->second.parent);
+      EXPECT_EQ(g.new_params, it->second.new_params);
+    }
+    for (const TrialRow& t : trials) {
+      EXPECT_EQ(ToString(t.state), "complete");
+      EXPECT_EQ(t.epochs, 12);
+    }
+  }
   std::cout << "learned chaos (" << algorithm["sampler"]["type"] << " under "
             << algorithm["type"] << "): " << kills << " kills, "
             << trials.size() << " trials rebuilt from " << events.size()
             << " events\n";
+}
+
+std::string LearnedChaosName(size_t index) {
+  static const char* const kNames[] = {"HyperbandBohb", "AshaTpe", "Pbt"};
+  return kNames[index];
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -596,10 +627,110 @@ INSTANTIATE_TEST_SUITE_P(
         R"({"type": "hyperband", "min_epochs": 1, "max_epochs": 9, "eta": 3,
             "iterations": 2, "sampler": {"type": "bohb"}})",
         R"({"type": "asha", "min_epochs": 1, "max_epochs": 9, "eta": 3,
-            "sampler": {"type": "tpe", "n_startup_trials": 5}})"),
-    [](const auto& info) {
-      return std::string(info.index == 0 ? "HyperbandBohb" : "AshaTpe");
-    });
+            "sampler": {"type": "tpe", "n_startup_trials": 5}})",
+        R"({"type": "pbt", "population": 8, "max_epochs": 12, "interval": 3,
+            "sampler": {"type": "random"}})"),
+    [](const auto& info) { return LearnedChaosName(info.index); });
+
+// Population-based training with real workers and real checkpoint files:
+// a population of 8 on 8 one-slot workers. Each member continues on the
+// worker it started on, so every exploit resumes a checkpoint another
+// worker wrote, from the shared --checkpoints directory. The synthetic
+// trainer's annealing curves keep their state in those files, noise-free:
+// the child's first epoch after an exploit must be exactly what training
+// on from the parent's state with the new parameters gives.
+TEST_F(ClusterTest, PbtPopulationCopiesCheckpointsAcrossWorkers) {
+  json spec = SyntheticStudy("pbt",
+                             {{"type", "pbt"},
+                              {"population", 8},
+                              {"max_epochs", 12},
+                              {"interval", 3},
+                              {"mutable", {"lr"}}},
+                             0.05);
+  spec["trainer"]["curves"] = "annealing";
+  spec["trainer"]["noise"] = 0;
+  spec["search_space"].erase("scheduler");
+  const std::string study = WriteStudy(spec, "pbt.json");
+  const std::string db = dir_ + "/pbt.db";
+  const std::string checkpoints = dir_ + "/shared-checkpoints";
+  std::string endpoint;
+  Process* c =
+      StartCoordinator(study, db, "tcp://127.0.0.1:*", false, &endpoint);
+  std::vector<Process*> workers;
+  for (int i = 0; i < 8; ++i) {
+    workers.push_back(
+        StartWorker(endpoint, "p" + std::to_string(i),
+                    {"--checkpoints", checkpoints, "--exit-when-done"}));
+  }
+  ASSERT_EQ(c->Wait(120), 0) << c->log();
+  ExpectJoinedWorkersExit(workers);
+  CheckConsistent(db, "pbt");
+
+  auto store = Store::Open(db, true);
+  const StudyRow row = *store->FindStudy("pbt");
+  EXPECT_EQ(row.state, "complete");
+  const std::vector<TrialRow> trials = store->Trials(row.id);
+  ASSERT_EQ(trials.size(), 8u);
+  for (const TrialRow& t : trials) {
+    EXPECT_EQ(ToString(t.state), "complete") << t.number;
+    EXPECT_EQ(t.epochs, 12);
+  }
+  const std::vector<ExploitRow> exploits = store->Exploits(row.id);
+  ASSERT_GE(exploits.size(), 3u) << c->log();
+
+  const StudySpec parsed = ParseStudy(spec, "pbt.json");
+  const CurveOptions options = SyntheticTrainerOptions(parsed);
+  const SyntheticCurves curves(parsed.search_space, options);
+  const double chance = 1.0 / options.classes;
+  std::map<int64_t, std::string> worker_of_attempt;
+  for (const AttemptRow& a : store->Attempts(row.id)) {
+    worker_of_attempt[a.id] = a.worker;
+  }
+  auto metric = [&](int64_t trial, int epoch) -> MetricRow {
+    for (const MetricRow& m : store->Metrics(row.id, trial)) {
+      if (m.epoch == epoch) return m;
+    }
+    ADD_FAILURE() << "no metrics for trial " << trial << " epoch " << epoch;
+    return {};
+  };
+  for (const ExploitRow& e : exploits) {
+    SCOPED_TRACE("trial " + std::to_string(e.trial) + " copies " +
+                 std::to_string(e.parent) + " after epoch " +
+                 std::to_string(e.epoch));
+    const MetricRow parent = metric(e.parent, e.epoch);
+    const MetricRow child = metric(e.trial, e.epoch + 1);
+    // A different worker resumed it than wrote it.
+    EXPECT_NE(worker_of_attempt[parent.attempt_id],
+              worker_of_attempt[child.attempt_id]);
+    // The parent's state after its epoch, trained on with the new lr.
+    CurveState state;
+    state.skill = (parent.metrics.at("val_accuracy").get<double>() - chance) /
+                  (0.85 - chance);
+    const double want =
+        curves.Train(e.new_params, e.epoch + 1, state).val_accuracy;
+    EXPECT_NEAR(child.metrics.at("val_accuracy").get<double>(), want, 1e-9);
+    EXPECT_NE(e.new_params.at("lr"), e.old_params.at("lr"));
+  }
+  // Superseded checkpoints were deleted: each member's last one is left.
+  size_t files = 0;
+  for (const auto& f :
+       std::filesystem::recursive_directory_iterator(checkpoints)) {
+    if (f.is_regular_file()) {
+      ++files;
+      EXPECT_NE(f.path().string().find("epoch-0012"), std::string::npos)
+          << f.path();
+    }
+  }
+  EXPECT_EQ(files, 8u);
+  // hpo-query lists the lineage.
+  auto r = RunCommand(
+      {HPO_QUERY, "--db", db, "lineage", "--study", "pbt", "--format", "json"},
+      dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), exploits.size()) << r.out;
+  std::cout << "pbt: 8 members, " << exploits.size()
+            << " exploits, each resumed on another worker\n";
+}
 
 TEST(CoordinatorCli, WorkerWithoutConnectIsBadUsage) {
   testutil::ScratchDir scratch("hpo_cli");
