@@ -1,7 +1,9 @@
 // Population-based training (Jaderberg et al. 2017), asynchronous as in Ray
 // Tune's PopulationBasedTraining: no member waits for another.
 //
-// `population` members start with parameters from the sampler. Each job
+// `population` members start with parameters from the sampler, all before
+// any trains a second interval; then free workers take the paused members
+// in the order they paused. Each job
 // trains one member for `interval` epochs (the last one may be shorter), to
 // the next boundary. When a member reaches boundary b before max_epochs, it
 // is ranked against every member that has reached b (by its value after b
@@ -85,6 +87,17 @@ class PbtScheduler : public Scheduler {
 
  protected:
   Decision DoNextJob() override {
+    // The whole population starts before anyone trains a second interval:
+    // with fewer workers than members, members then take turns (the one
+    // that has waited longest goes next) and reach each boundary together,
+    // rather than a few running to the end before the rest start.
+    if (started() < spec_.algorithm.population && BudgetLeft()) {
+      std::optional<Job> job = StartTrial(next_number_, 0, 0, NextBoundary(0));
+      if (job) {
+        ++next_number_;
+        return Run(*job);
+      }
+    }
     while (!pending_.empty()) {
       const Pending p = pending_.front();
       pending_.pop_front();
@@ -94,13 +107,6 @@ class PbtScheduler : public Scheduler {
         return Run(ExploitTrial(p.trial, p.parent, p.params, p.to_epoch));
       }
       return Run(ContinueTrial(p.trial, 0, p.to_epoch));
-    }
-    if (started() < spec_.algorithm.population && BudgetLeft()) {
-      std::optional<Job> job = StartTrial(next_number_, 0, 0, NextBoundary(0));
-      if (job) {
-        ++next_number_;
-        return Run(*job);
-      }
     }
     if (AnyRunning()) return Wait();
     return Done();
