@@ -16,7 +16,10 @@
 # results.db is kept as results.db.previous). Every process it starts is
 # stopped when it ends, fails, or gets Ctrl-C.
 #
-# Usage: scripts/demo.sh     (BUILD_DIR=build, DEMO_DIR=demo, JOBS=nproc)
+# Usage: scripts/demo.sh [--study FILE]   (BUILD_DIR=build, DEMO_DIR=demo,
+#                                          JOBS=nproc)
+#   --study  another study on the demo's data instead of studies/demo.json,
+#            e.g. studies/demo_pbt.json (population-based training)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,6 +28,21 @@ BUILD_DIR=${BUILD_DIR:-build}
 DEMO_DIR=${DEMO_DIR:-demo}
 JOBS=${JOBS:-$(nproc)}
 STUDY=studies/demo.json
+while [ $# -gt 0 ]; do
+  case $1 in
+    --study)
+      [ $# -ge 2 ] || { echo "demo.sh: --study needs a file" >&2; exit 2; }
+      STUDY=$2
+      shift
+      ;;
+    -h|--help) sed -n '/^# Usage:/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown option '$1' (use --study FILE)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -f "$STUDY" ] || { echo "demo.sh: --study $STUDY: no such file" >&2; exit 2; }
+NAME=$(sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p' "$STUDY" | head -1)
+[ -n "$NAME" ] || { echo "demo.sh: $STUDY has no \"name\" line" >&2; exit 2; }
 
 . "$ROOT/scripts/lib/stop_children.sh"
 STOPPED_HINT="logs are in $DEMO_DIR/*.log"
@@ -72,7 +90,7 @@ if [ -f results.db ]; then
   mv -f results.db results.db.previous
   rm -f results.db-wal results.db-shm
 fi
-rm -rf data/checkpoints/demo
+rm -rf "data/checkpoints/$NAME"
 "$COORDINATOR" --study "$ROOT/$STUDY" --db results.db \
   --bind 'tcp://127.0.0.1:*' 2>coordinator.log &
 COORDINATOR_PID=$!
@@ -108,13 +126,17 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-step "leaderboard (hpo-query --db $DEMO_DIR/results.db leaderboard --study demo)"
-"$QUERY" --db results.db leaderboard --study demo --state complete
-step "the best trial (hpo-query --db $DEMO_DIR/results.db best --study demo)"
-"$QUERY" --db results.db best --study demo
+step "leaderboard (hpo-query --db $DEMO_DIR/results.db leaderboard --study $NAME)"
+"$QUERY" --db results.db leaderboard --study "$NAME" --state complete
+step "the best trial (hpo-query --db $DEMO_DIR/results.db best --study $NAME)"
+"$QUERY" --db results.db best --study "$NAME"
+if grep -q '"type": *"pbt"' "$STUDY"; then
+  step "exploits (hpo-query --db $DEMO_DIR/results.db lineage --study $NAME)"
+  "$QUERY" --db results.db lineage --study "$NAME"
+fi
 
 step "report"
-"$REPORT" --db results.db --study demo --out report.html
+"$REPORT" --db results.db --study "$NAME" --out report.html
 echo "wrote $DEMO_DIR/report.html (open it in a browser)"
 echo
-echo "demo.sh: done. Try: $QUERY --db $DEMO_DIR/results.db export --study demo --format csv"
+echo "demo.sh: done. Try: $QUERY --db $DEMO_DIR/results.db export --study $NAME --format csv"
