@@ -23,7 +23,7 @@
 #      test accuracy of the best trial, where the time goes; and the ratios.
 #
 # Usage: bench/peer/run.sh [--quick] [--repeats R] [--workers N]
-#                          [--only hpo|optuna|algos|samplers|round2]
+#                          [--only hpo|optuna|algos|samplers|round2|pbt]
 #                          [--seeds S] [--iterations I] [--resume]
 #                          [--out DIR]
 #   --quick     a tiny dataset and a 1..9-epoch study: a minute or two, to
@@ -48,7 +48,12 @@
 #               Hyperband plans (bench/peer/round2.py: a table, the time
 #               each side needs to reach Optuna's median final best, where
 #               the time goes, and OUT/round2.svg)
-#   --seeds     seeds of the sampler comparison and of round two (default 3)
+#               or only population-based training (issue 20): PBT (a
+#               population as large as random search's trials, to
+#               max_epochs, interval 3, mutating lr) against ASHA and BOHB
+#               on the sampler comparison's budgets, --seeds seeds each
+#               (bench/peer/samplers.py OUT pbt: a table and OUT/pbt.svg)
+#   --seeds     seeds of the sampler comparison, round two and pbt (default 3)
 #   --iterations  Hyperband iterations of round two (default 2)
 #   --resume    keep OUT/runs.jsonl and skip the runs it already records
 #               (after an interruption: the same options and --out)
@@ -86,7 +91,7 @@ done
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "--workers must be an integer >= 1, got '$WORKERS'"
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || die "--seeds must be an integer >= 1, got '$SEEDS'"
 [[ "$ITERATIONS" =~ ^[1-9][0-9]*$ ]] || die "--iterations must be an integer >= 1, got '$ITERATIONS'"
-case $ONLY in ""|hpo|optuna|algos|samplers|round2) ;; *) die "--only takes hpo, optuna, algos, samplers or round2, got '$ONLY'" ;; esac
+case $ONLY in ""|hpo|optuna|algos|samplers|round2|pbt) ;; *) die "--only takes hpo, optuna, algos, samplers, round2 or pbt, got '$ONLY'" ;; esac
 [ -n "$OUT" ] || die "--out needs a directory"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -334,7 +339,7 @@ run_optuna() {
 echo
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); uptime: $(uptime)"
 echo "versions: $("$PYTHON" -c 'import optuna, torch, numpy, sqlalchemy, sqlite3; print("optuna", optuna.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "sqlalchemy", sqlalchemy.__version__, "sqlite", sqlite3.sqlite_version)'); hpo $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}$(case $ONLY in samplers) echo " --seeds $SEEDS" ;; round2) echo " --seeds $SEEDS --iterations $ITERATIONS" ;; esac)"
+echo "reproduce: bench/peer/run.sh$([ "$QUICK" = 1 ] && echo " --quick") --repeats $REPEATS --workers $WORKERS${ONLY:+ --only $ONLY}$(case $ONLY in samplers|pbt) echo " --seeds $SEEDS" ;; round2) echo " --seeds $SEEDS --iterations $ITERATIONS" ;; esac)"
 
 if [ "$ONLY" = round2 ]; then
   # Round two: hpo's default and best against an Optuna user's defaults,
@@ -380,6 +385,35 @@ if [ "$ONLY" = round2 ]; then
   "$PYTHON" bench/peer/round2.py "$OUT" | tee "$OUT/round2.md"
   echo
   echo "run.sh: done; tables in $OUT/round2.md, plot $OUT/round2.svg"
+  exit 0
+fi
+
+if [ "$ONLY" = pbt ]; then
+  # PBT on about the epochs random search trains (population x max_epochs),
+  # against ASHA and BOHB on the sampler comparison's budgets.
+  METHODS=(pbt asha bohb)
+  for seed in $(seq 1 "$SEEDS"); do
+    study "p${seed}_pbt" "seed=$seed" \
+      "algorithm={\"type\": \"pbt\", \"population\": $RANDOM_TRIALS, \"max_epochs\": $MAX_EPOCHS, \"interval\": 3, \"mutable\": [\"lr\"]}"
+    study "p${seed}_asha" "seed=$seed" "algorithm.type=\"asha\"" \
+      "budget={\"max_trials\": $best_n}"
+    study "p${seed}_bohb" "seed=$seed" "algorithm.sampler={\"type\": \"bohb\"}"
+  done
+  for seed in $(seq 1 "$SEEDS"); do
+    for k in $(seq 0 $(( ${#METHODS[@]} - 1 ))); do
+      m=${METHODS[$(( (k + seed - 1) % ${#METHODS[@]} ))]}
+      if [ "$RESUME" = 1 ] && recorded "p${seed}_$m"; then
+        echo "run.sh: p${seed}_$m is recorded already (--resume)"
+        continue
+      fi
+      run_hpo "p${seed}_$m" "p${seed}_$m" pbt "$seed" "$((k + 1))"
+    done
+  done
+  step "results ($OUT/runs.jsonl; whole script $(( $(date +%s) - START_ALL )) s)"
+  echo "uptime after: $(uptime)"
+  "$PYTHON" bench/peer/samplers.py "$OUT" pbt | tee "$OUT/pbt.md"
+  echo
+  echo "run.sh: done; table in $OUT/pbt.md, plot $OUT/pbt.svg"
   exit 0
 fi
 

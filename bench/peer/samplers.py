@@ -10,6 +10,12 @@ final best; and writes OUT/samplers.svg: median best-so-far validation
 accuracy against wall time, the seed range shaded, every method on one chart.
 
     /usr/bin/python3 bench/peer/samplers.py OUT
+
+With a second argument "pbt" it summarises bench/peer/run.sh --only pbt
+instead: PBT against ASHA and BOHB, the time column measured to ASHA's
+median final best, the plot in OUT/pbt.svg.
+
+    /usr/bin/python3 bench/peer/samplers.py OUT pbt
 """
 
 import os
@@ -24,26 +30,32 @@ METHODS = [("random", "random search"), ("hyperband", "Hyperband"),
            ("asha", "ASHA"), ("bohb", "BOHB (Hyperband + bohb)"),
            ("asha_tpe", "ASHA + TPE")]
 COLOURS = {"random": "#7f7f7f", "hyperband": "#1f77b4", "asha": "#2ca02c",
-           "bohb": "#d62728", "asha_tpe": "#9467bd"}
+           "bohb": "#d62728", "asha_tpe": "#9467bd", "pbt": "#ff7f0e"}
+PBT_METHODS = [("pbt", "PBT (interval 3, lr mutable)"),
+               ("asha", "ASHA"), ("bohb", "BOHB (Hyperband + bohb)")]
 
 
 def main():
     out = sys.argv[1]
+    group = sys.argv[2] if len(sys.argv) > 2 else "samplers"
+    methods = PBT_METHODS if group == "pbt" else METHODS
+    reference = "asha" if group == "pbt" else "random"
     runs = [r for r in load_runs(os.path.join(out, "runs.jsonl"))
-            if r["group"] == "samplers"]
+            if r["group"] == group]
     by = {}
     for r in runs:
         method = r["run"].split("_", 1)[1]
         by.setdefault(method, []).append((r, figures(r)))
-    random_best = statistics.median(f["best"] for _, f in by["random"])
+    random_best = statistics.median(f["best"] for _, f in by[reference])
     print("%d seeds per method (study seeds %s); median (min-max) over seeds"
-          % (len(by["random"]), ", ".join(str(r["repeat"]) for r, _ in
-                                           by["random"])))
+          % (len(by[reference]), ", ".join(str(r["repeat"]) for r, _ in
+                                           by[reference])))
     print()
     print("| method | best val acc | test acc (track) of the best trial "
-          "| wall s | epochs | t(random's median best) s |")
+          "| wall s | epochs | t(%s's median best %.3f) s |"
+          % (reference, random_best))
     print("|---|---|---|---|---|---|")
-    for key, label in METHODS:
+    for key, label in methods:
         if key not in by:
             continue
         rs = by[key]
@@ -62,7 +74,7 @@ def main():
             fmt(reached, "%.0f") if reached else "never",
             "" if len(reached) == len(reach) else
             " (%d of %d seeds)" % (len(reached), len(reach))))
-    write_svg(os.path.join(out, "samplers.svg"), METHODS, COLOURS, by,
+    write_svg(os.path.join(out, group + ".svg"), methods, COLOURS, by,
               "Best validation accuracy so far against wall time (median "
               "over seeds; range shaded)")
 
