@@ -619,6 +619,12 @@ void ParsePbt(JsonChecker& check, const json& algorithm, StudySpec& spec) {
                            .IntegerAtLeast(algorithm, path, "interval", 1, true,
                                            std::max(1, a.max_epochs))
                            .value_or(0));
+  if (a.interval > 0 && a.interval >= a.max_epochs) {
+    check.Add("algorithm.interval",
+              "must be below max_epochs (" + std::to_string(a.max_epochs) +
+                  "), or no member ever reaches a boundary to exploit at; "
+                  "use \"random\" to train each trial to the end");
+  }
   if (std::optional<double> q =
           check.Number(algorithm, path, "quantile", false)) {
     if (*q <= 0 || *q > 0.5) {

@@ -316,7 +316,7 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
     if (shared_checkpoints_) {
       std::string& path = shared_[{trial, epoch}];
       if (!path.empty() && path != info.row.checkpoint) {
-        forget_paths_.push_back(path);
+        uncommitted_forgets_.push_back(path);
       }
       path = info.row.checkpoint;
       store_.PutCheckpoint(study_id_, trial, epoch, path);
@@ -327,6 +327,9 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
   Verdict verdict = scheduler_->OnEpoch(trial, epoch, value);
   SaveStateChanges();
   SaveExploits();
+  if (shared_checkpoints_ && verdict == Verdict::kStop) {
+    SweepSharedCheckpoints();
+  }
   SaveTrial(info);
   if (verdict == Verdict::kContinue) return;
 

@@ -239,6 +239,8 @@ class Coordinator {
   bool shared_checkpoints_ = false;
   std::map<std::pair<int64_t, int>, std::string> shared_;
   std::vector<std::string> forget_paths_;
+  // Paths the sweep dropped in the open batch: sent after its Commit().
+  std::vector<std::string> uncommitted_forgets_;
   std::string outcome_;
 
   int64_t epochs_ = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <set>
 
 #include "common/error.h"
 #include "common/json_util.h"
@@ -45,26 +46,41 @@ void Coordinator::SaveExploits() {
          std::to_string(e.parent) + " (top) after epoch " +
          std::to_string(e.epoch) + (changed.empty() ? "" : ": " + changed));
   }
-  SweepSharedCheckpoints();
 }
 
 void Coordinator::SweepSharedCheckpoints() {
+  std::set<std::string> dropped;
   for (auto it = shared_.begin(); it != shared_.end();) {
     const auto [trial, epoch] = it->first;
     if (scheduler_->KeepsCheckpoint(trial, epoch).value_or(true)) {
       ++it;
       continue;
     }
-    forget_paths_.push_back(it->second);
+    dropped.insert(it->second);
     store_.DeleteCheckpoint(study_id_, trial, epoch);
-    auto t = trials_.find(trial);
-    if (t != trials_.end() && t->second.row.checkpoint == it->second) {
-      t->second.row.checkpoint.clear();
-      t->second.row.checkpoint_epoch = 0;
-      SaveTrial(t->second);
-    }
     it = shared_.erase(it);
   }
+  if (dropped.empty()) return;
+  // A program may write one file for every epoch (trainer.command): a path
+  // another kept entry or a trial's latest checkpoint still names stays.
+  for (const auto& [key, path] : shared_) dropped.erase(path);
+  for (const auto& [number, info] : trials_) {
+    if (!IsFinal(info.row.state)) continue;
+    if (info.row.state == TrialState::kComplete) {
+      dropped.erase(info.row.checkpoint);
+    }
+  }
+  for (auto& [number, info] : trials_) {
+    if (!info.row.checkpoint.empty() && dropped.count(info.row.checkpoint)) {
+      info.row.checkpoint.clear();
+      info.row.checkpoint_epoch = 0;
+      SaveTrial(info);
+    }
+  }
+  // Sent once the batch that records these decisions is committed: a
+  // coordinator killed before it would make them again, and may need them.
+  uncommitted_forgets_.insert(uncommitted_forgets_.end(), dropped.begin(),
+                              dropped.end());
 }
 
 void Coordinator::ForgetCheckpoints() {

@@ -265,6 +265,12 @@ void Coordinator::Commit() {
   }
   unsaved_trials_.clear();
   store_.Commit();
+  if (!uncommitted_forgets_.empty()) {
+    forget_paths_.insert(forget_paths_.end(), uncommitted_forgets_.begin(),
+                         uncommitted_forgets_.end());
+    uncommitted_forgets_.clear();
+    ForgetCheckpoints();
+  }
 }
 
 }  // namespace hpo

@@ -72,10 +72,13 @@ class PbtScheduler : public Scheduler {
     }
     for (const auto& [n, member] : trials()) {
       if (IsFinal(member.state)) continue;
-      // A job that starts from it may be restarted from it.
+      // A running job that starts from it may be restarted from it.
       const Job& job = member.job;
       const int64_t source = job.source < 0 ? n : job.source;
-      if (source == number && job.from_epoch == epoch) return true;
+      if (member.state == TrialState::kRunning && source == number &&
+          job.from_epoch == epoch) {
+        return true;
+      }
       // A member yet to decide at this boundary may copy it.
       auto d = decided_.find(n);
       if (!failed && (d == decided_.end() ? 0 : d->second) < epoch) {
@@ -116,6 +119,9 @@ class PbtScheduler : public Scheduler {
     const AlgorithmSpec& a = spec_.algorithm;
     const int b = trial.epochs;
     decided_[trial.number] = b;
+    // What the member trained with up to b: a later exploit of its own
+    // replaces trial.params, and a member copying it at b takes these.
+    params_at_[{trial.number, b}] = trial.params;
     if (b >= a.max_epochs) {
       SetState(trial, TrialState::kComplete);
       return;
@@ -139,9 +145,12 @@ class PbtScheduler : public Scheduler {
                      static_cast<uint64_t>(b)));
       const int64_t parent =
           q.top[static_cast<size_t>(rng.Below(q.top.size()))];
-      const TrialRecord& p = trials().at(parent);
       next.parent = parent;
-      next.params = PbtExplore(space_, a, p.params, rng);
+      auto at = params_at_.find({parent, b});
+      next.params = PbtExplore(
+          space_, a,
+          at != params_at_.end() ? at->second : trials().at(parent).params,
+          rng);
       AddExploit({trial.number, b, parent, b, trial.params, next.params});
     }
     pending_.push_back(std::move(next));
@@ -170,6 +179,8 @@ class PbtScheduler : public Scheduler {
   SearchSpace space_;
   std::deque<Pending> pending_;
   std::map<int64_t, int> decided_;  // Last boundary each member ranked at.
+  // (member, boundary) -> the parameters its job ending there ran with.
+  std::map<std::pair<int64_t, int>, nlohmann::json> params_at_;
   int64_t next_number_ = 0;
 };
 

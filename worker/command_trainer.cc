@@ -313,6 +313,9 @@ class CommandTrainer : public Trainer {
   }
 
   void Start(int from_epoch) {
+    // The coordinator may have deleted an emptied directory meanwhile.
+    std::error_code ec;
+    fs::create_directories(trial_dir_, ec);
     if (!ResumeFrom(from_epoch).empty()) {
       if (auto problem = RelativePathProblem(root_, checkpoint_)) {
         Fail(FailureKind::kConfig, "checkpoint path " + checkpoint_ + " " +

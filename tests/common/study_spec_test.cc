@@ -863,6 +863,8 @@ TEST(StudySpecPbtTest, SettingsAreChecked) {
   s = PbtStudy();
   s["algorithm"]["interval"] = 61;
   ExpectProblem(s, "algorithm.interval: must be <= 60 (got 61)");
+  s["algorithm"]["interval"] = 60;
+  ExpectProblem(s, "algorithm.interval: must be below max_epochs (60)");
   s = PbtStudy();
   s["algorithm"]["quantile"] = 0.6;
   ExpectProblem(s, "algorithm.quantile: must be above 0 and at most 0.5");
