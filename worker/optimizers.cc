@@ -5,6 +5,7 @@
 #include <sstream>
 #include <system_error>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "common/error.h"
@@ -12,6 +13,29 @@
 namespace hpo {
 
 namespace optim = torch::optim;
+
+namespace {
+
+// The key of a parameter's entry in Optimizer::state(): LibTorch 1.13 keys
+// it by the address of the parameter's TensorImpl printed as a string
+// (c10::guts::to_string, which later LibTorch removed), newer LibTorch by
+// the address itself.
+using StateKey = std::decay_t<
+    decltype(std::declval<const optim::Optimizer&>().state())>::key_type;
+
+// (A template, so that only the branch of this LibTorch's key is compiled.)
+template <typename Key = StateKey>
+Key KeyOf(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << p.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+
+}  // namespace
 
 // --- Adadelta ---------------------------------------------------------------
 
@@ -85,7 +109,7 @@ torch::Tensor Adadelta::step(LossClosure closure) {
       torch::Tensor grad = p.grad();
       TORCH_CHECK(!grad.is_sparse(),
                   "Adadelta does not support sparse gradients");
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const StateKey key = KeyOf(p);
       auto it = state_.find(key);
       if (it == state_.end()) {
         auto fresh = std::make_unique<AdadeltaParamState>();
@@ -443,8 +467,7 @@ void LoadOptimizer(optim::Optimizer& optimizer,
     for (size_t g = 0; g < groups.size(); ++g) {
       groups[g].options().set_lr(lrs[g].item<double>());
       for (const auto& p : groups[g].params()) {
-        auto it = optimizer.state().find(
-            c10::guts::to_string(p.unsafeGetTensorImpl()));
+        auto it = optimizer.state().find(KeyOf(p));
         if (it != optimizer.state().end()) MoveStateToParam(*it->second, p);
       }
     }

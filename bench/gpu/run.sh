@@ -213,9 +213,10 @@ configure() {  # CXX_STANDARD
     -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_CXX_STANDARD="$1" \
     -DHPO_BUILD_TESTS=OFF -DHPO_BUILD_BENCH=ON \
     -DCMAKE_PREFIX_PATH="$PREFIX/usr;$TORCH_DIR" \
-    -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG" "${cuda[@]}" >"$OUT_DIR/cmake.log" 2>&1 &&
+    -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG" -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
+    "${cuda[@]}" >"$OUT_DIR/cmake.log" 2>&1 &&
     run cmake --build "$BUILD" --parallel "$JOBS" \
-      --target hpo-worker hpo-coordinator hpo-prep train_bench >"$OUT_DIR/build.log" 2>&1
+      --target hpo-worker hpo-coordinator hpo-prep train_bench -- -k 0 >"$OUT_DIR/build.log" 2>&1
 }
 built=0
 for std in 17 20; do
@@ -225,7 +226,9 @@ for std in 17 20; do
     break
   fi
   echo "the C++$std build failed; its last lines:"
-  tail -n 25 "$OUT_DIR/cmake.log" "$OUT_DIR/build.log" 2>/dev/null
+  tail -n 25 "$OUT_DIR/cmake.log" 2>/dev/null
+  # Every failing file (ninja -k 0 went on past the first), first lines of each.
+  grep -E -A4 'FAILED:|error:' "$OUT_DIR/build.log" 2>/dev/null | head -n 120 || true
   # Only a LibTorch that needs a newer standard is worth a second build.
   grep -qiE 'c\+\+ ?2[0-9]|std=c\+\+2|requires.*C\+\+' "$OUT_DIR/cmake.log" "$OUT_DIR/build.log" 2>/dev/null ||
     break
