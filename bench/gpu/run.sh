@@ -26,8 +26,8 @@
 #   8. a small LibTorch study with one worker at --slots 1, 2 and 4: trials
 #      per hour, and GPU utilisation and memory sampled by nvidia-smi every
 #      0.5 s during the run.
-# About 8 minutes on one H200 with 16 cores (the build is 2-3 of them);
-# --quick makes the datasets and the study smaller (about 4).
+# About 2.5 minutes on one H200 with 16 cores (the build is 1 of them);
+# --quick makes the datasets and the study smaller (about 100 s).
 #
 # Usage: bench/gpu/run.sh [--debs DIR (.gpu-debs)] [--prefix DIR]
 #          [--build DIR] [--torch CMAKE_PREFIX] [--device auto|cuda:N|cpu]
@@ -387,7 +387,7 @@ for slots in 1 2 4; do
   util="-" mem="-"
   if [ -s "$WORK/smi-$slots.csv" ]; then
     util=$(tr -d ' ' <"$WORK/smi-$slots.csv" | cut -d, -f1 | sort -n |
-      awk '{v[NR] = $1; s += $1} END {printf "%.0f / %.0f", s / NR, v[int(NR * 0.9) > 0 ? int(NR * 0.9) : 1]}')
+      awk '{v[NR] = $1; s += $1} END {i = int(NR * 0.9); if (i < 1) i = 1; printf "%.0f / %.0f", s / NR, v[i]}')
     mem=$(tr -d ' ' <"$WORK/smi-$slots.csv" | cut -d, -f2 | sort -n | tail -1)
   fi
   fig "| $slots | $wall | $rate | $util | $mem |"
