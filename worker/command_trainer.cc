@@ -76,15 +76,9 @@ class CommandTrainer : public Trainer {
     } catch (const Error& e) {
       throw TrialFailure(FailureKind::kConfig, e.what());
     }
-    root_ = task.checkpoint_dir.empty()
-                ? fs::path(task.data_dir.empty() ? "." : task.data_dir) /
-                      "checkpoints"
-                : fs::path(task.checkpoint_dir);
-    root_ = fs::absolute(root_).lexically_normal();
-    char rel[160];
-    std::snprintf(rel, sizeof rel, "%s/trial-%05lld", task.spec->name.c_str(),
-                  static_cast<long long>(task.trial));
-    trial_dir_ = root_ / rel;
+    root_ = fs::absolute(CheckpointRoot(task.checkpoint_dir, task.data_dir))
+                .lexically_normal();
+    trial_dir_ = root_ / TrialCheckpointDir(task);
     std::error_code ec;
     fs::create_directories(trial_dir_, ec);
     if (ec) {

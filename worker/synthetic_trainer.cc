@@ -68,10 +68,7 @@ class SyntheticTrainer : public Trainer {
   // trainer puts its checkpoints (STUDY/trial-NNNNN/epoch-EEEE.json).
   std::string SaveCheckpoint(int epoch) override {
     if (!options_.annealing) return "";
-    char rel[160];
-    std::snprintf(rel, sizeof rel, "%s/trial-%05lld/epoch-%04d.json",
-                  task_.spec->name.c_str(), static_cast<long long>(task_.trial),
-                  epoch);
+    const std::string rel = EpochCheckpointPath(task_, epoch, "json");
     const fs::path path = Root() / rel;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
@@ -108,10 +105,7 @@ class SyntheticTrainer : public Trainer {
 
  private:
   fs::path Root() const {
-    if (!task_.checkpoint_dir.empty()) return task_.checkpoint_dir;
-    if (!task_.data_dir.empty())
-      return fs::path(task_.data_dir) / "checkpoints";
-    return "checkpoints";
+    return CheckpointRoot(task_.checkpoint_dir, task_.data_dir);
   }
 
   void Restore() {

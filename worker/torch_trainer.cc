@@ -280,10 +280,7 @@ class TorchTrainer : public Trainer {
   }
 
   std::string SaveCheckpoint(int epoch) override {
-    char rel[160];
-    std::snprintf(rel, sizeof rel, "%s/trial-%05lld/epoch-%04d.pt",
-                  task_.spec->name.c_str(), static_cast<long long>(task_.trial),
-                  epoch);
+    const std::string rel = EpochCheckpointPath(task_, epoch, "pt");
     const fs::path path = CheckpointRoot() / rel;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
@@ -327,10 +324,7 @@ class TorchTrainer : public Trainer {
 
  private:
   fs::path CheckpointRoot() const {
-    if (!task_.checkpoint_dir.empty()) return task_.checkpoint_dir;
-    if (!task_.data_dir.empty())
-      return fs::path(task_.data_dir) / "checkpoints";
-    return "checkpoints";
+    return hpo::CheckpointRoot(task_.checkpoint_dir, task_.data_dir);
   }
 
   void Restore(const std::string& rel) {

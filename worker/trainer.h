@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -86,6 +87,19 @@ class Trainer {
   // coordinator promoted the trial while it ran).
   virtual void ExtendTo(int to_epoch) { (void)to_epoch; }
 };
+
+// Where a worker keeps checkpoints: its --checkpoints, else DATA/checkpoints
+// (--data), else ./checkpoints. The checkpoint paths in the protocol are
+// relative to it.
+std::filesystem::path CheckpointRoot(const std::string& checkpoint_dir,
+                                     const std::string& data_dir);
+
+// A trial's directory under the root, STUDY/trial-NNNNN, and the path of
+// its checkpoint after `epoch` in it, STUDY/trial-NNNNN/epoch-EEEE.EXT
+// (both relative to the root).
+std::string TrialCheckpointDir(const TrialTask& task);
+std::string EpochCheckpointPath(const TrialTask& task, int epoch,
+                                const std::string& extension);
 
 // The trainer for `task` (the command trainer for trainer.command, the
 // synthetic one for trainer.model "synthetic", else the LibTorch one),

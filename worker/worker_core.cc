@@ -347,9 +347,8 @@ void WorkerCore::OnAssign(MessageType type, const json& b) {
 // the checkpoint directory and may not leave it.
 void WorkerCore::Forget(const json& b) {
   namespace fs = std::filesystem;
-  const fs::path root = options_.checkpoint_dir.empty()
-                            ? fs::path(options_.data_dir) / "checkpoints"
-                            : fs::path(options_.checkpoint_dir);
+  const fs::path root =
+      CheckpointRoot(options_.checkpoint_dir, options_.data_dir);
   int removed = 0;
   for (const json& entry : b.at("checkpoints")) {
     const fs::path rel(entry.get<std::string>());
