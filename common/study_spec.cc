@@ -25,7 +25,8 @@ constexpr double kMaxGridPoints = 1e5;
 // conditions, overflow the stack in the cycle search, which recurses once
 // per link.
 constexpr size_t kMaxParams = 1000;
-constexpr size_t kMaxValues = 1000;  // Of a choice, a grid or a `when` list.
+constexpr size_t kMaxValues = 1000;     // Of a choice, a grid or a `when` list.
+constexpr int64_t kMaxListLength = 64;  // Elements of a list parameter.
 // JSON values in all the points of a grid, which the grid sampler holds in
 // memory: without this limit, a choice of long lists times a long int range
 // took gigabytes.
@@ -218,11 +219,14 @@ std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
   const auto& names = ParamTypeNames();
   auto it = std::find(names.begin(), names.end(), *type_name);
   if (it == names.end()) {
-    std::string hint = ClosestMatch(*type_name, names);
-    check.Add(JoinPath(path, "type"),
-              "unknown parameter type " + Quoted(*type_name) +
-                  (hint.empty() ? " (use uniform, loguniform, int or choice)"
-                                : " (did you mean " + Quoted(hint) + "?)"));
+    std::vector<std::string> known = names;
+    known.push_back("list");
+    std::string hint = ClosestMatch(*type_name, known);
+    check.Add(
+        JoinPath(path, "type"),
+        "unknown parameter type " + Quoted(*type_name) +
+            (hint.empty() ? " (use uniform, loguniform, int, choice or list)"
+                          : " (did you mean " + Quoted(hint) + "?)"));
     return std::nullopt;
   }
   ParamSpec param;
@@ -265,6 +269,43 @@ std::optional<ParamSpec> ParseParam(JsonChecker& check, const std::string& name,
   return param;
 }
 
+// A list parameter: `length` elements "NAME[0]".."NAME[length-1]", each a
+// parameter of its own drawn from `item` (every sampler treats them as
+// dimensions); the list's `when` applies to all of them (ParseConditions).
+std::vector<ParamSpec> ParseList(JsonChecker& check, const std::string& name,
+                                 const json& body, const std::string& path) {
+  check.CheckKeys(body, path, {"type", "length", "item", "when"},
+                  "a list parameter");
+  std::optional<int64_t> length =
+      check.IntegerAtLeast(body, path, "length", 1, true, kMaxListLength);
+  const json* item = check.Object(body, path, "item", true);
+  if (!length || item == nullptr) return {};
+  const std::string item_path = JoinPath(path, "item");
+  if (item->contains("type") && (*item)["type"] == "list") {
+    check.Add(JoinPath(item_path, "type"),
+              "a list's item cannot be a list; search each inner list as a "
+              "list parameter of its own");
+    return {};
+  }
+  if (item->contains("when")) {
+    check.Add(JoinPath(item_path, "when"),
+              "put \"when\" on the list itself: its elements are active "
+              "together");
+    return {};
+  }
+  std::optional<ParamSpec> element = ParseParam(check, name, *item, item_path);
+  if (!element) return {};
+  std::vector<ParamSpec> elements;
+  for (int64_t i = 0; i < *length; ++i) {
+    ParamSpec e = *element;
+    e.name = name + "[" + std::to_string(i) + "]";
+    e.list = name;
+    e.index = static_cast<int>(i);
+    elements.push_back(std::move(e));
+  }
+  return elements;
+}
+
 // True if `value` is a value that `parent` can take.
 bool PossibleValue(const ParamSpec& parent, const json& value) {
   switch (parent.type) {
@@ -295,8 +336,12 @@ void ParseConditions(JsonChecker& check, const json& space,
     return nullptr;
   };
   for (ParamSpec& param : params) {
-    std::string path = JoinPath("search_space", param.name);
-    const json* when = check.Object(space[param.name], path, "when", false);
+    // A list's `when` is read once, for its first element (below, the
+    // others copy it).
+    if (param.index > 0) continue;
+    std::string path = JoinPath("search_space", param.setting());
+    const json* when =
+        check.Object(space[param.setting()], path, "when", false);
     if (when == nullptr) continue;
     path = JoinPath(path, "when");
     if (when->empty()) {
@@ -307,11 +352,22 @@ void ParseConditions(JsonChecker& check, const json& space,
     }
     for (const auto& item : when->items()) {
       std::string item_path = JoinPath(path, item.key());
-      if (item.key() == param.name) {
+      const auto element = SplitElementName(item.key());
+      if (item.key() == param.setting() ||
+          (element && element->first == param.setting())) {
         check.Add(item_path, "a parameter cannot depend on itself");
         continue;
       }
       const ParamSpec* parent = find(item.key());
+      if (parent == nullptr && space.contains(item.key()) &&
+          space[item.key()].is_object() &&
+          space[item.key()].value("type", "") == "list") {
+        check.Add(item_path,
+                  "a condition names one value; name one of the "
+                  "list's elements, e.g. \"" +
+                      item.key() + "[0]\"");
+        continue;
+      }
       if (parent == nullptr && space.contains(item.key())) {
         continue;  // The parent is invalid, and reported already.
       }
@@ -351,6 +407,11 @@ void ParseConditions(JsonChecker& check, const json& space,
       }
       if (ok) param.when.push_back(std::move(condition));
     }
+  }
+  for (ParamSpec& param : params) {
+    if (param.index <= 0) continue;
+    const ParamSpec* first = find(param.list + "[0]");
+    if (first != nullptr) param.when = first->when;
   }
   // Cycles: depth-first search over "depends on" edges.
   std::map<std::string, int> color;  // 0 new, 1 on stack, 2 done.
@@ -662,10 +723,15 @@ void ParsePbt(JsonChecker& check, const json& algorithm, StudySpec& spec) {
   }
   const bool own_trainer = !spec.trainer.contains("command") &&
                            spec.trainer.value("model", "") != "synthetic";
+  // A list element is the setting of its list ("channels[1]": channels).
+  auto setting_of = [&](const std::string& name) {
+    const ParamSpec* p = spec.search_space.Find(name);
+    return p != nullptr ? p->setting() : name;
+  };
   auto can_mutate = [&](const std::string& name) {
     if (!own_trainer) return true;
     const auto& keys = PbtMutableKeys();
-    return std::find(keys.begin(), keys.end(), name) != keys.end();
+    return std::find(keys.begin(), keys.end(), setting_of(name)) != keys.end();
   };
   std::vector<std::string> names;
   for (const ParamSpec& p : spec.search_space.params) names.push_back(p.name);
@@ -681,6 +747,27 @@ void ParsePbt(JsonChecker& check, const json& algorithm, StudySpec& spec) {
         continue;
       }
       const std::string name = entry.get<std::string>();
+      // A list's name stands for all its elements.
+      const std::vector<const ParamSpec*> elements =
+          spec.search_space.Elements(name);
+      if (!elements.empty()) {
+        if (!can_mutate(elements[0]->name)) {
+          check.Add(item, Quoted(name) + " cannot change during training (" +
+                              PbtFixedReason(name) +
+                              "); leave it out: a member that copies another "
+                              "takes its value with the checkpoint");
+          continue;
+        }
+        for (const ParamSpec* e : elements) {
+          if (std::find(a.mutable_params.begin(), a.mutable_params.end(),
+                        e->name) != a.mutable_params.end()) {
+            check.Add(item, Quoted(e->name) + " is listed twice");
+            break;
+          }
+          a.mutable_params.push_back(e->name);
+        }
+        continue;
+      }
       if (spec.search_space.Find(name) == nullptr) {
         const std::string hint = ClosestMatch(name, names);
         check.Add(
@@ -690,7 +777,7 @@ void ParsePbt(JsonChecker& check, const json& algorithm, StudySpec& spec) {
                 "; PBT mutates searched parameters");
       } else if (!can_mutate(name)) {
         check.Add(item, Quoted(name) + " cannot change during training (" +
-                            PbtFixedReason(name) +
+                            PbtFixedReason(setting_of(name)) +
                             "); leave it out: a member that copies another "
                             "takes its value with the checkpoint");
       } else if (std::find(a.mutable_params.begin(), a.mutable_params.end(),
@@ -965,10 +1052,38 @@ void ParseSearchSpace(JsonChecker& check, const json& study, StudySpec& spec) {
                                   "; fix some of them in \"trainer\"");
     return;
   }
+  size_t count = 0;  // Parameters, a list's elements each counting.
   for (const auto& item : space->items()) {
-    std::optional<ParamSpec> param = ParseParam(
-        check, item.key(), item.value(), JoinPath("search_space", item.key()));
+    const std::string path = JoinPath("search_space", item.key());
+    if (SplitElementName(item.key()) ||
+        item.key().find_first_of("[]{}") != std::string::npos) {
+      check.Add(path,
+                "a parameter's name cannot hold [ ] { }; search a list's "
+                "elements with {\"type\": \"list\", \"length\": N, "
+                "\"item\": {...}}");
+      continue;
+    }
+    if (item.value().is_object() && item.value().contains("type") &&
+        item.value()["type"] == "list") {
+      std::vector<ParamSpec> elements =
+          ParseList(check, item.key(), item.value(), path);
+      count += elements.size();
+      for (ParamSpec& e : elements) {
+        spec.search_space.params.push_back(std::move(e));
+      }
+      continue;
+    }
+    std::optional<ParamSpec> param =
+        ParseParam(check, item.key(), item.value(), path);
+    ++count;
     if (param) spec.search_space.params.push_back(std::move(*param));
+  }
+  if (count > kMaxParams) {
+    check.Add("search_space", std::to_string(count) +
+                                  " parameters counting each list element, "
+                                  "more than " +
+                                  std::to_string(kMaxParams) +
+                                  "; fix some of them in \"trainer\"");
   }
   ParseConditions(check, *space, spec.search_space.params);
 }
@@ -1003,7 +1118,28 @@ void ParseEnqueue(JsonChecker& check, const json& study, StudySpec& spec) {
     }
     json config = json::object();
     bool ok = true;
+    // A list parameter given whole ("channels": [64, 128]) stands for its
+    // elements.
+    json flat = json::object();
     for (const auto& item : entry.items()) {
+      const std::vector<const ParamSpec*> elements =
+          spec.search_space.Elements(item.key());
+      if (elements.empty()) {
+        flat[item.key()] = item.value();
+      } else if (!item.value().is_array() ||
+                 item.value().size() != elements.size()) {
+        check.Add(JoinPath(path, item.key()),
+                  "must be a list of " + std::to_string(elements.size()) +
+                      " values, one per element (got " + Brief(item.value()) +
+                      ")");
+        ok = false;
+      } else {
+        for (size_t k = 0; k < elements.size(); ++k) {
+          flat[elements[k]->name] = item.value()[k];
+        }
+      }
+    }
+    for (const auto& item : flat.items()) {
       const std::string key_path = JoinPath(path, item.key());
       const ParamSpec* p = spec.search_space.Find(item.key());
       if (p == nullptr) {
@@ -1119,6 +1255,55 @@ bool Condition::HoldsFor(const json& value) const {
     }
   }
   return false;
+}
+
+std::vector<const ParamSpec*> SearchSpaceSpec::Elements(
+    const std::string& list) const {
+  std::vector<const ParamSpec*> elements;
+  for (const ParamSpec& p : params) {
+    if (!list.empty() && p.list == list) elements.push_back(&p);
+  }
+  std::sort(elements.begin(), elements.end(),
+            [](const ParamSpec* a, const ParamSpec* b) {
+              return a->index < b->index;
+            });
+  return elements;
+}
+
+std::optional<std::pair<std::string, int>> SplitElementName(
+    const std::string& name) {
+  const size_t open = name.rfind('[');
+  if (open == std::string::npos || open == 0 || name.back() != ']') {
+    return std::nullopt;
+  }
+  const std::string digits = name.substr(open + 1, name.size() - open - 2);
+  if (digits.empty() || digits.size() > 4 ||
+      (digits.size() > 1 && digits[0] == '0') ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::pair{name.substr(0, open), std::stoi(digits)};
+}
+
+json WithLists(const json& base, const json& params, bool keep_elements) {
+  json merged = base.is_object() ? base : json::object();
+  if (!params.is_object()) return merged;
+  std::map<std::string, std::map<int, json>> lists;
+  for (const auto& [key, value] : params.items()) {
+    const auto element = SplitElementName(key);
+    if (element) lists[element->first][element->second] = value;
+    if (!element || keep_elements) merged[key] = value;
+  }
+  for (auto& [name, elements] : lists) {
+    json& list = merged[name];
+    list = json::array();  // A searched list replaces a fixed one whole.
+    for (auto& [index, value] : elements) {
+      while (list.size() <= static_cast<size_t>(index)) list.push_back(nullptr);
+      list[static_cast<size_t>(index)] = std::move(value);
+    }
+  }
+  return merged;
 }
 
 const ParamSpec* SearchSpaceSpec::Find(const std::string& name) const {
@@ -1272,6 +1457,10 @@ void CheckCommandTrainer(JsonChecker& check, StudySpec& spec) {
     }
     for (const std::string& name : names) {
       const ParamSpec* p = spec.search_space.Find(name);
+      // {channels}: a list parameter, substituted as a JSON list.
+      const std::vector<const ParamSpec*> elements =
+          spec.search_space.Elements(name);
+      if (p == nullptr && !elements.empty()) p = elements[0];
       if (p == nullptr) {
         std::vector<std::string> known;
         for (const ParamSpec& q : spec.search_space.params) {
@@ -1343,10 +1532,12 @@ void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
   }
   for (const ParamSpec& p : spec.search_space.params) {
     const auto& keys = TrainConfigKeys();
-    if (std::find(keys.begin(), keys.end(), p.name) != keys.end()) continue;
-    std::string hint = ClosestMatch(p.name, keys);
-    check.Add("search_space." + p.name,
-              "the " + model + " trainer has no setting \"" + p.name + "\"" +
+    if (p.index > 0) continue;  // A list is reported once.
+    const std::string& name = p.setting();
+    if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
+    std::string hint = ClosestMatch(name, keys);
+    check.Add("search_space." + name,
+              "the " + model + " trainer has no setting \"" + name + "\"" +
                   (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)") +
                   "; see README, Study files");
   }
@@ -1360,7 +1551,10 @@ void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
   const auto& keys = TrainConfigKeys();
   std::map<std::string, std::vector<json>> candidates;
   for (const ParamSpec& p : spec.search_space.params) {
-    if (std::find(keys.begin(), keys.end(), p.name) == keys.end()) continue;
+    if (p.index > 0) continue;
+    if (std::find(keys.begin(), keys.end(), p.setting()) == keys.end()) {
+      continue;
+    }
     std::vector<json> values = p.type == ParamType::kChoice ? p.values : p.grid;
     if (values.empty()) {
       if (p.type == ParamType::kInt) {
@@ -1370,7 +1564,12 @@ void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
         values = {json(p.low), json(p.high)};
       }
     }
-    candidates[p.name] = std::move(values);
+    // A list: each value in every element at once.
+    if (!p.list.empty()) {
+      const size_t length = spec.search_space.Elements(p.list).size();
+      for (json& v : values) v = json(std::vector<json>(length, v));
+    }
+    candidates[p.setting()] = std::move(values);
   }
   // The first problem with `name` itself when `params` go over the trainer.
   auto problem_with = [&](const std::string& name,
@@ -1386,7 +1585,8 @@ void CheckRealTrainer(JsonChecker& check, const StudySpec& spec,
         if (colon == std::string::npos) continue;
         // The path may go on into a nested key (augment.masks).
         const std::string key = problem.substr(at, colon - at);
-        if (key == path || key.rfind(path + ".", 0) == 0) {
+        if (key == path || key.rfind(path + ".", 0) == 0 ||
+            key.rfind(path + "[", 0) == 0) {
           return problem.substr(colon + 2);
         }
       }

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hpo {
@@ -36,9 +38,30 @@ struct ParamSpec {
   std::vector<nlohmann::json> values;  // choice: the options, any JSON.
   std::vector<nlohmann::json> grid;    // Optional explicit grid points.
   std::vector<Condition> when;         // Active only if all hold.
+  // An element of a list parameter (`"type": "list"`): the list's name and
+  // this element's index; `name` is then "LIST[INDEX]". Empty and -1 for a
+  // parameter of its own.
+  std::string list;
+  int index = -1;
 
   bool is_log() const { return type == ParamType::kLogUniform || log; }
+  // The trainer setting this parameter sets: the list's name for an element.
+  const std::string& setting() const { return list.empty() ? name : list; }
 };
+
+// "channels[2]" -> ("channels", 2); nullopt for a name that is not of that
+// form (INDEX decimal, without leading zeros).
+std::optional<std::pair<std::string, int>> SplitElementName(
+    const std::string& name);
+
+// `params` (a trial's searched values) laid over `base` (fixed settings),
+// with list elements ("channels[2]": 64) written into their list
+// ("channels": [.., .., 64, ..]), which replaces a list of that name in
+// `base` (an index not given is null). With keep_elements, the "LIST[INDEX]"
+// keys stay as well (a program's HPO_PARAMS); without, they are dropped (hpo's
+// own trainers).
+nlohmann::json WithLists(const nlohmann::json& base,
+                         const nlohmann::json& params, bool keep_elements);
 
 // Parameters in name order (the order of a JSON object after parsing).
 struct SearchSpaceSpec {
@@ -46,6 +69,9 @@ struct SearchSpaceSpec {
 
   // Returns the parameter called `name`, or nullptr.
   const ParamSpec* Find(const std::string& name) const;
+  // The elements of list parameter `list`, in index order; empty if there is
+  // no such list.
+  std::vector<const ParamSpec*> Elements(const std::string& list) const;
 };
 
 enum class ObjectiveMode { kMin, kMax };

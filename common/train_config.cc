@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/json_checker.h"
 #include "common/json_util.h"
+#include "common/study_spec.h"
 
 namespace hpo {
 namespace {
@@ -116,9 +117,26 @@ const std::map<std::string, Reader>& Readers() {
                    }},
                   {"kernel_size",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
-                     Set(c.IntegerAtLeast(t, kPath, "kernel_size", 1, false,
-                                          64),
-                         &cfg.model.kernel_size);
+                     // One size for every block, or a list: one per block.
+                     if (!t["kernel_size"].is_array()) {
+                       Set(c.IntegerAtLeast(t, kPath, "kernel_size", 1, false,
+                                            64),
+                           &cfg.model.kernel_size);
+                       return;
+                     }
+                     std::optional<std::vector<int64_t>> sizes =
+                         PositiveInts(c, t, "kernel_size", false);
+                     if (!sizes) return;
+                     for (int64_t k : *sizes) {
+                       if (k > 64) {
+                         c.Add("trainer.kernel_size",
+                               "a kernel size is at most 64 (got " +
+                                   std::to_string(k) + ")");
+                         return;
+                       }
+                     }
+                     cfg.model.kernel_sizes.assign(sizes->begin(),
+                                                   sizes->end());
                    }},
                   {"padding",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
@@ -451,10 +469,8 @@ const std::vector<std::string>& TrainConfigKeys() {
 
 TrainConfig ParseTrainConfig(const json& trainer, const json& params,
                              const std::string& source) {
-  json merged = trainer.is_object() ? trainer : json::object();
-  if (params.is_object()) {
-    for (const auto& [key, value] : params.items()) merged[key] = value;
-  }
+  // A list parameter's elements ("channels[1]") go into their list.
+  json merged = WithLists(trainer, params, false);
   JsonChecker check(source);
   check.CheckKeys(merged, kPath, TrainConfigKeys(), "the trainer");
   TrainConfig cfg;

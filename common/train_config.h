@@ -6,7 +6,8 @@
 // Keys (all optional except "model"; defaults in the structs below):
 //   model          cnn | unet_encoder | crnn | dcnn | dcrnn | resnet | mlp |
 //                  torchscript (with module: a TorchScript file)
-//   model shape    channels [..], kernel_size, padding (valid|same), pool,
+//   model shape    channels [..], kernel_size (one, or [..] per block),
+//                  padding (valid|same), pool,
 //                  batch_norm, dropout, dense [..], gru_hidden, gru_layers,
 //                  bidirectional, activation (relu|elu|leaky_relu), init
 //                  (default|xavier|kaiming)
@@ -44,6 +45,9 @@ struct ModelConfig {
   std::vector<int64_t> channels;  // Kernel counts per conv block; empty
                                   // means the model's default.
   int kernel_size = 0;            // 0: the model's default.
+  std::vector<int> kernel_sizes;  // kernel_size as a list: one per conv
+                                  // block (cnn, dcnn, crnn, dcrnn,
+                                  // unet_encoder); empty: kernel_size.
   std::string padding;            // "valid" or "same"; empty: default.
   int pool = 2;                   // Max-pool size after each block (1: none).
   bool batch_norm = true;

@@ -18,6 +18,7 @@
 #include "common/command_protocol.h"
 #include "common/error.h"
 #include "common/paths.h"
+#include "common/study_spec.h"
 #include "worker/child_process.h"
 #include "worker/trainer.h"
 
@@ -72,7 +73,9 @@ class CommandTrainer : public Trainer {
                          "hpo-worker with --allow-commands");
     }
     try {
-      argv_ = command::SubstituteParams(task.spec->command, task.params);
+      // {channels} of a list parameter is its elements as a JSON list.
+      argv_ = command::SubstituteParams(
+          task.spec->command, WithLists(json::object(), task.params, true));
     } catch (const Error& e) {
       throw TrialFailure(FailureKind::kConfig, e.what());
     }
@@ -236,7 +239,8 @@ class CommandTrainer : public Trainer {
   }
 
   std::vector<std::string> Environment(int from_epoch) const {
-    json params = task_.params;
+    // The elements of a list parameter, and the list itself.
+    json params = WithLists(json::object(), task_.params, true);
     std::map<std::string, std::string> set = {
         {"HPO_STUDY", task_.spec->name},
         {"HPO_TRIAL", std::to_string(task_.trial)},

@@ -885,5 +885,188 @@ TEST(StudySpecPbtTest, SettingsAreChecked) {
   ExpectProblem(s, "algorithm.mutable: nothing to mutate");
 }
 
+// The list parameter: seed 001's four kernel counts, each its own
+// Int(32, 256, step 32).
+json ListStudy() {
+  json s = DesignStudy();
+  s["search_space"]["channels"] = {
+      {"type", "list"},
+      {"length", 4},
+      {"item", {{"type", "int"}, {"low", 32}, {"high", 256}, {"step", 32}}}};
+  return s;
+}
+
+TEST(StudySpecListTest, ElementsAreParametersOfTheirOwn) {
+  StudySpec spec = ParseStudy(ListStudy(), "study.json");
+  EXPECT_EQ(spec.search_space.Find("channels"), nullptr);
+  std::vector<const ParamSpec*> elements =
+      spec.search_space.Elements("channels");
+  ASSERT_EQ(elements.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    const ParamSpec* e = elements[static_cast<size_t>(i)];
+    EXPECT_EQ(e->name, "channels[" + std::to_string(i) + "]");
+    EXPECT_EQ(e->list, "channels");
+    EXPECT_EQ(e->index, i);
+    EXPECT_EQ(e->setting(), "channels");
+    EXPECT_EQ(e->type, ParamType::kInt);
+    EXPECT_EQ(e->low, 32);
+    EXPECT_EQ(e->high, 256);
+    EXPECT_EQ(e->step, 32);
+    EXPECT_EQ(spec.search_space.Find(e->name), e);
+  }
+  EXPECT_TRUE(spec.search_space.Elements("lr").empty());
+}
+
+TEST(StudySpecListTest, ProblemsNameTheElementsPath) {
+  json s = ListStudy();
+  s["search_space"]["channels"]["item"]["low"] = 0;
+  s["search_space"]["channels"]["item"]["log"] = true;
+  s["search_space"]["channels"]["item"].erase("step");
+  ExpectProblem(s,
+                "search_space.channels.item.low: must be >= 1 for a log int");
+  s = ListStudy();
+  s["search_space"]["channels"]["length"] = 0;
+  ExpectProblem(s, "search_space.channels.length: must be >= 1");
+  s = ListStudy();
+  s["search_space"]["channels"]["length"] = 65;
+  ExpectProblem(s, "search_space.channels.length:");
+  s = ListStudy();
+  s["search_space"]["channels"].erase("item");
+  ExpectProblem(s, "search_space.channels.item: missing");
+  s = ListStudy();
+  s["search_space"]["channels"]["item"] = {{"type", "list"}};
+  ExpectProblem(s,
+                "search_space.channels.item.type: a list's item cannot be "
+                "a list");
+  s = ListStudy();
+  s["search_space"]["channels"]["item"]["when"] = {{"scheduler", "cyclic"}};
+  ExpectProblem(s, "search_space.channels.item.when: put \"when\" on the list");
+  s = ListStudy();
+  s["search_space"]["channels"]["lenght"] = 4;
+  ExpectProblem(s,
+                "search_space.channels.lenght: unknown key (did you mean "
+                "\"length\"?)");
+  s = ListStudy();
+  s["search_space"]["channels[0]"] = s["search_space"]["lr"];
+  ExpectProblem(s, "search_space.channels[0]: a parameter's name cannot hold");
+  s = ListStudy();
+  s["search_space"]["channels"]["type"] = "lst";
+  ExpectProblem(s,
+                "search_space.channels.type: unknown parameter type "
+                "\"lst\" (did you mean \"list\"?)");
+}
+
+TEST(StudySpecListTest, ConditionsApplyToEveryElement) {
+  json s = ListStudy();
+  s["search_space"]["channels"]["when"] = {{"scheduler", "cyclic"}};
+  StudySpec spec = ParseStudy(s, "study.json");
+  for (const ParamSpec* e : spec.search_space.Elements("channels")) {
+    ASSERT_EQ(e->when.size(), 1u) << e->name;
+    EXPECT_EQ(e->when[0].param, "scheduler");
+  }
+  // A condition on one element works; on the whole list it is named.
+  s = ListStudy();
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"channels[1]", 64}};
+  spec = ParseStudy(s, "study.json");
+  EXPECT_EQ(spec.search_space.Find("cyclic_max_lr_factor")->when[0].param,
+            "channels[1]");
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"channels", 64}};
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor.when.channels: a condition "
+                "names one value; name one of the list's elements, e.g. "
+                "\"channels[0]\"");
+  s["search_space"]["cyclic_max_lr_factor"]["when"] = {{"channels[1]", 65}};
+  ExpectProblem(s,
+                "search_space.cyclic_max_lr_factor.when.channels[1]: "
+                "impossible value 65");
+  s = ListStudy();
+  s["search_space"]["channels"]["when"] = {{"channels[0]", 64}};
+  ExpectProblem(s,
+                "search_space.channels.when.channels[0]: a parameter "
+                "cannot depend on itself");
+}
+
+TEST(StudySpecListTest, TheTrainerChecksEveryValueInEveryElement) {
+  json s = ListStudy();
+  s["search_space"]["kernel_size"] = {
+      {"type", "list"},
+      {"length", 4},
+      {"item", {{"type", "int"}, {"low", 1}, {"high", 65}}}};
+  ExpectProblem(s,
+                "search_space.kernel_size: value [65,65,65,65] is refused "
+                "by the trainer: a kernel size is at most 64");
+  s = ListStudy();
+  s["search_space"]["kernel"] = s["search_space"]["channels"];
+  ExpectProblem(s,
+                "search_space.kernel: the cnn trainer has no setting "
+                "\"kernel\" (did you mean \"kernel_size\"?)");
+}
+
+TEST(StudySpecListTest, EnqueueTakesAWholeListOrElements) {
+  json s = ListStudy();
+  s["enqueue"] = {{{"channels", {64, 64, 128, 128}}},
+                  {{"channels[2]", 256}, {"lr", 1e-3}}};
+  StudySpec spec = ParseStudy(s, "study.json");
+  ASSERT_EQ(spec.enqueue.size(), 2u);
+  EXPECT_EQ(spec.enqueue[0], json({{"channels[0]", 64},
+                                   {"channels[1]", 64},
+                                   {"channels[2]", 128},
+                                   {"channels[3]", 128}}));
+  EXPECT_EQ(spec.enqueue[1], json({{"channels[2]", 256}, {"lr", 1e-3}}));
+  s["enqueue"] = {{{"channels", {64, 64, 128}}}};
+  ExpectProblem(s,
+                "enqueue[0].channels: must be a list of 4 values, one per "
+                "element (got [64,64,128])");
+  s["enqueue"] = {{{"channels", {64, 64, 128, 100}}}};
+  ExpectProblem(s,
+                "enqueue[0].channels[3]: 100 is not a value of this int "
+                "parameter");
+}
+
+TEST(StudySpecListTest, WithListsFoldsElementsIntoTheirList) {
+  const json base = {{"model", "cnn"}, {"channels", {8, 8, 8, 8, 8}}};
+  const json params = {{"channels[1]", 64}, {"channels[0]", 32}, {"lr", 0.1}};
+  EXPECT_EQ(WithLists(base, params, false),
+            json({{"model", "cnn"}, {"channels", {32, 64}}, {"lr", 0.1}}));
+  json kept = WithLists(json::object(), params, true);
+  EXPECT_EQ(kept["channels"], json({32, 64}));
+  EXPECT_EQ(kept["channels[1]"], 64);
+  EXPECT_EQ(WithLists(json::object(), {{"dense[1]", 5}}, false),
+            json({{"dense", {nullptr, 5}}}));
+  EXPECT_EQ(SplitElementName("a[12]"), (std::pair<std::string, int>{"a", 12}));
+  EXPECT_FALSE(SplitElementName("a[01]"));
+  EXPECT_FALSE(SplitElementName("[1]"));
+  EXPECT_FALSE(SplitElementName("a[x]"));
+  EXPECT_FALSE(SplitElementName("a"));
+}
+
+TEST(StudySpecListTest, PbtMutatesAListAsItsElements) {
+  json s = ListStudy();
+  s["trainer"] = {{"command", {"python3", "train.py", "{channels}"}}};
+  s["objective"] = {{"metric", "val_accuracy"}, {"mode", "max"}};
+  s["algorithm"] = {{"type", "pbt"},
+                    {"population", 4},
+                    {"max_epochs", 8},
+                    {"interval", 2},
+                    {"mutable", {"channels", "lr"}}};
+  s["search_space"].erase("cyclic_max_lr_factor");
+  s.erase("budget");
+  StudySpec spec = ParseStudy(s, "study.json");
+  EXPECT_EQ(spec.algorithm.mutable_params,
+            (std::vector<std::string>{"channels[0]", "channels[1]",
+                                      "channels[2]", "channels[3]", "lr"}));
+  // hpo's own trainers cannot change a model's shape during training.
+  s = ListStudy();
+  s["algorithm"] = {{"type", "pbt"},
+                    {"population", 4},
+                    {"max_epochs", 8},
+                    {"interval", 2},
+                    {"mutable", {"channels", "lr"}}};
+  s.erase("budget");
+  ExpectProblem(s,
+                "algorithm.mutable[0]: \"channels\" cannot change during "
+                "training (it sets the model's shape)");
+}
+
 }  // namespace
 }  // namespace hpo

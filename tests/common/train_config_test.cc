@@ -48,6 +48,32 @@ TEST(TrainConfigTest, SearchedParametersOverrideTheTrainer) {
   EXPECT_EQ(c.augment.masks, 1);
 }
 
+TEST(TrainConfigTest, ListParametersElementsFormTheirList) {
+  // A searched list ("type": "list") arrives as its elements and replaces
+  // the trainer's fixed list whole.
+  json trainer = {{"model", "cnn"}, {"channels", {8, 8, 8, 8, 8}}};
+  json params = {{"channels[0]", 32},
+                 {"channels[1]", 64},
+                 {"kernel_size[1]", 3},
+                 {"kernel_size[0]", 7}};
+  TrainConfig c = ParseTrainConfig(trainer, params, "trial 3");
+  EXPECT_EQ(c.model.channels, (std::vector<int64_t>{32, 64}));
+  EXPECT_EQ(c.model.kernel_sizes, (std::vector<int>{7, 3}));
+  EXPECT_EQ(c.model.kernel_size, 0);
+  // One size for all blocks, as before.
+  c = ParseTrainConfig(trainer, {{"kernel_size", 5}}, "trial 3");
+  EXPECT_EQ(c.model.kernel_size, 5);
+  EXPECT_TRUE(c.model.kernel_sizes.empty());
+  // A missing element is named.
+  EXPECT_EQ(Problems(trainer, {{"channels[1]", 64}}),
+            (std::vector<std::string>{
+                "study.json: trainer.channels: expected a list of positive "
+                "integers (e.g. [64, 64, 128, 128]), found [null,64]"}));
+  EXPECT_EQ(Problems(trainer, {{"kernel_size", {3, 65}}}),
+            (std::vector<std::string>{"study.json: trainer.kernel_size: a "
+                                      "kernel size is at most 64 (got 65)"}));
+}
+
 TEST(TrainConfigTest, DefaultsNeedOnlyAModel) {
   TrainConfig c = ParseTrainConfig({{"model", "mlp"}}, json::object(), "s");
   EXPECT_EQ(c.model.name, "mlp");

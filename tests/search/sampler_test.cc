@@ -227,6 +227,43 @@ TEST(GridSamplerTest, CartesianProductWithoutInactiveDuplicates) {
   EXPECT_EQ((*sampler->Sample(1))["units"], 400);
 }
 
+// A list parameter is one grid dimension per element, and random search
+// draws each element on its own.
+TEST(ListParamTest, EveryElementIsADimension) {
+  json study = json::parse(R"({
+    "name": "s", "objective": {"metric": "val_loss", "mode": "min"},
+    "search_space": {
+      "channels": {"type": "list", "length": 3,
+                   "item": {"type": "choice", "values": [32, 64, 128]}}
+    },
+    "algorithm": {"type": "grid", "max_epochs": 3}
+  })");
+  const SearchSpaceSpec spec = ParseStudy(study, "s.json").search_space;
+  auto grid = NewGridSampler(SearchSpace(spec), 0, false);
+  EXPECT_EQ(grid->Size(), 27);
+  std::set<std::string> seen;
+  for (int64_t i = 0; i < 27; ++i) {
+    json c = *grid->Sample(i);
+    ExpectValid(spec, c);
+    seen.insert(c.dump());
+  }
+  EXPECT_EQ(seen.size(), 27u);
+  auto random = NewRandomSampler(SearchSpace(spec), 3);
+  int mixed = 0;  // Configurations whose elements are not all equal.
+  std::set<json> firsts;
+  for (int64_t i = 0; i < 100; ++i) {
+    json c = *random->Sample(i);
+    ExpectValid(spec, c);
+    firsts.insert(c["channels[0]"]);
+    if (c["channels[0]"] != c["channels[1]"] ||
+        c["channels[1]"] != c["channels[2]"]) {
+      ++mixed;
+    }
+  }
+  EXPECT_EQ(firsts.size(), 3u);
+  EXPECT_GT(mixed, 80);  // 8 of 9 expected.
+}
+
 TEST(GridSamplerTest, ShuffleIsASeededPermutation) {
   SearchSpace space(Space());
   auto plain = NewGridSampler(space, 4, false);

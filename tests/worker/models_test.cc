@@ -282,6 +282,36 @@ TEST(ModelsTest, HandCountedParametersOfSmallConfigs) {
             (100 + 52 + 52 + 3 * 8) + (8 * 5 + 5 + 10) + (5 * 3 + 3));
 }
 
+TEST(ModelsTest, KernelSizesPerBlock) {
+  InputSpec input{{1, 128, 128}, 8};
+  ModelConfig config;
+  config.name = "cnn";
+  // Seed 003's 7, 5, 3, 3 on the cnn (valid padding): 1 -> 64 (7 x 7),
+  // 64 -> 64 (5 x 5), 64 -> 128 and 128 -> 128 (3 x 3), each with batch
+  // norm; 128 -> 61 -> 28 -> 13 -> 5 rows, so 128 x 5 x 5 features -> 8.
+  config.kernel_sizes = {7, 5, 3, 3};
+  EXPECT_EQ(Count(config, input), (3200 + 128) + (102464 + 128) +
+                                      (73856 + 256) + (147584 + 256) +
+                                      (3200 * 8 + 8));
+  // The hybrids' default schedule, given as a list, is the default model.
+  for (const char* hybrid : {"crnn", "dcnn", "dcrnn"}) {
+    ModelConfig plain;
+    plain.name = hybrid;
+    config.name = hybrid;
+    EXPECT_EQ(Count(config, input), Count(plain, input)) << hybrid;
+  }
+  config.name = "cnn";
+  config.kernel_sizes = {7, 5, 3};
+  EXPECT_EQ(BadInputMessage([&] { BuildModel(config, input); }),
+            "trainer.kernel_size: 3 sizes for 4 conv blocks; give one per "
+            "block (as many as channels) or one size for all");
+  config.name = "resnet";
+  config.kernel_sizes = {3};
+  EXPECT_EQ(BadInputMessage([&] { BuildModel(config, input); }),
+            "trainer.kernel_size: this model takes one size for all its "
+            "convs; give a number, not a list");
+}
+
 TEST(ModelsTest, DefaultsOnSeedSizedInputs) {
   // The counts are documented in each model's file; a change here changes
   // the models.

@@ -28,8 +28,8 @@ class CnnImpl : public Model {
     conv.model = "cnn";
     conv.input = in;
     conv.channels = ResolveChannels(config, {64, 64, 128, 128});
-    conv.kernel_sizes.assign(conv.channels.size(),
-                             ResolveKernelSize(config, 5));
+    conv.kernel_sizes =
+        ResolveKernelSizes(config, std::vector<int>(conv.channels.size(), 5));
     conv.same_padding = ResolveSamePadding(config, false);
     conv.pool = config.pool;
     conv.batch_norm = config.batch_norm;

@@ -16,7 +16,8 @@
 // classes.
 //
 // Defaults: channels [32, 64, 64, 128] and kernel sizes 7, 5, 3, 3 (3 for
-// any further block; kernel_size sets one size for all blocks), padding
+// any further block; kernel_size sets one size for all blocks, or a list
+// one per block), padding
 // "same" and activation relu (the seed: "increasing filters and decreasing
 // kernel sizes"; sizes and padding as its published Keras code). Read as
 // given: pool (2), batch_norm (true), dropout (on the features entering the
@@ -58,10 +59,11 @@ class HybridImpl : public Model {
     conv.model = kind.name;
     conv.input = in;
     conv.channels = ResolveChannels(config, {32, 64, 64, 128});
+    std::vector<int> schedule;  // 7, 5, 3, 3, ...
     for (size_t i = 0; i < conv.channels.size(); ++i) {
-      int schedule = std::max(3, 7 - 2 * static_cast<int>(i));
-      conv.kernel_sizes.push_back(ResolveKernelSize(config, schedule));
+      schedule.push_back(std::max(3, 7 - 2 * static_cast<int>(i)));
     }
+    conv.kernel_sizes = ResolveKernelSizes(config, schedule);
     conv.same_padding = ResolveSamePadding(config, true);
     conv.pool = config.pool;
     conv.batch_norm = config.batch_norm;

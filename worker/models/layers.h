@@ -44,8 +44,14 @@ std::vector<int64_t> ResolveChannels(const ModelConfig& config,
 // config.dense (empty: model_default); every entry must be >= 1.
 std::vector<int64_t> ResolveDense(const ModelConfig& config,
                                   std::vector<int64_t> model_default);
-// config.kernel_size (0: model_default); must not be negative.
+// config.kernel_size (0: model_default); must not be negative. Throws
+// BadInput when kernel_size is a list (a model with one size for all).
 int ResolveKernelSize(const ModelConfig& config, int model_default);
+// One kernel size per conv block: config.kernel_size as a list (one entry
+// per block, else BadInput naming trainer.kernel_size), one size for all,
+// or model_default (one per block) when neither is set.
+std::vector<int> ResolveKernelSizes(const ModelConfig& config,
+                                    std::vector<int> model_default);
 // config.padding: true for "same", false for "valid" ("": model_default).
 bool ResolveSamePadding(const ModelConfig& config, bool model_default);
 // config.activation: relu, elu or leaky_relu ("": model_default).

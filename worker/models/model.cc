@@ -102,12 +102,39 @@ std::vector<int64_t> ResolveDense(const ModelConfig& config,
 }
 
 int ResolveKernelSize(const ModelConfig& config, int model_default) {
+  if (!config.kernel_sizes.empty()) {
+    throw BadInput(
+        "trainer.kernel_size: this model takes one size for all its convs; "
+        "give a number, not a list");
+  }
   if (config.kernel_size < 0) {
     throw BadInput(
         "trainer.kernel_size: " + std::to_string(config.kernel_size) +
         " is negative; use a size >= 1 (0: the model's default)");
   }
   return config.kernel_size == 0 ? model_default : config.kernel_size;
+}
+
+std::vector<int> ResolveKernelSizes(const ModelConfig& config,
+                                    std::vector<int> model_default) {
+  if (config.kernel_sizes.empty()) {
+    if (config.kernel_size == 0) return model_default;
+    return std::vector<int>(model_default.size(), ResolveKernelSize(config, 0));
+  }
+  if (config.kernel_sizes.size() != model_default.size()) {
+    throw BadInput(
+        "trainer.kernel_size: " + std::to_string(config.kernel_sizes.size()) +
+        " sizes for " + std::to_string(model_default.size()) +
+        " conv blocks; give one per block (as many as channels) "
+        "or one size for all");
+  }
+  for (int k : config.kernel_sizes) {
+    if (k < 1) {
+      throw BadInput("trainer.kernel_size: " + std::to_string(k) +
+                     " is not a size; every block needs a size >= 1");
+    }
+  }
+  return config.kernel_sizes;
 }
 
 bool ResolveSamePadding(const ModelConfig& config, bool model_default) {

@@ -30,8 +30,8 @@ class UnetEncoderImpl : public Model {
     conv.model = "unet_encoder";
     conv.input = in;
     conv.channels = ResolveChannels(config, {16, 32, 64, 128});
-    conv.kernel_sizes.assign(conv.channels.size(),
-                             ResolveKernelSize(config, 3));
+    conv.kernel_sizes =
+        ResolveKernelSizes(config, std::vector<int>(conv.channels.size(), 3));
     conv.same_padding = ResolveSamePadding(config, true);
     conv.convs_per_block = 2;
     conv.pool = config.pool;
