@@ -64,6 +64,7 @@ struct ShardWork {
   json marker;  // Set when finished (now or by an earlier run).
   // Filled by the extracting threads, one slot per clip.
   std::vector<std::vector<float>> values;
+  std::vector<int64_t> augmented;  // Samples of values[i] from copies.
   std::vector<std::string> errors;
   std::atomic<int64_t> remaining{0};
 };
@@ -165,6 +166,7 @@ void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
   json skipped = json::array();
   std::vector<int64_t> class_samples(classes, 0);
   int64_t kept_tracks = 0;
+  int64_t augmented = 0;
   for (size_t i = 0; i < w->clips.size(); ++i) {
     const ClipJob& c = *w->clips[i];
     if (!w->errors[i].empty()) {
@@ -172,6 +174,7 @@ void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
       continue;
     }
     ++kept_tracks;
+    if (!w->augmented.empty()) augmented += w->augmented[i];
     std::vector<float>& v = w->values[i];
     const int64_t segments = static_cast<int64_t>(v.size()) / per_clip;
     features.insert(features.end(), v.begin(), v.end());
@@ -191,23 +194,23 @@ void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
   }
   ShardEntry entry =
       WriteShard(dir, w->stem, dtype, shape, features, labels, tracks);
-  w->marker = {{"fingerprint", w->fingerprint},
-               {"split", w->split},
-               {"entry", EntryToJson(entry)},
-               {"tracks", kept_tracks},
-               {"class_samples", class_samples},
-               {"stats", stats.ToJson()},
-               {"skipped", skipped}};
+  w->marker = {
+      {"fingerprint", w->fingerprint},  {"split", w->split},
+      {"entry", EntryToJson(entry)},    {"tracks", kept_tracks},
+      {"class_samples", class_samples}, {"augmented_samples", augmented},
+      {"stats", stats.ToJson()},        {"skipped", skipped}};
   WriteText(Join(dir, w->stem + ".done.json"), w->marker.dump() + "\n");
 }
 
-// Assembles the manifest, report.csv and index.csv from finished shards.
+// Assembles the manifest, report.csv and index.csv from finished shards;
+// `copies` names the augmented copies each training track has.
 PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
                         const std::vector<ClipJob>& clips,
                         const std::vector<std::string>& classes,
                         const std::string& kind,
                         const std::vector<int64_t>& shape, DType dtype,
                         const json& preprocessing, const json& source,
+                        const std::vector<std::string>& copies,
                         const std::string& dir) {
   PrepResult result;
   Manifest m;
@@ -219,7 +222,7 @@ PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
   m.source = source;
   RowStats training;
   std::string report = "track_id,path,reason\n";
-  std::string index = "track_id,split,label,class,path\n";
+  std::string index = "track_id,split,label,class,path,augmentation\n";
   for (const auto& w : shards) {
     const json& mk = w->marker;
     SplitEntry& split = m.splits[w->split];
@@ -228,6 +231,7 @@ PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
     ShardEntry entry = EntryFromJson(mk.at("entry"));
     split.samples += entry.samples;
     split.tracks += mk.at("tracks").get<int64_t>();
+    split.augmented_samples += mk.value("augmented_samples", int64_t{0});
     const auto counts = mk.at("class_samples").get<std::vector<int64_t>>();
     for (size_t c = 0; c < counts.size() && c < classes.size(); ++c) {
       split.class_samples[c] += counts[c];
@@ -249,9 +253,16 @@ PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
           skipped_ids.end()) {
         continue;
       }
-      index += CsvLine({std::to_string(c->track_id), c->split,
-                        std::to_string(c->label), classes[c->label], c->path}) +
-               "\n";
+      std::vector<std::string> rows = {""};
+      if (c->split == "training") {
+        rows.insert(rows.end(), copies.begin(), copies.end());
+      }
+      for (const std::string& copy : rows) {
+        index += CsvLine({std::to_string(c->track_id), c->split,
+                          std::to_string(c->label), classes[c->label], c->path,
+                          copy}) +
+                 "\n";
+      }
     }
     result.tracks += mk.at("tracks").get<int64_t>();
     result.samples += entry.samples;
@@ -324,6 +335,15 @@ void ValidatePrepOptions(const PrepOptions& o) {
   if (!(o.min_seconds >= 0)) {
     throw BadInput("--min-seconds: expected 0 or more seconds");
   }
+  std::vector<std::string> names;
+  for (const Augmentation& a : o.augment) {
+    const std::string name = AugmentationName(a);
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw BadInput("--pitch-shift / --tempo: " + name +
+                     " is asked for twice (each copy once)");
+    }
+    names.push_back(name);
+  }
 }
 
 int64_t SegmentStep(const SegmentOptions& s) {
@@ -344,31 +364,77 @@ int64_t ClipSamplesNeeded(const PrepOptions& o) {
 }
 
 json PreprocessingJson(const PrepOptions& o) {
-  return {{"sample_rate", o.mel.sample_rate},
-          {"n_fft", o.mel.n_fft},
-          {"hop", o.mel.hop},
-          {"n_mels", o.mel.n_mels},
-          {"htk", o.mel.htk},
-          {"fmin", o.mel.fmin},
-          {"fmax", o.mel.fmax > 0 ? o.mel.fmax : o.mel.sample_rate / 2.0},
-          {"window", "hann"},
-          {"center", true},
-          {"power", 2.0},
-          {"db", {{"ref", "max"}, {"amin", 1e-10}, {"top_db", 80.0}}},
-          {"resampler", "soxr_hq"},
-          {"frames", o.segments.frames},
-          {"segments", o.segments.segments},
-          {"overlap", o.segments.overlap},
-          {"clip_samples", ClipSamplesNeeded(o)},
-          {"min_seconds", o.min_seconds}};
+  json j = {{"sample_rate", o.mel.sample_rate},
+            {"n_fft", o.mel.n_fft},
+            {"hop", o.mel.hop},
+            {"n_mels", o.mel.n_mels},
+            {"htk", o.mel.htk},
+            {"fmin", o.mel.fmin},
+            {"fmax", o.mel.fmax > 0 ? o.mel.fmax : o.mel.sample_rate / 2.0},
+            {"window", "hann"},
+            {"center", true},
+            {"power", 2.0},
+            {"db", {{"ref", "max"}, {"amin", 1e-10}, {"top_db", 80.0}}},
+            {"resampler", "soxr_hq"},
+            {"frames", o.segments.frames},
+            {"segments", o.segments.segments},
+            {"overlap", o.segments.overlap},
+            {"clip_samples", ClipSamplesNeeded(o)},
+            {"min_seconds", o.min_seconds}};
+  // Only with copies, so shards made without them keep their fingerprints.
+  if (!o.augment.empty()) {
+    json copies = json::array();
+    for (const Augmentation& a : o.augment) {
+      copies.push_back(AugmentationName(a));
+    }
+    j["augmentation"] = {{"copies", copies},
+                         {"splits", {"training"}},
+                         {"renderer", "sox-tempo+soxr"}};
+  }
+  return j;
 }
 
+namespace {
+
+// Appends the segments of `y` (cropped or zero-padded to `need` samples).
+void AppendSegments(std::vector<float> y, int64_t need, const SegmentOptions& s,
+                    MelSpectrogram& mel, std::vector<float>* values) {
+  y.resize(static_cast<size_t>(need), 0.0f);
+  Matrix m = mel.Compute(y);
+  PowerToDb(&m, /*ref_max=*/true);
+  const int64_t step = SegmentStep(s);
+  const int rows = m.rows;
+  const size_t at = values->size();
+  values->resize(at + static_cast<size_t>(s.segments) * rows * s.frames);
+  float* dst = values->data() + at;
+  for (int seg = 0; seg < s.segments; ++seg) {
+    const int64_t start = seg * step;
+    for (int r = 0; r < rows; ++r) {
+      const double* src =
+          m.values.data() + static_cast<size_t>(r) * m.cols + start;
+      for (int c = 0; c < s.frames; ++c) *dst++ = static_cast<float>(src[c]);
+    }
+  }
+}
+
+}  // namespace
+
 ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
-                         MelSpectrogram& mel) {
+                         MelSpectrogram& mel, bool augment) {
   const int sr = o.mel.sample_rate;
   const int64_t need = ClipSamplesNeeded(o);
+  if (o.augment.empty()) augment = false;
+  // The copies read past `need` by the stretcher's margin, and a faster
+  // tempo by its factor.
+  const int64_t margin = static_cast<int64_t>(kDecodeMarginSeconds * sr);
+  int64_t read = need;
+  if (augment) {
+    for (const Augmentation& a : o.augment) {
+      read = std::max(read, InputSamplesFor(a, need) + margin);
+    }
+  }
   const double decode_seconds =
-      static_cast<double>(need) / sr + kDecodeMarginSeconds;
+      static_cast<double>(read) / sr + kDecodeMarginSeconds;
   MonoAudio audio = DecodeMono(path, decode_seconds);
   const int64_t asked = static_cast<int64_t>(
       std::ceil(decode_seconds * audio.sample_rate - 1e-6));
@@ -394,21 +460,20 @@ ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
     }
   }
   std::vector<float> y = Resample(audio.samples, audio.sample_rate, sr);
-  y.resize(static_cast<size_t>(need), 0.0f);  // Crop, or zero-pad short clips.
-  Matrix m = mel.Compute(y);
-  PowerToDb(&m, /*ref_max=*/true);
-  const SegmentOptions& s = o.segments;
-  const int64_t step = SegmentStep(s);
-  const int rows = m.rows;
-  out.values.resize(static_cast<size_t>(s.segments) * rows * s.frames);
-  float* dst = out.values.data();
-  for (int seg = 0; seg < s.segments; ++seg) {
-    const int64_t start = seg * step;
-    for (int r = 0; r < rows; ++r) {
-      const double* src =
-          m.values.data() + static_cast<size_t>(r) * m.cols + start;
-      for (int c = 0; c < s.frames; ++c) *dst++ = static_cast<float>(src[c]);
+  // The clip's own segments first, then each copy's.
+  AppendSegments(y, need, o.segments, mel, &out.values);
+  if (augment) {
+    for (const Augmentation& a : o.augment) {
+      // Each copy from as much audio as it turns into `need` samples plus
+      // the margin (or what the clip has), so its end is no edge effect.
+      const int64_t take = std::min<int64_t>(static_cast<int64_t>(y.size()),
+                                             InputSamplesFor(a, need) + margin);
+      const std::vector<float> in(y.begin(), y.begin() + take);
+      AppendSegments(RenderAugmentation(in, sr, a), need, o.segments, mel,
+                     &out.values);
     }
+    out.augmented_samples =
+        static_cast<int64_t>(o.augment.size()) * o.segments.segments;
   }
   return out;
 }
@@ -431,6 +496,10 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
       {"dtype", DTypeName(options.dtype)},
       {"classes", classes}}.dump();
   auto shards = PlanShards(clips, options.tracks_per_shard, base);
+  std::vector<std::string> copies;
+  for (const Augmentation& a : options.augment) {
+    copies.push_back(AugmentationName(a));
+  }
 
   // Work left: (shard, clip) pairs of shards not finished by an earlier run.
   std::vector<std::pair<ShardWork*, size_t>> work;
@@ -443,6 +512,7 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
       continue;
     }
     w->values.resize(w->clips.size());
+    w->augmented.assign(w->clips.size(), 0);
     w->errors.resize(w->clips.size());
     w->remaining = static_cast<int64_t>(w->clips.size());
     for (size_t i = 0; i < w->clips.size(); ++i) work.emplace_back(w.get(), i);
@@ -464,7 +534,10 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
       ShardWork* w = work[k].first;
       const size_t i = work[k].second;
       try {
-        w->values[i] = ExtractClip(w->clips[i]->path, options, mel).values;
+        ClipFeatures f = ExtractClip(w->clips[i]->path, options, mel,
+                                     w->clips[i]->split == "training");
+        w->values[i] = std::move(f.values);
+        w->augmented[i] = f.augmented_samples;
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::kBadInput) throw;
         w->errors[i] = e.what();
@@ -507,7 +580,7 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
 
   PrepResult result =
       WriteOutputs(shards, clips, classes, "mel", shape, options.dtype,
-                   preprocessing, source, out_dir);
+                   preprocessing, source, copies, out_dir);
   result.shards_reused = counts.shards_reused;
   result.shards_written =
       static_cast<int64_t>(shards.size()) - counts.shards_reused;
@@ -578,7 +651,7 @@ PrepResult BuildVectorShards(const FeatureTable& table,
   }
   PrepResult result =
       WriteOutputs(shards, clips, classes, "vector", shape, DType::kFloat32,
-                   preprocessing, source, out_dir);
+                   preprocessing, source, {}, out_dir);
   result.shards_written = static_cast<int64_t>(shards.size());
   return result;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "features/augment.h"
 #include "features/features_csv.h"
 #include "features/mel.h"
 #include "features/npy.h"
@@ -33,6 +34,9 @@ struct PrepOptions {
   // Clips shorter than this many seconds are skipped and reported; longer
   // ones shorter than the segments need are zero-padded.
   double min_seconds = 0;
+  // Extra copies of every training clip (pitch shifts, tempo changes), each
+  // giving as many segments as the clip; validation and test never get any.
+  std::vector<Augmentation> augment;
 };
 
 // Throws hpo::Error (bad input) naming the flag of a bad option.
@@ -65,19 +69,24 @@ struct SkippedClip {
 };
 
 // A clip's samples: segments x n_mels x frames dB values (ref = the clip's
-// maximum, top_db 80), and how long the decoded audio was.
+// maximum, top_db 80), then those of each augmented copy in
+// options.augment's order when asked for, and how long the decoded audio
+// was.
 struct ClipFeatures {
   std::vector<float> values;
+  int64_t augmented_samples = 0;  // Of the samples in values.
   double seconds = 0;
 };
 
 // Decodes, mixes to mono, resamples, crops or pads and computes the log-mel
-// segments of one file, decoding only as much audio as the segments need.
+// segments of one file, decoding only as much audio as the segments need;
+// with `augment`, also those of each of options.augment's copies, rendered
+// from the resampled audio (a faster tempo reads further into the clip).
 // `mel` must have been made with options.mel. Throws hpo::Error (bad input)
 // naming the file when it cannot be decoded or is shorter than
 // options.min_seconds.
 ClipFeatures ExtractClip(const std::string& path, const PrepOptions& options,
-                         MelSpectrogram& mel);
+                         MelSpectrogram& mel, bool augment = false);
 
 // What a run did.
 struct PrepResult {
@@ -95,9 +104,12 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // threads extract them; each finished shard is written with a marker file
 // (STEM.done.json) so that a rerun with the same clips and options skips it.
 // Bad clips are listed in the result and in out_dir/report.csv and never stop
-// the run. Writes out_dir/manifest.json last, with normalisation statistics
-// of the training split, and out_dir/index.csv (track_id, split, label,
-// class, path). `source` is stored in the manifest. `progress` is called from
+// the run. Training clips get options.augment's copies as extra samples
+// after their own. Writes out_dir/manifest.json last, with normalisation
+// statistics of the training split (augmented samples included) and each
+// split's augmented_samples, and out_dir/index.csv (track_id, split, label,
+// class, path, augmentation: one row per track and copy, "" for the clip
+// itself). `source` is stored in the manifest. `progress` is called from
 // worker threads with (clips done, clips) and `log` (may be empty) with a
 // line per skipped clip.
 PrepResult BuildMelShards(const std::vector<ClipJob>& clips,

@@ -86,7 +86,13 @@ void AddShardOptions(po::options_description& d, double min_seconds) {
       "jobs", po::value<int>()->default_value(DefaultJobs()),
       "threads (default: all cores)")(
       "tracks-per-shard", po::value<int>()->default_value(500),
-      "tracks per shard file (the unit a rerun skips when done)");
+      "tracks per shard file (the unit a rerun skips when done)")(
+      "pitch-shift", po::value<std::string>()->default_value(""),
+      "augment: one extra copy of every training clip per pitch shift, in "
+      "semitones, e.g. -1,1 (SoX)")(
+      "tempo", po::value<std::string>()->default_value(""),
+      "augment: one extra copy of every training clip per tempo factor, "
+      "e.g. 0.93,1.07 (SoX)");
 }
 
 MelOptions MelFrom(const po::variables_map& vm) {
@@ -115,6 +121,8 @@ PrepOptions PrepFrom(const po::variables_map& vm) {
   o.min_seconds = vm["min-seconds"].as<double>();
   o.jobs = vm["jobs"].as<int>();
   o.tracks_per_shard = vm["tracks-per-shard"].as<int>();
+  o.augment = ParseAugmentations(vm["pitch-shift"].as<std::string>(),
+                                 vm["tempo"].as<std::string>());
   ValidatePrepOptions(o);
   return o;
 }
@@ -175,7 +183,14 @@ int RunShards(const std::vector<ClipJob>& clips,
     std::cerr << "hpo-prep: " << line << "\n";
   };
   std::cout << "hpo-prep: " << clips.size() << " tracks, " << classes.size()
-            << " classes -> " << out << " (" << o.jobs << " jobs)\n";
+            << " classes -> " << out << " (" << o.jobs << " jobs";
+  if (!o.augment.empty()) {
+    std::cout << "; training clips also as";
+    for (const Augmentation& a : o.augment) {
+      std::cout << " " << AugmentationName(a);
+    }
+  }
+  std::cout << ")\n";
   const auto start = std::chrono::steady_clock::now();
   bool first = true;
   PrepResult r = BuildMelShards(
@@ -200,9 +215,15 @@ int RunShards(const std::vector<ClipJob>& clips,
     auto it = m.splits.find(s);
     if (it != m.splits.end()) std::cout << " " << s << " " << it->second.tracks;
   }
-  std::cout << " tracks; " << r.shards_written << " shards written, "
-            << r.shards_reused << " reused; " << hpo::FormatSeconds(seconds)
-            << "\n";
+  std::cout << " tracks;";
+  auto training = m.splits.find("training");
+  if (training != m.splits.end() && training->second.augmented_samples > 0) {
+    std::cout << " " << training->second.augmented_samples
+              << " augmented training samples (" << o.augment.size()
+              << " copies per clip);";
+  }
+  std::cout << " " << r.shards_written << " shards written, " << r.shards_reused
+            << " reused; " << hpo::FormatSeconds(seconds) << "\n";
   if (!r.skipped.empty()) {
     std::cout << r.skipped.size() << " tracks skipped (listed in " << out
               << "/report.csv)\n";

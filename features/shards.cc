@@ -152,6 +152,7 @@ json ManifestToJson(const Manifest& m) {
     splits[name] = {{"tracks", s.tracks},
                     {"samples", s.samples},
                     {"class_samples", s.class_samples},
+                    {"augmented_samples", s.augmented_samples},
                     {"shards", shards}};
   }
   return json{{"format", "hpo-shards"},
@@ -232,6 +233,13 @@ Manifest ManifestFromJson(const json& j, const std::string& source) {
     }
     if (e.class_samples.size() != m.classes.size()) {
       r.Fail(path + "class_samples", "should have one count per class");
+    }
+    // Manifests written before augmentation existed have none.
+    if (s.contains("augmented_samples")) {
+      e.augmented_samples = r.Count(s, "augmented_samples", path);
+      if (e.augmented_samples > e.samples) {
+        r.Fail(path + "augmented_samples", "should be at most samples");
+      }
     }
     const json& shards = r.Get(s, "shards", path);
     if (!shards.is_array()) r.Fail(path + "shards", "should be an array");

@@ -50,6 +50,7 @@ struct SplitEntry {
   int64_t tracks = 0;
   int64_t samples = 0;
   std::vector<int64_t> class_samples;  // One count per class.
+  int64_t augmented_samples = 0;       // Of `samples`: augmented copies'.
   std::vector<ShardEntry> shards;
 };
 

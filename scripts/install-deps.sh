@@ -17,7 +17,7 @@ PACKAGES=(
   nlohmann-json3-dev libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev
   libboost-program-options-dev
   # features/
-  libfftw3-dev libsndfile1-dev libsoxr-dev
+  libfftw3-dev libsndfile1-dev libsoxr-dev libsox-dev
   # worker/
   libtorch-dev
   # tests and benchmarks: GoogleTest; python3 for the report's rendering
@@ -41,6 +41,9 @@ if [ "${1:-}" = "--tests" ]; then
     # examples/pytorch_script under the command trainer (command_trainer_test,
     # torch_trainer_test's trainer suite)
     python3-numpy python3-soundfile python3-torch python3-optuna
+    # Rubber Band, which bench/augment_bench compares with the SoX tempo
+    # effect hpo-prep renders augmented copies with
+    librubberband-dev
   )
 fi
 

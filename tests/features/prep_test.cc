@@ -170,6 +170,121 @@ TEST(PrepTest, SyntheticDatasetEndToEndThroughTheFmaPath) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+TEST(PrepTest, AugmentedCopiesOfTrainingClipsOnly) {
+  testutil::ScratchDir dir("prep");
+  const std::string data = dir.path() + "/synth",
+                    shards = dir.path() + "/shards";
+  CommandResult r =
+      Prep({"synth", "--out", data, "--classes", "3", "--tracks-per-class",
+            "10", "--seconds", "4", "--sample-rate", "16000", "--seed", "5"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> args = {"fma",
+                                         data + "/tracks.csv",
+                                         "--audio",
+                                         data + "/audio",
+                                         "--out",
+                                         shards,
+                                         "--min-seconds",
+                                         "2",
+                                         "--sample-rate",
+                                         "16000",
+                                         "--segments",
+                                         "2",
+                                         "--tracks-per-shard",
+                                         "8",
+                                         "--jobs",
+                                         "2",
+                                         "--pitch-shift",
+                                         "-1,1",
+                                         "--tempo",
+                                         "0.93,1.07"};
+  auto prepare = [&] {
+    std::vector<std::string> a = args;
+    a.insert(a.begin() + 1, "--metadata");
+    return Prep(a, dir.path());
+  };
+  r = prepare();
+  ASSERT_EQ(r.code, 0) << r.err;
+  // 24 training tracks x 2 segments x (1 + 4 copies); 3 + 3 held-out tracks
+  // x 2 segments, never augmented.
+  EXPECT_NE(r.out.find("prepared 30 tracks (252 samples of 128x128)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("192 augmented training samples (4 copies per clip)"),
+            std::string::npos)
+      << r.out;
+  nlohmann::json m = Manifest(shards);
+  EXPECT_EQ(m["splits"]["training"]["tracks"], 24);
+  EXPECT_EQ(m["splits"]["training"]["samples"], 240);
+  EXPECT_EQ(m["splits"]["training"]["augmented_samples"], 192);
+  EXPECT_EQ(m["splits"]["validation"]["samples"], 6);
+  EXPECT_EQ(m["splits"]["validation"]["augmented_samples"], 0);
+  EXPECT_EQ(m["splits"]["test"]["samples"], 6);
+  EXPECT_EQ(m["preprocessing"]["augmentation"]["copies"],
+            nlohmann::json({"pitch_shift:-1", "pitch_shift:+1", "tempo:0.93",
+                            "tempo:1.07"}));
+  EXPECT_EQ(m["preprocessing"]["augmentation"]["splits"],
+            nlohmann::json({"training"}));
+
+  // A training track's 10 samples are consecutive: its own 2 segments, then
+  // 2 per copy, each copy a different rendering of the same audio.
+  auto set = ShardSet::Open(shards, true);
+  const ShardSplit& train = set->split("training");
+  ASSERT_EQ(train.size(), 240);
+  EXPECT_EQ(train.track_id(0), train.track_id(9));
+  EXPECT_NE(train.track_id(9), train.track_id(10));
+  std::vector<float> own(train.elements()), copy(train.elements());
+  train.CopyFeatures(0, own.data());
+  for (int64_t k = 1; k <= 4; ++k) {
+    train.CopyFeatures(2 * k, copy.data());
+    double diff = 0;
+    for (size_t i = 0; i < own.size(); ++i) diff += std::fabs(own[i] - copy[i]);
+    EXPECT_GT(diff / own.size(), 0.1) << "copy " << k << " equals the clip";
+  }
+
+  // index.csv: a row per training track and copy, one per held-out track.
+  const std::string index = ReadTextFile(shards + "/index.csv");
+  EXPECT_EQ(index.rfind("track_id,split,label,class,path,augmentation\n", 0),
+            0u);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = index.find(what); at != std::string::npos;
+         at = index.find(what, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count(",pitch_shift:+1\n"), 24u);
+  EXPECT_EQ(count(",tempo:0.93\n"), 24u);
+  EXPECT_EQ(count(",validation,"), 3u);
+  EXPECT_EQ(count(",test,"), 3u);
+
+  // A rerun reuses every shard; the copies are rendered the same each time.
+  r = prepare();
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 shards written, 5 reused"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(Manifest(shards)["splits"], m["splits"]);
+  // Without the copies the shards differ, so nothing is reused.
+  std::vector<std::string> plain(args.begin(), args.end() - 4);
+  plain.insert(plain.begin() + 1, "--metadata");
+  r = Prep(plain, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("5 shards written, 0 reused"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(Manifest(shards)["splits"]["training"]["augmented_samples"], 0);
+
+  // A bad list is one line naming the flag, exit code 2.
+  std::vector<std::string> bad = plain;
+  bad.insert(bad.end(), {"--tempo", "1.07,fast"});
+  r = Prep(bad, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--tempo 1.07,fast: \"fast\" is not a number"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(PrepTest, InterruptedRunResumesToTheSameShards) {
   testutil::ScratchDir dir("prep");
   const std::string data = dir.path() + "/synth";
