@@ -151,11 +151,17 @@ inline void ExpectSameOutcomes(const std::string& db,
 }
 
 // The endpoint in a coordinator's "listening on ENDPOINT, ..." log line,
-// waiting up to `seconds` for it; "" if it never came.
-inline std::string WaitForEndpoint(const std::string& log, double seconds) {
+// waiting up to `seconds` for it (or until `coordinator`, when given, exits);
+// "" if it never came.
+inline std::string WaitForEndpoint(const std::string& log, double seconds,
+                                   Process* coordinator = nullptr) {
   const std::string marker = "listening on ";
-  WaitFor([&] { return ReadFile(log).find(marker) != std::string::npos; },
-          seconds);
+  WaitFor(
+      [&] {
+        return ReadFile(log).find(marker) != std::string::npos ||
+               (coordinator != nullptr && coordinator->Wait(0).has_value());
+      },
+      seconds);
   const std::string text = ReadFile(log);
   size_t at = text.find(marker);
   if (at == std::string::npos) return "";
