@@ -121,9 +121,17 @@ TEST(StudiesTest, EveryStudyParsesAndOffersOnlyValidTrainerSettings) {
     // parameter names, not what a trial will receive).
     for (const ParamSpec& param : spec.search_space.params) {
       for (const json& value : EdgeValues(param)) {
+        // A list element comes with its list's other elements (each at
+        // its first edge value), so the trainer sees a whole list.
+        json params = json::object();
+        if (!param.list.empty()) {
+          for (const ParamSpec* e : spec.search_space.Elements(param.list)) {
+            params[e->name] = EdgeValues(*e).front();
+          }
+        }
+        params[param.name] = value;
         try {
-          ParseTrainConfig(spec.trainer, json{{param.name, value}},
-                           file.string());
+          ParseTrainConfig(spec.trainer, params, file.string());
         } catch (const Error& e) {
           ADD_FAILURE() << param.name << " = " << value.dump() << ": "
                         << e.what();
