@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tests/util/fma_features.h"
 #include "tests/util/scratch_dir.h"
 
 namespace hpo::features {
@@ -16,45 +17,9 @@ namespace {
 
 using testutil::ScratchDir;
 
-// FMA's features.csv: per feature, the number of coefficients; every
-// coefficient has the seven statistics below, giving 518 columns.
-struct Feature {
-  const char* name;
-  int count;
-};
-constexpr Feature kFeatures[] = {
-    {"chroma_cens", 12},
-    {"chroma_cqt", 12},
-    {"chroma_stft", 12},
-    {"mfcc", 20},
-    {"rmse", 1},
-    {"spectral_bandwidth", 1},
-    {"spectral_centroid", 1},
-    {"spectral_contrast", 7},
-    {"spectral_rolloff", 1},
-    {"tonnetz", 6},
-    {"zcr", 1},
-};
-constexpr const char* kStatistics[] = {"kurtosis", "max",  "mean", "median",
-                                       "min",      "skew", "std"};
+using Column = testutil::FmaFeatureColumn;
 
-struct Column {
-  std::string feature, statistics, number;
-};
-
-std::vector<Column> RealColumns() {
-  std::vector<Column> columns;
-  for (const Feature& feature : kFeatures) {
-    for (const char* statistics : kStatistics) {
-      for (int n = 1; n <= feature.count; ++n) {
-        char number[12];
-        std::snprintf(number, sizeof(number), "%02d", n);
-        columns.push_back({feature.name, statistics, number});
-      }
-    }
-  }
-  return columns;
-}
+std::vector<Column> RealColumns() { return testutil::FmaFeatureColumns(); }
 
 // A value as pandas writes it, different for every cell.
 std::string Value(int64_t id, size_t column) {

@@ -22,7 +22,9 @@
 
 #include "common/store.h"
 #include "features/csv.h"
+#include "tests/util/fma_features.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 #include "tests/util/study_checks.h"
 
@@ -31,10 +33,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using testutil::Process;
 using testutil::ReadFile;
 using testutil::RunCommand;
-using testutil::WaitForEndpoint;
 
 std::vector<std::string> SeedStudies() {
   std::vector<std::string> names;
@@ -101,33 +101,13 @@ void WriteFeaturesCsv(const std::string& tracks_csv, const std::string& out) {
     ASSERT_GT(genre_column, 0) << tracks_csv;
     tracks.emplace_back(fields[0], fields[static_cast<size_t>(genre_column)]);
   }
-  const std::vector<std::pair<std::string, int>> kinds = {
-      {"chroma_cens", 12},
-      {"chroma_cqt", 12},
-      {"chroma_stft", 12},
-      {"mfcc", 20},
-      {"rmse", 1},
-      {"spectral_bandwidth", 1},
-      {"spectral_centroid", 1},
-      {"spectral_contrast", 7},
-      {"spectral_rolloff", 1},
-      {"tonnetz", 6},
-      {"zcr", 1}};
-  const char* statistics[] = {"kurtosis", "max",  "mean", "median",
-                              "min",      "skew", "std"};
   std::string rows[3] = {"feature", "statistics", "number"};
   int columns = 0;
-  for (const auto& [kind, count] : kinds) {
-    for (const char* s : statistics) {
-      for (int n = 1; n <= count; ++n) {
-        char number[16];
-        std::snprintf(number, sizeof number, "%02d", n);
-        rows[0] += "," + kind;
-        rows[1] += "," + std::string(s);
-        rows[2] += "," + std::string(number);
-        ++columns;
-      }
-    }
+  for (const testutil::FmaFeatureColumn& c : testutil::FmaFeatureColumns()) {
+    rows[0] += "," + c.feature;
+    rows[1] += "," + c.statistics;
+    rows[2] += "," + c.number;
+    ++columns;
   }
   ASSERT_EQ(columns, 518);
   std::vector<std::string> genres;
@@ -246,40 +226,21 @@ TEST_P(SeedStudyTest, RunsEndToEndWithItsOwnPreprocessing) {
   const std::string study_path = dir + "/study.json";
   std::ofstream(study_path) << study.dump(2);
   const std::string db = dir + "/results.db";
-  const std::string log = dir + "/coordinator.log";
-  std::vector<std::unique_ptr<Process>> processes;
-  processes.push_back(std::make_unique<Process>(
-      std::vector<std::string>{HPO_COORDINATOR, "--study", study_path, "--db",
-                               db, "--bind", "tcp://127.0.0.1:*"},
-      log));
-  const std::string endpoint = WaitForEndpoint(log, 20, processes[0].get());
-  ASSERT_FALSE(endpoint.empty()) << ReadFile(log);
-  for (const char* worker : {"w1", "w2"}) {
-    processes.push_back(std::make_unique<Process>(
-        std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
-                                 worker, "--data", dir + "/data", "--device",
-                                 "cpu", "--threads", "1", "--exit-when-done"},
-        dir + "/" + worker + ".log"));
-  }
-  auto code = processes[0]->Wait(400);
-  ASSERT_TRUE(code.has_value()) << "the study did not finish\n"
-                                << ReadFile(log);
-  EXPECT_EQ(*code, 0) << ReadFile(log);
-  for (size_t i = 1; i < processes.size(); ++i) {
-    EXPECT_EQ(processes[i]->Wait(30).value_or(-1), 0) << processes[i]->log();
-  }
+  const std::string logs = testutil::RunStudyOnTwoCpuWorkers(
+      study_path, db, dir + "/data", dir, 400);
+  if (HasFailure()) return;
 
   auto store = Store::Open(db, /*read_only=*/true);
   const int64_t id = store->FindStudy(study["name"])->id;
   const std::vector<TrialRow> rows = store->Trials(id);
-  ASSERT_EQ(static_cast<int64_t>(rows.size()), trials) << ReadFile(log);
+  ASSERT_EQ(static_cast<int64_t>(rows.size()), trials) << logs;
   for (const TrialRow& t : rows) {
     EXPECT_NE(t.state, TrialState::kFailed)
         << "trial " << t.number << ": " << t.error << "\n"
-        << processes[1]->log() << processes[2]->log();
+        << logs;
   }
   std::vector<EvaluationRow> evaluations = store->Evaluations(id);
-  ASSERT_EQ(evaluations.size(), 1u) << ReadFile(log);
+  ASSERT_EQ(evaluations.size(), 1u) << logs;
   EXPECT_EQ(evaluations[0].state, "done") << evaluations[0].error;
   EXPECT_EQ(evaluations[0].split, "test");
   EXPECT_GT(evaluations[0].samples, 0);

@@ -10,16 +10,14 @@
 
 #include "common/store.h"
 #include "tests/util/process.h"
+#include "tests/util/process_cluster.h"
 #include "tests/util/scratch_dir.h"
 
 namespace hpo {
 namespace {
 
 using nlohmann::json;
-using testutil::Process;
-using testutil::ReadFile;
 using testutil::RunCommand;
-using testutil::WaitFor;
 
 TEST(TrainStudyTest, TwoCpuWorkersTrainACnnWellAboveChance) {
   testutil::ScratchDir scratch("train_study");
@@ -66,33 +64,9 @@ TEST(TrainStudyTest, TwoCpuWorkersTrainACnnWellAboveChance) {
   std::ofstream(study_path) << study.dump(2);
   const std::string db = dir + "/results.db";
 
-  const std::string log = dir + "/coordinator.log";
-  std::vector<std::unique_ptr<Process>> processes;
-  processes.push_back(std::make_unique<Process>(
-      std::vector<std::string>{HPO_COORDINATOR, "--study", study_path, "--db",
-                               db, "--bind", "tcp://127.0.0.1:*"},
-      log));
-  const std::string marker = "listening on ";
-  ASSERT_TRUE(WaitFor(
-      [&] { return ReadFile(log).find(marker) != std::string::npos; }, 20))
-      << ReadFile(log);
-  std::string text = ReadFile(log);
-  const size_t at = text.find(marker) + marker.size();
-  const std::string endpoint = text.substr(at, text.find(',', at) - at);
-  for (const char* name : {"w1", "w2"}) {
-    processes.push_back(std::make_unique<Process>(
-        std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
-                                 name, "--data", dir + "/data", "--device",
-                                 "cpu", "--threads", "1", "--exit-when-done"},
-        dir + "/" + name + ".log"));
-  }
-  auto code = processes[0]->Wait(300);
-  ASSERT_TRUE(code.has_value()) << "the study did not finish\n"
-                                << ReadFile(log);
-  EXPECT_EQ(*code, 0) << ReadFile(log);
-  for (size_t i = 1; i < processes.size(); ++i) {
-    EXPECT_EQ(processes[i]->Wait(30).value_or(-1), 0) << processes[i]->log();
-  }
+  const std::string logs = testutil::RunStudyOnTwoCpuWorkers(
+      study_path, db, dir + "/data", dir, 300);
+  if (HasFailure()) return;
 
   r = RunCommand({HPO_QUERY, "--db", db, "trials", "--study", "tiny_cnn",
                   "--format", "json"},
@@ -126,7 +100,7 @@ TEST(TrainStudyTest, TwoCpuWorkersTrainACnnWellAboveChance) {
     }
   }
   std::vector<EvaluationRow> evaluations = store->Evaluations(id);
-  ASSERT_EQ(evaluations.size(), 1u) << ReadFile(log);
+  ASSERT_EQ(evaluations.size(), 1u) << logs;
   const EvaluationRow& e = evaluations[0];
   EXPECT_EQ(e.trial, best_complete);
   EXPECT_EQ(e.state, "done") << e.error;

@@ -22,6 +22,42 @@
 namespace hpo {
 namespace testutil {
 
+// Runs the study file `study` to the end on a coordinator (DIR/coordinator.log,
+// results in `db`) and two LibTorch CPU workers w1 and w2 (DIR/w1.log,
+// DIR/w2.log; --data `data`, one thread, --exit-when-done), all on loopback.
+// Fails the test when the study does not finish within `seconds` or any of
+// the three exits other than 0. Returns the logs, coordinator's first.
+inline std::string RunStudyOnTwoCpuWorkers(const std::string& study,
+                                           const std::string& db,
+                                           const std::string& data,
+                                           const std::string& dir,
+                                           double seconds) {
+  const std::string log = dir + "/coordinator.log";
+  std::vector<std::unique_ptr<Process>> processes;
+  processes.push_back(std::make_unique<Process>(
+      std::vector<std::string>{HPO_COORDINATOR, "--study", study, "--db", db,
+                               "--bind", "tcp://127.0.0.1:*"},
+      log));
+  const std::string endpoint = WaitForEndpoint(log, 20, processes[0].get());
+  EXPECT_FALSE(endpoint.empty()) << ReadFile(log);
+  if (endpoint.empty()) return ReadFile(log);
+  for (const char* worker : {"w1", "w2"}) {
+    processes.push_back(std::make_unique<Process>(
+        std::vector<std::string>{HPO_WORKER, "--connect", endpoint, "--name",
+                                 worker, "--data", data, "--device", "cpu",
+                                 "--threads", "1", "--exit-when-done"},
+        dir + "/" + worker + ".log"));
+  }
+  auto code = processes[0]->Wait(seconds);
+  EXPECT_TRUE(code.has_value()) << "the study did not finish\n"
+                                << ReadFile(log);
+  EXPECT_EQ(code.value_or(-1), 0) << ReadFile(log);
+  for (size_t i = 1; i < processes.size(); ++i) {
+    EXPECT_EQ(processes[i]->Wait(30).value_or(-1), 0) << processes[i]->log();
+  }
+  return ReadFile(log) + processes[1]->log() + processes[2]->log();
+}
+
 class ProcessClusterTest : public ::testing::Test {
  protected:
   explicit ProcessClusterTest(const std::string& prefix) : scratch_(prefix) {}
