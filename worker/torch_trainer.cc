@@ -130,6 +130,9 @@ struct SplitScores {
   double loss = 0;
   double accuracy = 0;
   double track_accuracy = 0;
+  // Cross entropy of each track's prediction: the softmax of the mean of its
+  // segments' log-probabilities (whose argmax is track_accuracy's).
+  double track_loss = 0;
   int64_t samples = 0;
   int64_t tracks = 0;
   // confusion[true][predicted], over segments.
@@ -273,6 +276,7 @@ class TorchTrainer : public Trainer {
              {{p + "_loss", scores.loss},
               {p + "_accuracy", scores.accuracy},
               {p + "_track_accuracy", scores.track_accuracy},
+              {p + "_track_loss", scores.track_loss},
               {"samples", scores.samples},
               {"tracks", scores.tracks}}},
             {"confusion", scores.confusion},
@@ -487,7 +491,8 @@ class TorchTrainer : public Trainer {
         std::chrono::duration<double>(Clock::now() - val_start).count();
     json metrics = {{"val_loss", val.loss},
                     {"val_accuracy", val.accuracy},
-                    {"val_track_accuracy", val.track_accuracy}};
+                    {"val_track_accuracy", val.track_accuracy},
+                    {"val_track_loss", val.track_loss}};
     metrics["train_loss"] = loss_sum / std::max<int64_t>(1, seen);
     metrics["samples_per_second"] = seen / std::max(1e-9, train_seconds);
     metrics["lr"] = lr;
@@ -540,6 +545,7 @@ class TorchTrainer : public Trainer {
     double loss_sum = 0;
     int64_t correct = 0;
     std::map<int64_t, std::pair<int32_t, torch::Tensor>> tracks;
+    std::map<int64_t, int64_t> segments;  // Per track.
     for (int64_t from = 0; from < n && !cancel; from += batch) {
       const int64_t to = std::min(n, from + batch);
       std::vector<int64_t> idx(to - from);
@@ -569,6 +575,7 @@ class TorchTrainer : public Trainer {
         if (label >= 0 && label < classes && p[i - from] < classes) {
           ++scores.confusion[label][p[i - from]];
         }
+        ++segments[split.track_ids()[i]];
         auto [it, fresh] = tracks.try_emplace(split.track_ids()[i]);
         if (fresh) {
           it->second = {label, logp[i - from].clone()};
@@ -578,8 +585,11 @@ class TorchTrainer : public Trainer {
       }
     }
     int64_t track_correct = 0;
+    double track_loss_sum = 0;
     for (const auto& [id, t] : tracks) {
       if (t.second.argmax().item<int64_t>() == t.first) ++track_correct;
+      const torch::Tensor mean = t.second / static_cast<double>(segments[id]);
+      track_loss_sum -= torch::log_softmax(mean, 0)[t.first].item<double>();
     }
     model_->train();
     scores.loss = loss_sum / std::max<int64_t>(1, n);
@@ -590,6 +600,7 @@ class TorchTrainer : public Trainer {
     scores.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, n);
     scores.track_accuracy =
         static_cast<double>(track_correct) / std::max<size_t>(1, tracks.size());
+    scores.track_loss = track_loss_sum / std::max<size_t>(1, tracks.size());
     scores.samples = n;
     scores.tracks = static_cast<int64_t>(tracks.size());
     return scores;

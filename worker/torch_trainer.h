@@ -16,8 +16,9 @@ namespace hpo {
 // study seed, trial and epoch, applies SpecAugment masks (seeded the same
 // way), trains on cross-entropy of logits, then evaluates on the validation
 // split: train_loss, val_loss, val_accuracy (segments), val_track_accuracy
-// (a track's segments' log-probabilities summed), epoch_seconds,
-// samples_per_second and lr.
+// (a track's segments' log-probabilities summed), val_track_loss (cross
+// entropy of the softmax of a track's mean segment log-probabilities),
+// epoch_seconds, samples_per_second and lr.
 //
 // Checkpoints go to CHECKPOINT_DIR/STUDY/trial-NNNNN/epoch-NNNN.pt with the
 // model, the optimizer, the LR scheduler, the torch CPU RNG and the epoch;

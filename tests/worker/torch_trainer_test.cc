@@ -73,8 +73,8 @@ TEST(TorchTrainerTest, LearnsAToyProblem) {
   for (int e = 1; e <= 6; ++e) m = trainer->TrainEpoch(e, cancel);
   for (const char* k :
        {"train_loss", "val_loss", "val_accuracy", "val_track_accuracy",
-        "epoch_seconds", "samples_per_second", "lr", "data_seconds",
-        "val_seconds", "cpu_seconds"}) {
+        "val_track_loss", "epoch_seconds", "samples_per_second", "lr",
+        "data_seconds", "val_seconds", "cpu_seconds"}) {
     ASSERT_TRUE(m.contains(k) && m[k].is_number()) << k << " in " << m;
   }
   // The parts of an epoch's time are parts of it.
@@ -87,6 +87,13 @@ TEST(TorchTrainerTest, LearnsAToyProblem) {
   EXPECT_GT(m["cpu_seconds"].get<double>(), 0) << m;
   EXPECT_GT(m["val_accuracy"].get<double>(), 0.8) << m;  // Chance: 1/3.
   EXPECT_GT(m["val_track_accuracy"].get<double>(), 0.8) << m;
+  // The track loss, of the softmax of a track's mean segment
+  // log-probabilities, is at most the mean segment loss when every track has
+  // as many segments (log-sum-exp is convex), and well under chance's log 3.
+  const double track_loss = m["val_track_loss"].get<double>();
+  EXPECT_GT(track_loss, 0) << m;
+  EXPECT_LE(track_loss, m["val_loss"].get<double>() + 1e-9) << m;
+  EXPECT_LT(track_loss, 0.5 * std::log(3.0)) << m;
 }
 
 TEST(TorchTrainerTest, ResumingFromACheckpointGivesTheSameWeights) {
