@@ -659,7 +659,7 @@ std::string PbtFixedReason(const std::string& name) {
   for (const char* shape :
        {"model", "module", "channels", "kernel_size", "padding", "pool",
         "batch_norm", "dense", "gru_hidden", "gru_layers", "bidirectional",
-        "activation", "init"}) {
+        "activation", "init", "wave_kernel", "wave_stride"}) {
     if (name == shape) return "it sets the model's shape";
   }
   if (name == "optimizer" || name == "scheduler") {
@@ -1315,8 +1315,9 @@ const ParamSpec* SearchSpaceSpec::Find(const std::string& name) const {
 
 const std::vector<std::string>& KnownMetrics() {
   static const std::vector<std::string> metrics = {
-      "train_loss",         "val_loss",      "val_accuracy",
-      "val_track_accuracy", "epoch_seconds", "samples_per_second"};
+      "train_loss",         "val_loss",       "val_accuracy",
+      "val_track_accuracy", "val_track_loss", "epoch_seconds",
+      "samples_per_second"};
   return metrics;
 }
 

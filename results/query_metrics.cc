@@ -35,10 +35,9 @@ using hpo::NameList;
 // (README.md), then any others alphabetically.
 std::vector<std::string> MetricNames(const std::vector<hpo::MetricRow>& rows) {
   static const std::vector<std::string> kKnown = {
-      "train_loss",         "val_loss",     "val_accuracy",
-      "val_track_accuracy", "lr",           "epoch_seconds",
-      "samples_per_second", "data_seconds", "val_seconds",
-      "cpu_seconds"};
+      "train_loss",     "val_loss",    "val_accuracy",  "val_track_accuracy",
+      "val_track_loss", "lr",          "epoch_seconds", "samples_per_second",
+      "data_seconds",   "val_seconds", "cpu_seconds"};
   std::set<std::string> present;
   for (const hpo::MetricRow& row : rows) {
     if (!row.metrics.is_object()) continue;

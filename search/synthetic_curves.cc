@@ -9,11 +9,24 @@ namespace hpo {
 
 using nlohmann::json;
 
+namespace {
+
+// The track-level loss: the segment loss with the track accuracy in place of
+// the segment accuracy (and the same noise), drawing no random numbers of
+// its own so the other curves stay as they were.
+double TrackLoss(const EpochMetrics& m) {
+  return m.val_loss + std::log(std::max(m.val_accuracy, 1e-3)) -
+         std::log(std::max(m.val_track_accuracy, 1e-3));
+}
+
+}  // namespace
+
 double EpochMetrics::Get(const std::string& metric) const {
   if (metric == "train_loss") return train_loss;
   if (metric == "val_loss") return val_loss;
   if (metric == "val_accuracy") return val_accuracy;
   if (metric == "val_track_accuracy") return val_track_accuracy;
+  if (metric == "val_track_loss") return val_track_loss;
   if (metric == "epoch_seconds") return epoch_seconds;
   if (metric == "samples_per_second") return samples_per_second;
   return std::nan("");
@@ -86,6 +99,7 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
   m.val_accuracy = accuracy;
   m.val_track_accuracy = track_accuracy;
   m.val_loss = -std::log(std::max(accuracy, 1e-3)) + 0.05 * noise.Normal();
+  m.val_track_loss = TrackLoss(m);
   m.train_loss = m.val_loss * (0.9 - 0.3 * progress);
   m.epoch_seconds = seconds;
   m.samples_per_second = 6400.0 / seconds;
@@ -94,7 +108,7 @@ EpochMetrics SyntheticCurves::At(const json& params, int epoch) const {
     const int at = 1 + static_cast<int>(Unit(params, "diverge-epoch") * 3);
     if (epoch >= at) {
       m.diverged = true;
-      m.train_loss = m.val_loss = std::nan("");
+      m.train_loss = m.val_loss = m.val_track_loss = std::nan("");
       m.val_accuracy = m.val_track_accuracy = chance;
     }
   }
@@ -124,6 +138,7 @@ EpochMetrics SyntheticCurves::Train(const json& params, int epoch,
   m.val_accuracy = accuracy;
   m.val_track_accuracy = std::min(1.0, accuracy + 0.02 * state.skill);
   m.val_loss = -std::log(std::max(accuracy, 1e-3)) + 0.05 * noise.Normal();
+  m.val_track_loss = TrackLoss(m);
   m.train_loss = m.val_loss * (0.9 - 0.3 * state.skill);
   return m;
 }

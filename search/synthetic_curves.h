@@ -45,6 +45,7 @@ struct EpochMetrics {
   double val_loss;
   double val_accuracy;
   double val_track_accuracy;
+  double val_track_loss;
   double epoch_seconds;
   double samples_per_second;
   bool diverged;  // Losses are NaN from this epoch on.

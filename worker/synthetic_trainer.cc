@@ -59,6 +59,7 @@ class SyntheticTrainer : public Trainer {
             {"val_loss", m.val_loss},
             {"val_accuracy", m.val_accuracy},
             {"val_track_accuracy", m.val_track_accuracy},
+            {"val_track_loss", m.val_track_loss},
             {"epoch_seconds", m.epoch_seconds},
             {"samples_per_second", m.samples_per_second}};
   }

@@ -71,7 +71,8 @@ class SmallCnn(torch.nn.Module):
 
 
 def evaluate(model, x, y, tracks, batch_size):
-    """Segment loss and accuracy, and track accuracy (summed log-probs)."""
+    """Segment loss and accuracy; track accuracy (summed log-probs) and
+    track loss (cross entropy of the softmax of a track's mean log-probs)."""
     model.eval()
     losses, logps = [], []
     with torch.no_grad():
@@ -82,11 +83,14 @@ def evaluate(model, x, y, tracks, batch_size):
             logps.append(F.log_softmax(logits, dim=1))
     logp = torch.cat(logps)
     accuracy = (logp.argmax(1) == y).float().mean().item()
-    right, ids = 0, np.unique(tracks)
+    right, track_loss, ids = 0, 0.0, np.unique(tracks)
     for t in ids:
         rows = torch.from_numpy(np.nonzero(tracks == t)[0])
-        right += int(logp[rows].sum(0).argmax() == y[rows[0]])
-    return sum(losses) / len(y), accuracy, right / len(ids)
+        mean = logp[rows].mean(0)
+        right += int(mean.argmax() == y[rows[0]])
+        track_loss -= F.log_softmax(mean, dim=0)[y[rows[0]]].item()
+    return (sum(losses) / len(y), accuracy, right / len(ids),
+            track_loss / len(ids))
 
 
 def main():
@@ -154,11 +158,11 @@ def main():
             total += loss.item() * len(rows)
             count += len(rows)
         seconds = time.monotonic() - began
-        val_loss, val_acc, val_track = evaluate(model, val[0].to(device),
-                                                val[1].to(device), val[2],
-                                                256)
+        val_loss, val_acc, val_track, val_track_loss = evaluate(
+            model, val[0].to(device), val[1].to(device), val[2], 256)
         hpo_trial.report(epoch, train_loss=total / count, val_loss=val_loss,
                          val_accuracy=val_acc, val_track_accuracy=val_track,
+                         val_track_loss=val_track_loss,
                          epoch_seconds=seconds,
                          samples_per_second=count / seconds,
                          resumed_from=start)
