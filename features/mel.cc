@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "common/error.h"
@@ -151,40 +152,65 @@ MelSpectrogram::MelSpectrogram(const MelOptions& options)
 
 MelSpectrogram::~MelSpectrogram() = default;
 
-Matrix MelSpectrogram::Compute(const float* y, int64_t n) {
-  const int n_fft = options_.n_fft;
-  const int hop = options_.hop;
+namespace {
+
+// The centred STFT of y (n_fft / 2 zeros on each side): for each frame t,
+// calls frame(t, power) with the n_fft / 2 + 1 bins' |X|^2.
+void ForEachFrame(const MelOptions& o, fftw_plan plan, double* in,
+                  fftw_complex* out, const std::vector<double>& window,
+                  double* power, const float* y, int64_t n,
+                  const std::function<void(int64_t, const double*)>& frame) {
+  const int n_fft = o.n_fft;
   const int bins = n_fft / 2 + 1;
-  const int64_t frames = StftFrames(n, n_fft, hop);
-  Matrix m;
-  m.rows = options_.n_mels;
-  m.cols = static_cast<int>(frames);
-  m.values.assign(static_cast<size_t>(m.rows) * m.cols, 0.0);
-  double* in = impl_->in;
-  const double* window = impl_->window.data();
-  double* power = impl_->power.data();
+  const int64_t frames = StftFrames(n, n_fft, o.hop);
   for (int64_t t = 0; t < frames; ++t) {
     // Frame t covers samples [t * hop - n_fft / 2, ... + n_fft) of y, with
     // zeros outside it (center=True, pad_mode='constant').
-    const int64_t start = t * hop - n_fft / 2;
+    const int64_t start = t * o.hop - n_fft / 2;
     const int64_t a = std::max<int64_t>(0, -start);
     const int64_t b = std::min<int64_t>(n_fft, n - start);
     for (int64_t k = 0; k < a; ++k) in[k] = 0.0;
     for (int64_t k = a; k < b; ++k) in[k] = window[k] * y[start + k];
     for (int64_t k = std::max(a, b); k < n_fft; ++k) in[k] = 0.0;
-    fftw_execute_dft_r2c(impl_->plan, in, impl_->out);
-    const fftw_complex* x = impl_->out;
+    fftw_execute_dft_r2c(plan, in, out);
     for (int k = 0; k < bins; ++k) {
-      power[k] = x[k][0] * x[k][0] + x[k][1] * x[k][1];
+      power[k] = out[k][0] * out[k][0] + out[k][1] * out[k][1];
     }
-    for (int i = 0; i < m.rows; ++i) {
-      const std::vector<double>& w = impl_->weights[i];
-      const double* p = power + impl_->first[i];
-      double sum = 0.0;
-      for (size_t k = 0; k < w.size(); ++k) sum += w[k] * p[k];
-      m.values[static_cast<size_t>(i) * m.cols + t] = sum;
-    }
+    frame(t, power);
   }
+}
+
+}  // namespace
+
+Matrix MelSpectrogram::Compute(const float* y, int64_t n) {
+  Matrix m;
+  m.rows = options_.n_mels;
+  m.cols = static_cast<int>(StftFrames(n, options_.n_fft, options_.hop));
+  m.values.assign(static_cast<size_t>(m.rows) * m.cols, 0.0);
+  ForEachFrame(options_, impl_->plan, impl_->in, impl_->out, impl_->window,
+               impl_->power.data(), y, n, [&](int64_t t, const double* power) {
+                 for (int i = 0; i < m.rows; ++i) {
+                   const std::vector<double>& w = impl_->weights[i];
+                   const double* p = power + impl_->first[i];
+                   double sum = 0.0;
+                   for (size_t k = 0; k < w.size(); ++k) sum += w[k] * p[k];
+                   m.values[static_cast<size_t>(i) * m.cols + t] = sum;
+                 }
+               });
+  return m;
+}
+
+Matrix MelSpectrogram::StftPower(const float* y, int64_t n) {
+  Matrix m;
+  m.rows = options_.n_fft / 2 + 1;
+  m.cols = static_cast<int>(StftFrames(n, options_.n_fft, options_.hop));
+  m.values.assign(static_cast<size_t>(m.rows) * m.cols, 0.0);
+  ForEachFrame(options_, impl_->plan, impl_->in, impl_->out, impl_->window,
+               impl_->power.data(), y, n, [&](int64_t t, const double* power) {
+                 for (int k = 0; k < m.rows; ++k) {
+                   m.values[static_cast<size_t>(k) * m.cols + t] = power[k];
+                 }
+               });
   return m;
 }
 

@@ -80,6 +80,14 @@ class MelSpectrogram {
     return Compute(samples.data(), static_cast<int64_t>(samples.size()));
   }
 
+  // The STFT's power before the filter bank, np.abs(librosa.stft(y, n_fft,
+  // hop_length, center=True, pad_mode='constant')) ** 2: (n_fft / 2 + 1)
+  // bins x StftFrames(). Its square root is the magnitude spectrogram.
+  Matrix StftPower(const float* samples, int64_t n);
+  Matrix StftPower(const std::vector<float>& samples) {
+    return StftPower(samples.data(), static_cast<int64_t>(samples.size()));
+  }
+
  private:
   struct Impl;
   MelOptions options_;

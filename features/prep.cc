@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -156,10 +157,11 @@ std::vector<std::unique_ptr<ShardWork>> PlanShards(
   return shards;
 }
 
-// Writes a shard's files and marker from its extracted clips.
-void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
+// Writes a shard's files and marker from its extracted clips: each part's
+// row statistics under "stats" (one part) or "part_stats" (several).
+void FinishShard(const std::string& dir, const SampleLayout& layout,
                  DType dtype, size_t classes, ShardWork* w) {
-  const int64_t per_clip = ShapeElements(shape);
+  const int64_t per_clip = layout.elements();
   std::vector<float> features;
   std::vector<int32_t> labels;
   std::vector<int64_t> tracks;
@@ -186,20 +188,52 @@ void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
     std::vector<float>().swap(v);
   }
   RoundTo(dtype, &features);
-  const int64_t rows = shape.size() == 1 ? shape[0] : shape[shape.size() - 2];
-  const int64_t cols = shape.size() == 1 ? 1 : shape.back();
-  RowStats stats(rows, cols);
-  for (size_t s = 0; s < labels.size(); ++s) {
-    stats.Add(features.data() + s * per_clip);
+  json part_stats = json::array();
+  for (const SampleLayoutPart& p : layout.parts) {
+    RowStats stats(p.rows, p.cols);
+    for (size_t s = 0; s < labels.size(); ++s) {
+      stats.Add(features.data() + s * per_clip + p.offset);
+    }
+    part_stats.push_back(stats.ToJson());
   }
-  ShardEntry entry =
-      WriteShard(dir, w->stem, dtype, shape, features, labels, tracks);
-  w->marker = {
-      {"fingerprint", w->fingerprint},  {"split", w->split},
-      {"entry", EntryToJson(entry)},    {"tracks", kept_tracks},
-      {"class_samples", class_samples}, {"augmented_samples", augmented},
-      {"stats", stats.ToJson()},        {"skipped", skipped}};
+  ShardEntry entry = WriteShard(dir, w->stem, dtype, layout.sample_shape,
+                                features, labels, tracks);
+  w->marker = {{"fingerprint", w->fingerprint},
+               {"split", w->split},
+               {"entry", EntryToJson(entry)},
+               {"tracks", kept_tracks},
+               {"class_samples", class_samples},
+               {"augmented_samples", augmented},
+               {"skipped", skipped}};
+  if (part_stats.size() == 1) {
+    w->marker["stats"] = part_stats[0];
+  } else {
+    w->marker["part_stats"] = part_stats;
+  }
   WriteText(Join(dir, w->stem + ".done.json"), w->marker.dump() + "\n");
+}
+
+// The normalisation of several parts' values taken together, each part
+// weighted by its values per sample.
+Normalization Combine(const std::vector<Normalization>& parts,
+                      const SampleLayout& layout) {
+  Normalization all;
+  double n = 0, sum = 0, sum_sq = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const double e = static_cast<double>(layout.parts[i].elements());
+    n += e;
+    sum += e * parts[i].mean;
+    sum_sq += e * (parts[i].std * parts[i].std + parts[i].mean * parts[i].mean);
+    all.row_mean.insert(all.row_mean.end(), parts[i].row_mean.begin(),
+                        parts[i].row_mean.end());
+    all.row_std.insert(all.row_std.end(), parts[i].row_std.begin(),
+                       parts[i].row_std.end());
+  }
+  if (n > 0) {
+    all.mean = sum / n;
+    all.std = std::sqrt(std::max(0.0, sum_sq / n - all.mean * all.mean));
+  }
+  return all;
 }
 
 // Assembles the manifest, report.csv and index.csv from finished shards;
@@ -207,20 +241,20 @@ void FinishShard(const std::string& dir, const std::vector<int64_t>& shape,
 PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
                         const std::vector<ClipJob>& clips,
                         const std::vector<std::string>& classes,
-                        const std::string& kind,
-                        const std::vector<int64_t>& shape, DType dtype,
-                        const json& preprocessing, const json& source,
+                        const std::string& kind, const SampleLayout& layout,
+                        DType dtype, const json& preprocessing,
+                        const json& source,
                         const std::vector<std::string>& copies,
                         const std::string& dir) {
   PrepResult result;
   Manifest m;
   m.kind = kind;
   m.classes = classes;
-  m.sample_shape = shape;
+  m.sample_shape = layout.sample_shape;
   m.dtype = dtype;
   m.preprocessing = preprocessing;
   m.source = source;
-  RowStats training;
+  std::vector<RowStats> training(layout.parts.size());
   std::string report = "track_id,path,reason\n";
   std::string index = "track_id,split,label,class,path,augmentation\n";
   for (const auto& w : shards) {
@@ -238,7 +272,14 @@ PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
     }
     split.shards.push_back(entry);
     if (w->split == "training") {
-      training.Merge(RowStats::FromJson(mk.at("stats")));
+      if (training.size() == 1) {
+        training[0].Merge(RowStats::FromJson(mk.at("stats")));
+      } else {
+        const json& ps = mk.at("part_stats");
+        for (size_t p = 0; p < training.size(); ++p) {
+          training[p].Merge(RowStats::FromJson(ps.at(p)));
+        }
+      }
     }
     std::vector<int64_t> skipped_ids;
     for (const json& s : mk.at("skipped")) {
@@ -267,7 +308,22 @@ PrepResult WriteOutputs(const std::vector<std::unique_ptr<ShardWork>>& shards,
     result.tracks += mk.at("tracks").get<int64_t>();
     result.samples += entry.samples;
   }
-  m.normalization = training.Finish();
+  if (training.size() == 1) {
+    m.normalization = training[0].Finish();
+  } else {
+    std::vector<Normalization> parts;
+    for (size_t p = 0; p < training.size(); ++p) {
+      parts.push_back(training[p].Finish());
+      ManifestPart mp;
+      mp.kind = layout.parts[p].kind;
+      mp.shape = layout.parts[p].shape;
+      mp.offset = layout.parts[p].offset;
+      mp.mean = parts.back().mean;
+      mp.std = parts.back().std;
+      m.parts.push_back(std::move(mp));
+    }
+    m.normalization = Combine(parts, layout);
+  }
   WriteText(Join(dir, "report.csv"), report);
   WriteText(Join(dir, "index.csv"), index);
   WriteManifest(dir, m);
@@ -307,6 +363,72 @@ void CheckClips(const std::vector<ClipJob>& clips,
 
 }  // namespace
 
+const char* FeatureKindName(FeatureKind kind) {
+  switch (kind) {
+    case FeatureKind::kStft:
+      return "stft";
+    case FeatureKind::kWave:
+      return "wave";
+    case FeatureKind::kStftWave:
+      return "stft+wave";
+    case FeatureKind::kMel:
+      break;
+  }
+  return "mel";
+}
+
+FeatureKind ParseFeatureKind(const std::string& name) {
+  for (FeatureKind k : {FeatureKind::kMel, FeatureKind::kStft,
+                        FeatureKind::kWave, FeatureKind::kStftWave}) {
+    if (name == FeatureKindName(k)) return k;
+  }
+  throw BadInput("--features " + name +
+                 ": expected mel, stft, wave or stft+wave (e.g. --features "
+                 "stft for linear-frequency spectrograms)");
+}
+
+int64_t SampleLayout::elements() const {
+  int64_t n = 0;
+  for (const SampleLayoutPart& p : parts) n += p.elements();
+  return n;
+}
+
+SampleLayout LayoutFor(const PrepOptions& o) {
+  const int64_t frames = o.segments.frames;
+  SampleLayout layout;
+  auto add = [&](const std::string& kind, std::vector<int64_t> shape,
+                 int64_t rows, int64_t cols) {
+    SampleLayoutPart p;
+    p.kind = kind;
+    p.shape = std::move(shape);
+    p.offset = layout.elements();
+    p.rows = rows;
+    p.cols = cols;
+    layout.parts.push_back(std::move(p));
+  };
+  const int64_t bins = o.mel.n_fft / 2 + 1;
+  const int64_t samples = frames * o.mel.hop;
+  switch (o.features) {
+    case FeatureKind::kMel:
+      add("mel", {1, o.mel.n_mels, frames}, o.mel.n_mels, frames);
+      break;
+    case FeatureKind::kStft:
+      add("stft", {1, bins, frames}, bins, frames);
+      break;
+    case FeatureKind::kWave:
+      add("wave", {1, samples}, 1, samples);
+      break;
+    case FeatureKind::kStftWave:
+      add("stft", {1, bins, frames}, bins, frames);
+      add("wave", {1, samples}, 1, samples);
+      break;
+  }
+  layout.sample_shape = layout.parts.size() == 1
+                            ? layout.parts[0].shape
+                            : std::vector<int64_t>{layout.elements()};
+  return layout;
+}
+
 void ValidatePrepOptions(const PrepOptions& o) {
   ValidateMelOptions(o.mel);
   const auto& s = o.segments;
@@ -314,13 +436,21 @@ void ValidatePrepOptions(const PrepOptions& o) {
     throw BadInput("--frames " + std::to_string(s.frames) +
                    ": expected 1..100000 frames per segment, e.g. 128");
   }
-  if (s.segments < 1 || s.segments > 10000) {
+  if (s.segments < 0 || s.segments > 10000) {
     throw BadInput("--segments " + std::to_string(s.segments) +
-                   ": expected 1..10000 segments per track, e.g. 3");
+                   ": expected 1..10000 segments per track, or all");
   }
   if (!(s.overlap >= 0 && s.overlap < 1)) {
     throw BadInput("--overlap " + std::to_string(s.overlap) +
                    ": expected a fraction in [0, 1), e.g. 0.5");
+  }
+  const bool wave =
+      o.features == FeatureKind::kWave || o.features == FeatureKind::kStftWave;
+  if (wave && static_cast<int64_t>(s.frames) * o.mel.hop > (int64_t{1} << 24)) {
+    throw BadInput("--frames " + std::to_string(s.frames) + " x --hop " +
+                   std::to_string(o.mel.hop) +
+                   ": a waveform segment of more than 16777216 samples; use "
+                   "fewer frames or a smaller hop");
   }
   if (o.dtype != DType::kFloat16 && o.dtype != DType::kFloat32) {
     throw BadInput("--dtype: expected float16 or float32");
@@ -355,32 +485,83 @@ int64_t SegmentFramesNeeded(const SegmentOptions& s) {
   return (s.segments - 1) * SegmentStep(s) + s.frames;
 }
 
+namespace {
+
+bool HasWave(FeatureKind k) {
+  return k == FeatureKind::kWave || k == FeatureKind::kStftWave;
+}
+
+bool HasSpectrogram(FeatureKind k) { return k != FeatureKind::kWave; }
+
+// Samples that hold `segments` segments (see ClipSamplesNeeded).
+int64_t SamplesFor(const PrepOptions& o, int64_t segments) {
+  SegmentOptions s = o.segments;
+  s.segments = static_cast<int>(segments);
+  const int64_t frames = SegmentFramesNeeded(s);
+  int64_t need = 0;
+  if (HasSpectrogram(o.features)) {
+    // A centred STFT of n samples has 1 + (n + 2 (n_fft / 2) - n_fft) / hop
+    // frames; take the shortest n with the frames needed.
+    const int64_t pad = 2 * (o.mel.n_fft / 2) - o.mel.n_fft;  // 0 or -1.
+    need = std::max<int64_t>(0, (frames - 1) * o.mel.hop - pad);
+  }
+  if (HasWave(o.features)) need = std::max(need, frames * o.mel.hop);
+  return need;
+}
+
+}  // namespace
+
 int64_t ClipSamplesNeeded(const PrepOptions& o) {
-  // A centred STFT of n samples has 1 + (n + 2 (n_fft / 2) - n_fft) / hop
-  // frames; take the shortest n with the frames needed.
-  const int64_t frames = SegmentFramesNeeded(o.segments);
-  const int64_t pad = 2 * (o.mel.n_fft / 2) - o.mel.n_fft;  // 0 or -1.
-  return std::max<int64_t>(0, (frames - 1) * o.mel.hop - pad);
+  if (o.segments.segments == kAllSegments) return 0;
+  return SamplesFor(o, o.segments.segments);
+}
+
+int64_t SegmentsInClip(const PrepOptions& o, int64_t samples) {
+  // Segment k spans samples [k step hop, (k step + frames) hop).
+  const int64_t whole_frames = samples / o.mel.hop;
+  if (whole_frames < o.segments.frames) return 1;
+  return 1 + (whole_frames - o.segments.frames) / SegmentStep(o.segments);
 }
 
 json PreprocessingJson(const PrepOptions& o) {
+  const bool all = o.segments.segments == kAllSegments;
   json j = {{"sample_rate", o.mel.sample_rate},
             {"n_fft", o.mel.n_fft},
-            {"hop", o.mel.hop},
-            {"n_mels", o.mel.n_mels},
-            {"htk", o.mel.htk},
-            {"fmin", o.mel.fmin},
-            {"fmax", o.mel.fmax > 0 ? o.mel.fmax : o.mel.sample_rate / 2.0},
-            {"window", "hann"},
-            {"center", true},
-            {"power", 2.0},
-            {"db", {{"ref", "max"}, {"amin", 1e-10}, {"top_db", 80.0}}},
-            {"resampler", "soxr_hq"},
+            {"hop", o.mel.hop}};
+  if (o.features == FeatureKind::kMel) {
+    j.update({{"n_mels", o.mel.n_mels},
+              {"htk", o.mel.htk},
+              {"fmin", o.mel.fmin},
+              {"fmax", o.mel.fmax > 0 ? o.mel.fmax : o.mel.sample_rate / 2.0},
+              {"window", "hann"},
+              {"center", true},
+              {"power", 2.0},
+              {"db", {{"ref", "max"}, {"amin", 1e-10}, {"top_db", 80.0}}}});
+  } else {
+    // Only for the newer kinds, so mel shards keep their fingerprints.
+    j["features"] = FeatureKindName(o.features);
+    if (HasSpectrogram(o.features)) {
+      j.update({{"window", "hann"}, {"center", true}, {"magnitude", true}});
+      if (o.stft_db) {
+        j["db"] = {{"ref", "max"}, {"amin", 1e-5}, {"top_db", 80.0}};
+      } else {
+        j["db"] = nullptr;
+      }
+    }
+    if (HasWave(o.features)) {
+      j["wave_samples"] = static_cast<int64_t>(o.segments.frames) * o.mel.hop;
+    }
+  }
+  j.update({{"resampler", "soxr_hq"},
             {"frames", o.segments.frames},
-            {"segments", o.segments.segments},
             {"overlap", o.segments.overlap},
-            {"clip_samples", ClipSamplesNeeded(o)},
-            {"min_seconds", o.min_seconds}};
+            {"min_seconds", o.min_seconds}});
+  if (all) {
+    j["segments"] = "all";
+  } else {
+    j["segments"] = o.segments.segments;
+    j["clip_samples"] = ClipSamplesNeeded(o);
+  }
   // Only with copies, so shards made without them keep their fingerprints.
   if (!o.augment.empty()) {
     json copies = json::array();
@@ -396,25 +577,47 @@ json PreprocessingJson(const PrepOptions& o) {
 
 namespace {
 
-// Appends the segments of `y` (cropped or zero-padded to `need` samples).
-void AppendSegments(std::vector<float> y, int64_t need, const SegmentOptions& s,
-                    MelSpectrogram& mel, std::vector<float>* values) {
-  y.resize(static_cast<size_t>(need), 0.0f);
-  Matrix m = mel.Compute(y);
-  PowerToDb(&m, /*ref_max=*/true);
-  const int64_t step = SegmentStep(s);
+// Appends the samples of `y`'s segments (`segments` of them; y is cropped or
+// zero-padded to the samples they need).
+int64_t AppendSegments(std::vector<float> y, int64_t segments,
+                       const PrepOptions& o, MelSpectrogram& mel,
+                       std::vector<float>* values) {
+  y.resize(static_cast<size_t>(SamplesFor(o, segments)), 0.0f);
+  Matrix m;
+  if (o.features == FeatureKind::kMel) {
+    m = mel.Compute(y);
+    PowerToDb(&m, /*ref_max=*/true);
+  } else if (HasSpectrogram(o.features)) {
+    m = mel.StftPower(y);
+    if (o.stft_db) {
+      // librosa.amplitude_to_db(|X|, ref=np.max, amin=1e-5, top_db=80) is
+      // power_to_db(|X|^2, ref=max^2, amin=1e-10, top_db=80).
+      PowerToDb(&m, /*ref_max=*/true);
+    } else {
+      for (double& v : m.values) v = std::sqrt(v);
+    }
+  }
+  const int64_t step = SegmentStep(o.segments);
+  const int frames = o.segments.frames;
+  const int64_t wave = HasWave(o.features) ? int64_t{frames} * o.mel.hop : 0;
   const int rows = m.rows;
   const size_t at = values->size();
-  values->resize(at + static_cast<size_t>(s.segments) * rows * s.frames);
+  values->resize(at + static_cast<size_t>(segments) *
+                          (static_cast<size_t>(rows) * frames + wave));
   float* dst = values->data() + at;
-  for (int seg = 0; seg < s.segments; ++seg) {
+  for (int64_t seg = 0; seg < segments; ++seg) {
     const int64_t start = seg * step;
     for (int r = 0; r < rows; ++r) {
       const double* src =
           m.values.data() + static_cast<size_t>(r) * m.cols + start;
-      for (int c = 0; c < s.frames; ++c) *dst++ = static_cast<float>(src[c]);
+      for (int c = 0; c < frames; ++c) *dst++ = static_cast<float>(src[c]);
+    }
+    if (wave > 0) {
+      const float* src = y.data() + start * o.mel.hop;
+      dst = std::copy(src, src + wave, dst);
     }
   }
+  return segments;
 }
 
 }  // namespace
@@ -422,6 +625,7 @@ void AppendSegments(std::vector<float> y, int64_t need, const SegmentOptions& s,
 ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
                          MelSpectrogram& mel, bool augment) {
   const int sr = o.mel.sample_rate;
+  const bool all = o.segments.segments == kAllSegments;
   const int64_t need = ClipSamplesNeeded(o);
   if (o.augment.empty()) augment = false;
   // The copies read past `need` by the stretcher's margin, and a faster
@@ -434,10 +638,11 @@ ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
     }
   }
   const double decode_seconds =
-      static_cast<double>(read) / sr + kDecodeMarginSeconds;
+      all ? -1 : static_cast<double>(read) / sr + kDecodeMarginSeconds;
   MonoAudio audio = DecodeMono(path, decode_seconds);
-  const int64_t asked = static_cast<int64_t>(
-      std::ceil(decode_seconds * audio.sample_rate - 1e-6));
+  const int64_t asked = all ? std::numeric_limits<int64_t>::max()
+                            : static_cast<int64_t>(std::ceil(
+                                  decode_seconds * audio.sample_rate - 1e-6));
   const int64_t got = static_cast<int64_t>(audio.samples.size());
   // A file that ran out before what was asked is as long as what it gave;
   // otherwise trust the header for the full length.
@@ -460,38 +665,45 @@ ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
     }
   }
   std::vector<float> y = Resample(audio.samples, audio.sample_rate, sr);
+  auto segments_of = [&](const std::vector<float>& v) -> int64_t {
+    return all ? SegmentsInClip(o, static_cast<int64_t>(v.size()))
+               : o.segments.segments;
+  };
   // The clip's own segments first, then each copy's.
-  AppendSegments(y, need, o.segments, mel, &out.values);
+  const int64_t own = segments_of(y);
+  AppendSegments(y, own, o, mel, &out.values);
   if (augment) {
     for (const Augmentation& a : o.augment) {
       // Each copy from as much audio as it turns into `need` samples plus
-      // the margin (or what the clip has), so its end is no edge effect.
-      const int64_t take = std::min<int64_t>(static_cast<int64_t>(y.size()),
-                                             InputSamplesFor(a, need) + margin);
+      // the margin (or what the clip has), so its end is no edge effect;
+      // with every segment, from the whole clip.
+      const int64_t take =
+          all ? static_cast<int64_t>(y.size())
+              : std::min<int64_t>(static_cast<int64_t>(y.size()),
+                                  InputSamplesFor(a, need) + margin);
       const std::vector<float> in(y.begin(), y.begin() + take);
-      AppendSegments(RenderAugmentation(in, sr, a), need, o.segments, mel,
-                     &out.values);
+      std::vector<float> copy = RenderAugmentation(in, sr, a);
+      const int64_t n = segments_of(copy);
+      out.augmented_samples +=
+          AppendSegments(std::move(copy), n, o, mel, &out.values);
     }
-    out.augmented_samples =
-        static_cast<int64_t>(o.augment.size()) * o.segments.segments;
   }
   return out;
 }
 
-PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
-                          const std::vector<std::string>& classes,
-                          const PrepOptions& options,
-                          const std::string& out_dir, const json& source,
-                          const ProgressFn& progress,
-                          const std::function<void(const std::string&)>& log) {
+PrepResult BuildAudioShards(
+    const std::vector<ClipJob>& clips, const std::vector<std::string>& classes,
+    const PrepOptions& options, const std::string& out_dir, const json& source,
+    const ProgressFn& progress,
+    const std::function<void(const std::string&)>& log) {
   ValidatePrepOptions(options);
   CheckClips(clips, classes);
   PrepareDirectory(out_dir);
   const json preprocessing = PreprocessingJson(options);
-  const std::vector<int64_t> shape = {1, options.mel.n_mels,
-                                      options.segments.frames};
+  const SampleLayout layout = LayoutFor(options);
+  const std::string kind = FeatureKindName(options.features);
   const std::string base = json{
-      {"kind", "mel"},
+      {"kind", kind},
       {"preprocessing", preprocessing},
       {"dtype", DTypeName(options.dtype)},
       {"classes", classes}}.dump();
@@ -547,7 +759,7 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
       }
       if (--w->remaining == 0) {
         try {
-          FinishShard(out_dir, shape, options.dtype, classes.size(), w);
+          FinishShard(out_dir, layout, options.dtype, classes.size(), w);
         } catch (const Error& e) {
           std::lock_guard<std::mutex> lock(error_mu);
           if (fatal.empty()) {
@@ -579,7 +791,7 @@ PrepResult BuildMelShards(const std::vector<ClipJob>& clips,
   if (failed) throw Error(fatal_kind, fatal);
 
   PrepResult result =
-      WriteOutputs(shards, clips, classes, "mel", shape, options.dtype,
+      WriteOutputs(shards, clips, classes, kind, layout, options.dtype,
                    preprocessing, source, copies, out_dir);
   result.shards_reused = counts.shards_reused;
   result.shards_written =
@@ -632,7 +844,9 @@ PrepResult BuildVectorShards(const FeatureTable& table,
   }
   PrepareDirectory(out_dir);
   const int64_t d = static_cast<int64_t>(table.columns.size());
-  const std::vector<int64_t> shape = {d};
+  SampleLayout layout;
+  layout.parts.push_back({"vector", {d}, 0, d, 1});
+  layout.sample_shape = {d};
   const json preprocessing = {{"features", d}, {"columns", table.columns}};
   const std::string base = json{
       {"kind", "vector"},
@@ -647,10 +861,10 @@ PrepResult BuildVectorShards(const FeatureTable& table,
       const float* row = table.values.data() + rows[k] * d;
       w->values[i].assign(row, row + d);
     }
-    FinishShard(out_dir, shape, DType::kFloat32, classes.size(), w.get());
+    FinishShard(out_dir, layout, DType::kFloat32, classes.size(), w.get());
   }
   PrepResult result =
-      WriteOutputs(shards, clips, classes, "vector", shape, DType::kFloat32,
+      WriteOutputs(shards, clips, classes, "vector", layout, DType::kFloat32,
                    preprocessing, source, {}, out_dir);
   result.shards_written = static_cast<int64_t>(shards.size());
   return result;

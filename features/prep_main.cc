@@ -45,8 +45,8 @@ constexpr char kUsage[] =
     "Usage: hpo-prep COMMAND [options]   (hpo-prep COMMAND --help for more)\n"
     "\n"
     "Commands:\n"
-    "  fma           FMA audio (tracks.csv + ddd/dddddd.mp3) to log-mel "
-    "shards\n"
+    "  fma           FMA audio (tracks.csv + ddd/dddddd.mp3) to log-mel, "
+    "STFT or waveform shards\n"
     "  folder        labelled audio (a folder per class, or --manifest CSV) "
     "to shards\n"
     "  synth         write a synthetic music-like dataset (audio + "
@@ -74,9 +74,15 @@ void AddMelOptions(po::options_description& d) {
 
 void AddShardOptions(po::options_description& d, double min_seconds) {
   AddMelOptions(d);
-  d.add_options()("frames", po::value<int>()->default_value(128),
-                  "frames per segment")(
-      "segments", po::value<int>()->default_value(3), "segments per track")(
+  d.add_options()(
+      "features", po::value<std::string>()->default_value("mel"),
+      "what a sample holds: mel (log-mel), stft (STFT magnitudes, n-fft/2+1 "
+      "bins), wave (the frames x hop samples of the segment) or stft+wave "
+      "(both)")("stft-scale", po::value<std::string>()->default_value("db"),
+                "stft magnitudes in db (ref max, top 80 dB) or linear")(
+      "frames", po::value<int>()->default_value(128), "frames per segment")(
+      "segments", po::value<std::string>()->default_value("3"),
+      "segments per track, or all (as many as lie within each clip)")(
       "overlap", po::value<double>()->default_value(0.0),
       "overlap of consecutive segments (fraction of --frames)")(
       "dtype", po::value<std::string>()->default_value("float16"),
@@ -111,7 +117,30 @@ PrepOptions PrepFrom(const po::variables_map& vm) {
   PrepOptions o;
   o.mel = MelFrom(vm);
   o.segments.frames = vm["frames"].as<int>();
-  o.segments.segments = vm["segments"].as<int>();
+  o.features = ParseFeatureKind(vm["features"].as<std::string>());
+  const std::string scale = vm["stft-scale"].as<std::string>();
+  if (scale != "db" && scale != "linear") {
+    throw BadInput("--stft-scale " + scale + ": expected db or linear");
+  }
+  o.stft_db = scale == "db";
+  const std::string segments = vm["segments"].as<std::string>();
+  if (segments == "all") {
+    o.segments.segments = kAllSegments;
+  } else {
+    size_t used = 0;
+    int n = -1;
+    try {
+      n = std::stoi(segments, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != segments.size() || n < 1) {
+      throw BadInput("--segments " + segments +
+                     ": expected a number of segments per track (1..10000, "
+                     "e.g. 3) or all");
+    }
+    o.segments.segments = n;
+  }
   o.segments.overlap = vm["overlap"].as<double>();
   const std::string dtype = vm["dtype"].as<std::string>();
   if (!ParseDTypeName(dtype, &o.dtype) ||
@@ -193,7 +222,7 @@ int RunShards(const std::vector<ClipJob>& clips,
   std::cout << ")\n";
   const auto start = std::chrono::steady_clock::now();
   bool first = true;
-  PrepResult r = BuildMelShards(
+  PrepResult r = BuildAudioShards(
       clips, classes, o, out, source,
       [&](int64_t done, int64_t total) {
         if (first) {
@@ -208,9 +237,21 @@ int RunShards(const std::vector<ClipJob>& clips,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   Manifest m = ReadManifest(out);
+  // 128x128 (mel), stft 1025x128, wave 131072, stft 1025x128 + wave 131072.
+  auto dims = [](const std::string& kind, const std::vector<int64_t>& shape) {
+    std::string out = kind == "mel" ? "" : kind + " ";
+    for (size_t i = shape.size() > 1 ? 1 : 0; i < shape.size(); ++i) {
+      out += std::to_string(shape[i]) + (i + 1 < shape.size() ? "x" : "");
+    }
+    return out;
+  };
+  std::string shape;
+  for (const ManifestPart& p : m.parts) {
+    shape += (shape.empty() ? "" : " + ") + dims(p.kind, p.shape);
+  }
+  if (shape.empty()) shape = dims(m.kind, m.sample_shape);
   std::cout << "prepared " << r.tracks << " tracks (" << r.samples
-            << " samples of " << m.sample_shape[1] << "x" << m.sample_shape[2]
-            << ") in " << out << ":";
+            << " samples of " << shape << ") in " << out << ":";
   for (const std::string& s : SplitNames()) {
     auto it = m.splits.find(s);
     if (it != m.splits.end()) std::cout << " " << s << " " << it->second.tracks;

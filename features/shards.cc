@@ -124,6 +124,13 @@ bool IsSplitName(const std::string& name) {
   return std::find(n.begin(), n.end(), name) != n.end();
 }
 
+bool IsAudioKind(const std::string& kind) {
+  return kind == "mel" || kind == "stft" || kind == "wave" ||
+         kind == "stft+wave";
+}
+
+int64_t ManifestPart::elements() const { return ShapeElements(shape); }
+
 int64_t Manifest::rows() const {
   if (sample_shape.empty()) return 0;
   return sample_shape.size() == 1 ? sample_shape[0]
@@ -155,20 +162,32 @@ json ManifestToJson(const Manifest& m) {
                     {"augmented_samples", s.augmented_samples},
                     {"shards", shards}};
   }
-  return json{{"format", "hpo-shards"},
-              {"version", kManifestVersion},
-              {"kind", m.kind},
-              {"classes", m.classes},
-              {"sample_shape", m.sample_shape},
-              {"dtype", DTypeName(m.dtype)},
-              {"preprocessing", m.preprocessing},
-              {"source", m.source},
-              {"normalization",
-               {{"mean", m.normalization.mean},
-                {"std", m.normalization.std},
-                {"row_mean", m.normalization.row_mean},
-                {"row_std", m.normalization.row_std}}},
-              {"splits", splits}};
+  json j{{"format", "hpo-shards"},
+         {"version", kManifestVersion},
+         {"kind", m.kind},
+         {"classes", m.classes},
+         {"sample_shape", m.sample_shape},
+         {"dtype", DTypeName(m.dtype)},
+         {"preprocessing", m.preprocessing},
+         {"source", m.source},
+         {"normalization",
+          {{"mean", m.normalization.mean},
+           {"std", m.normalization.std},
+           {"row_mean", m.normalization.row_mean},
+           {"row_std", m.normalization.row_std}}},
+         {"splits", splits}};
+  if (!m.parts.empty()) {
+    json parts = json::array();
+    for (const ManifestPart& p : m.parts) {
+      parts.push_back({{"kind", p.kind},
+                       {"shape", p.shape},
+                       {"offset", p.offset},
+                       {"mean", p.mean},
+                       {"std", p.std}});
+    }
+    j["parts"] = parts;
+  }
+  return j;
 }
 
 Manifest ManifestFromJson(const json& j, const std::string& source) {
@@ -186,8 +205,10 @@ Manifest ManifestFromJson(const json& j, const std::string& source) {
   }
   Manifest m;
   m.kind = r.String(j, "kind", "");
-  if (m.kind != "mel" && m.kind != "vector") {
-    r.Fail("kind", "should be \"mel\" or \"vector\"");
+  if (!IsAudioKind(m.kind) && m.kind != "vector") {
+    r.Fail("kind",
+           "should be \"mel\", \"stft\", \"wave\", \"stft+wave\" or "
+           "\"vector\"");
   }
   const json& classes = r.Get(j, "classes", "");
   if (!classes.is_array() || classes.size() < 2) {
@@ -218,6 +239,45 @@ Manifest ManifestFromJson(const json& j, const std::string& source) {
   m.normalization.std = r.Number(norm, "std", "normalization.");
   m.normalization.row_mean = r.Numbers(norm, "row_mean", "normalization.");
   m.normalization.row_std = r.Numbers(norm, "row_std", "normalization.");
+  if (m.kind == "stft+wave") {
+    const json& parts = r.Get(j, "parts", "");
+    if (!parts.is_array() || parts.size() != 2) {
+      r.Fail("parts", "should list the stft and the wave part");
+    }
+    int64_t offset = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string path = "parts[" + std::to_string(i) + "].";
+      ManifestPart p;
+      p.kind = r.String(parts[i], "kind", path);
+      if (p.kind != (i == 0 ? "stft" : "wave")) {
+        r.Fail(path + "kind",
+               i == 0 ? "should be \"stft\"" : "should be \"wave\"");
+      }
+      for (double d : r.Numbers(parts[i], "shape", path)) {
+        if (d < 1 || d != std::floor(d)) {
+          r.Fail(path + "shape", "should hold positive integers");
+        }
+        p.shape.push_back(static_cast<int64_t>(d));
+      }
+      if (p.shape.size() != (i == 0 ? 3u : 2u)) {
+        r.Fail(path + "shape", i == 0 ? "should be [1, bins, frames]"
+                                      : "should be [1, samples]");
+      }
+      p.offset = r.Count(parts[i], "offset", path);
+      if (p.offset != offset) {
+        r.Fail(path + "offset", "should be " + std::to_string(offset) +
+                                    ", where the previous part ends");
+      }
+      offset += p.elements();
+      p.mean = r.Number(parts[i], "mean", path);
+      p.std = r.Number(parts[i], "std", path);
+      m.parts.push_back(std::move(p));
+    }
+    if (m.sample_shape.size() != 1 || m.sample_shape[0] != offset) {
+      r.Fail("sample_shape", "should be [" + std::to_string(offset) +
+                                 "], the parts' values one after the other");
+    }
+  }
   const json& splits = r.Get(j, "splits", "");
   if (!splits.is_object()) r.Fail("splits", "should be an object");
   for (const auto& [name, s] : splits.items()) {

@@ -1,14 +1,23 @@
 // Feature shards: a directory with manifest.json and .npy files that hold
-// the samples of each split (features [N, 1, mels, frames] or [N, D], labels
-// int32 [N], track ids int64 [N]), so numpy.load(..., mmap_mode='r') reads
-// them and workers map them without copying.
+// the samples of each split (features [N, 1, mels, frames], [N, 1, bins,
+// frames], [N, 1, samples], [N, E] or [N, D]; labels int32 [N], track ids
+// int64 [N]), so numpy.load(..., mmap_mode='r') reads them and workers map
+// them without copying.
 //
 // manifest.json:
-//   {"format": "hpo-shards", "version": 1, "kind": "mel" | "vector",
+//   {"format": "hpo-shards", "version": 1,
+//    "kind": "mel" | "stft" | "wave" | "stft+wave" | "vector",
 //    "classes": [...], "sample_shape": [1, 128, 128], "dtype": "float16",
 //    "preprocessing": {...}, "source": {...},
 //    "normalization": {"mean": m, "std": s, "row_mean": [...],
 //                      "row_std": [...]},     // training split only
+//    // stft+wave only: each input's place in the flat [E] sample and its
+//    // own training-split mean and std (row_mean / row_std above list the
+//    // stft's bins, then the wave's one row).
+//    "parts": [{"kind": "stft", "shape": [1, 1025, 128], "offset": 0,
+//               "mean": m, "std": s},
+//              {"kind": "wave", "shape": [1, 131072], "offset": 131200,
+//               "mean": m, "std": s}],
 //    "splits": {"training": {"tracks": T, "samples": N,
 //                            "class_samples": [...],
 //                            "shards": [{"features":
@@ -19,7 +28,8 @@
 //                                                   "labels": ..., "tracks":
 //                                                   ...}}]},
 //               "validation": {...}, "test": {...}}}
-// A "row" is a mel bin of a mel shard or a feature of a vector shard.
+// A "row" is a mel or STFT bin of a spectrogram shard, the one row of a
+// waveform shard, or a feature of a vector shard.
 #ifndef HPO_FEATURES_SHARDS_H_
 #define HPO_FEATURES_SHARDS_H_
 
@@ -60,8 +70,20 @@ struct Normalization {
   std::vector<double> row_mean, row_std;
 };
 
+// One input of a multi-input sample (kind stft+wave).
+struct ManifestPart {
+  std::string kind;  // "stft" or "wave".
+  std::vector<int64_t> shape;
+  int64_t offset = 0;  // Index of its first value in the flat sample.
+  double mean = 0, std = 1;
+  int64_t elements() const;
+};
+
+// True for the kinds hpo-prep writes from audio.
+bool IsAudioKind(const std::string& kind);
+
 struct Manifest {
-  std::string kind = "mel";  // "mel" or "vector".
+  std::string kind = "mel";  // mel, stft, wave, stft+wave or vector.
   std::vector<std::string> classes;
   std::vector<int64_t> sample_shape;  // [1, mels, frames] or [D].
   DType dtype = DType::kFloat16;
@@ -69,8 +91,10 @@ struct Manifest {
   nlohmann::json source = nlohmann::json::object();
   Normalization normalization;
   std::map<std::string, SplitEntry> splits;  // Keyed by split name.
+  std::vector<ManifestPart> parts;           // stft+wave only; empty otherwise.
 
-  // Rows and columns of one sample: (mels, frames) or (D, 1).
+  // Rows and columns of one single-input sample: (bins, frames), (1,
+  // samples) or (D, 1).
   int64_t rows() const;
   int64_t cols() const;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "features/npy.h"
@@ -120,6 +121,63 @@ TEST(MelTest, MelPowerHtkSmallFftMatchesLibrosa) {
   MelSpectrogram mel(o);
   ExpectPowerMatches(mel.Compute(y),
                      "mel_power_22050_nfft1024_hop512_mels128_htk");
+}
+
+// The STFT power before the filter bank (hpo-prep --features stft) against
+// numpy's FFT of the same centred, zero-padded, periodic-Hann frames, as
+// librosa.stft(y, n_fft, hop_length, center=True, pad_mode='constant')
+// defines them; and the librosa mel power is the filter bank times it.
+TEST(MelTest, StftPowerMatchesNumpyAndUnderliesTheMelPower) {
+  testutil::ScratchDir dir("hpo_stft");
+  ASSERT_FALSE(dir.path().empty());
+  const std::string out = dir.path() + "/stft.npy";
+  const std::string script = dir.path() + "/stft.py";
+  std::ofstream(script)
+      << "import sys, numpy as np\n"
+         "y = np.load(sys.argv[1]).astype(np.float64)\n"
+         "n_fft, hop = 2048, 512\n"
+         "w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)\n"
+         "p = np.pad(y, n_fft // 2)\n"
+         "t = 1 + (len(p) - n_fft) // hop\n"
+         "f = np.stack([p[i * hop:i * hop + n_fft] * w for i in range(t)])\n"
+         "np.save(sys.argv[2], np.ascontiguousarray((np.abs(np.fft.rfft(f, "
+         "axis=1)) ** 2).T"
+         ".astype(np.float32)))\n";
+  const std::string command =
+      "/usr/bin/python3 " + script + " " + Golden("signal_22050") + " " + out;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  NpyArray want = NpyArray::Open(out);
+  ASSERT_EQ(want.shape(), (std::vector<int64_t>{1025, 130}));
+  std::vector<float> y = LoadFloats("signal_22050");
+  MelSpectrogram mel(MelOptions{});
+  Matrix power = mel.StftPower(y);
+  ASSERT_EQ(power.rows, 1025);
+  ASSERT_EQ(power.cols, 130);
+  const float* w = want.as<float>();
+  const double peak = *std::max_element(w, w + want.elements());
+  double worst = 0;
+  for (int64_t i = 0; i < want.elements(); ++i) {
+    if (w[i] >= 1e-6 * peak) {
+      worst = std::max(worst, std::abs(power.values[i] - w[i]) / w[i]);
+    } else {
+      EXPECT_LE(power.values[i], 2e-6 * peak) << i;
+    }
+  }
+  EXPECT_LE(worst, 1e-6);  // float32 rounding of the reference.
+
+  // The mel power librosa computed is the filter bank applied to it.
+  Matrix fb = MelFilterBank(MelOptions{});
+  Matrix m;
+  m.rows = fb.rows;
+  m.cols = power.cols;
+  for (int i = 0; i < fb.rows; ++i) {
+    for (int t = 0; t < power.cols; ++t) {
+      double sum = 0;
+      for (int k = 0; k < fb.cols; ++k) sum += fb.at(i, k) * power.at(k, t);
+      m.values.push_back(sum);
+    }
+  }
+  ExpectPowerMatches(m, "mel_power_22050_nfft2048_hop512_mels128");
 }
 
 TEST(MelTest, PowerToDbWithRefMaxMatchesLibrosa) {

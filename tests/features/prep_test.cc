@@ -461,6 +461,153 @@ TEST(PrepTest, FeaturesCsvToVectorShards) {
   EXPECT_EQ(m["normalization"]["row_mean"].size(), 518u);
 }
 
+// --features stft+wave with --segments all: both inputs of every segment
+// that lies within each clip, each normalised on its own, and a rerun that
+// reuses every shard.
+TEST(PrepTest, StftAndWaveShardsOfEverySegment) {
+  testutil::ScratchDir dir("prep");
+  const std::string data = dir.path() + "/synth",
+                    shards = dir.path() + "/shards";
+  CommandResult r =
+      Prep({"synth", "--out", data, "--classes", "3", "--tracks-per-class", "4",
+            "--seconds", "3", "--sample-rate", "8000", "--seed", "2"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> args = {"fma",
+                                         "--metadata",
+                                         data + "/tracks.csv",
+                                         "--audio",
+                                         data + "/audio",
+                                         "--out",
+                                         shards,
+                                         "--features",
+                                         "stft+wave",
+                                         "--sample-rate",
+                                         "8000",
+                                         "--n-fft",
+                                         "256",
+                                         "--hop",
+                                         "128",
+                                         "--frames",
+                                         "16",
+                                         "--segments",
+                                         "all",
+                                         "--overlap",
+                                         "0.5",
+                                         "--min-seconds",
+                                         "1",
+                                         "--tracks-per-shard",
+                                         "5"};
+  r = Prep(args, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  // 3 s at 8 kHz: 187 whole hops, segments of 16 frames every 8: 22.
+  EXPECT_NE(r.out.find("prepared 12 tracks (264 samples of stft 129x16 + "
+                       "wave 2048)"),
+            std::string::npos)
+      << r.out;
+  nlohmann::json m = Manifest(shards);
+  EXPECT_EQ(m["kind"], "stft+wave");
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({129 * 16 + 2048}));
+  ASSERT_EQ(m["parts"].size(), 2u);
+  EXPECT_EQ(m["parts"][0]["kind"], "stft");
+  EXPECT_EQ(m["parts"][0]["shape"], nlohmann::json::array({1, 129, 16}));
+  EXPECT_EQ(m["parts"][1]["kind"], "wave");
+  EXPECT_EQ(m["parts"][1]["shape"], nlohmann::json::array({1, 2048}));
+  EXPECT_EQ(m["parts"][1]["offset"], 129 * 16);
+  // dB values (around -40) and waveform samples (around 0) each get their
+  // own statistics.
+  EXPECT_LT(m["parts"][0]["mean"].get<double>(), -5.0);
+  EXPECT_LT(std::abs(m["parts"][1]["mean"].get<double>()), 0.05);
+  EXPECT_GT(m["parts"][1]["std"].get<double>(), 0.001);
+  EXPECT_LT(m["parts"][1]["std"].get<double>(), 1.0);
+  EXPECT_EQ(m["normalization"]["row_mean"].size(), 130u);  // 129 bins + 1.
+  EXPECT_EQ(m["preprocessing"]["segments"], "all");
+  EXPECT_EQ(m["preprocessing"]["features"], "stft+wave");
+  EXPECT_EQ(m["preprocessing"]["wave_samples"], 2048);
+  EXPECT_EQ(m["splits"]["training"]["samples"].get<int64_t>() +
+                m["splits"]["validation"]["samples"].get<int64_t>() +
+                m["splits"]["test"]["samples"].get<int64_t>(),
+            264);
+
+  auto set = ShardSet::Open(shards, true);
+  const ShardSplit& train = set->split("training");
+  std::vector<float> x(train.elements());
+  train.CopyFeatures(0, x.data());
+  float hi = -1000;
+  for (int i = 0; i < 129 * 16; ++i) hi = std::max(hi, x[i]);
+  EXPECT_LE(hi, 0.0f);  // dB, ref = max.
+  float peak = 0;
+  for (size_t i = 129 * 16; i < x.size(); ++i) {
+    peak = std::max(peak, std::abs(x[i]));
+  }
+  EXPECT_GT(peak, 0.01f);
+  EXPECT_LE(peak, 1.0f);
+
+  r = Prep({"verify", "--shards", shards}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Prep(args, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 shards written, 4 reused"), std::string::npos)
+      << r.out;
+
+  // A waveform alone, and linear STFT magnitudes alone.
+  r = Prep({"fma",
+            "--metadata",
+            data + "/tracks.csv",
+            "--audio",
+            data + "/audio",
+            "--out",
+            dir.path() + "/wave",
+            "--features",
+            "wave",
+            "--sample-rate",
+            "8000",
+            "--hop",
+            "128",
+            "--n-fft",
+            "256",
+            "--frames",
+            "16",
+            "--segments",
+            "2",
+            "--min-seconds",
+            "1"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  m = Manifest(dir.path() + "/wave");
+  EXPECT_EQ(m["kind"], "wave");
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 2048}));
+  EXPECT_FALSE(m.contains("parts"));
+  r = Prep({"fma",
+            "--metadata",
+            data + "/tracks.csv",
+            "--audio",
+            data + "/audio",
+            "--out",
+            dir.path() + "/stft",
+            "--features",
+            "stft",
+            "--stft-scale",
+            "linear",
+            "--sample-rate",
+            "8000",
+            "--n-fft",
+            "512",
+            "--hop",
+            "256",
+            "--frames",
+            "8",
+            "--min-seconds",
+            "1"},
+           dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  m = Manifest(dir.path() + "/stft");
+  EXPECT_EQ(m["kind"], "stft");
+  EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 257, 8}));
+  EXPECT_TRUE(m["preprocessing"]["db"].is_null());
+  EXPECT_GT(m["normalization"]["mean"].get<double>(), 0.0);  // Magnitudes.
+}
+
 TEST(PrepTest, BadUsageIsOneLineAndExitCodeTwo) {
   testutil::ScratchDir dir("prep");
   struct Case {
@@ -478,6 +625,12 @@ TEST(PrepTest, BadUsageIsOneLineAndExitCodeTwo) {
        "--overlap"},
       {{"mel", "--input", dir.path() + "/none.wav", "--out", "y.npy"},
        "none.wav"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--features", "mfcc"},
+       "--features mfcc: expected mel, stft, wave or stft+wave"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--segments", "most"},
+       "--segments most"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--stft-scale", "log"},
+       "--stft-scale log"},
   };
   for (const Case& c : cases) {
     CommandResult r = Prep(c.args, dir.path());
