@@ -169,6 +169,18 @@ const std::map<std::string, Reader>& Readers() {
                                           65536),
                          &cfg.model.gru_hidden);
                    }},
+                  {"wave_kernel",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     Set(c.IntegerAtLeast(t, kPath, "wave_kernel", 1, false,
+                                          1 << 20),
+                         &cfg.model.wave_kernel);
+                   }},
+                  {"wave_stride",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     Set(c.IntegerAtLeast(t, kPath, "wave_stride", 1, false,
+                                          1 << 20),
+                         &cfg.model.wave_stride);
+                   }},
                   {"gru_layers",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(c.IntegerAtLeast(t, kPath, "gru_layers", 1, false, 16),
@@ -493,7 +505,7 @@ TrainConfig ParseTrainConfig(const json& trainer, const json& params,
     for (const char* key :
          {"channels", "kernel_size", "padding", "pool", "batch_norm", "dropout",
           "dense", "gru_hidden", "gru_layers", "bidirectional", "activation",
-          "init"}) {
+          "init", "wave_kernel", "wave_stride"}) {
       if (merged.contains(key)) {
         check.Add(std::string("trainer.") + key,
                   "has no effect on a TorchScript module (its shape is "

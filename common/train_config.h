@@ -10,7 +10,8 @@
 //                  padding (valid|same), pool,
 //                  batch_norm, dropout, dense [..], gru_hidden, gru_layers,
 //                  bidirectional, activation (relu|elu|leaky_relu), init
-//                  (default|xavier|kaiming)
+//                  (default|xavier|kaiming), wave_kernel, wave_stride
+//                  (resnet's 1-D first layer on waveform shards)
 //   optimizer      adam | adamw | sgd | rmsprop | adagrad | adadelta, with
 //                  lr, weight_decay, momentum, nesterov, beta1, beta2, eps,
 //                  alpha (rmsprop), rho (adadelta)
@@ -58,6 +59,11 @@ struct ModelConfig {
   bool bidirectional = false;
   std::string activation;        // relu, elu, leaky_relu; empty: default.
   std::string init = "default";  // default, xavier or kaiming.
+  // resnet on waveform shards (wave, stft+wave): the 1-D first conv's
+  // kernel and stride in samples; 0: the shards' n_fft and hop, so it gives
+  // as many frames as their spectrogram.
+  int wave_kernel = 0;
+  int wave_stride = 0;
 };
 
 struct OptimizerConfig {

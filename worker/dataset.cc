@@ -57,7 +57,13 @@ void SplitData::Batch(const std::vector<int64_t>& indices, torch::Tensor* x,
     *x = cuda ? host.to(device_, /*non_blocking=*/true) : host;
     *y = cuda ? y_cpu.to(device_, /*non_blocking=*/true) : y_cpu;
   }
-  x->sub_(mean_).mul_(inv_std_);
+  if (parts_.empty()) {
+    x->sub_(mean_).mul_(inv_std_);
+    return;
+  }
+  for (const PartNorm& p : parts_) {
+    x->narrow(1, p.offset, p.elements).sub_(p.mean).mul_(p.inv_std);
+  }
 }
 
 std::shared_ptr<const Dataset> Dataset::Get(const std::string& dir,
@@ -84,6 +90,10 @@ std::shared_ptr<const Dataset> Dataset::Get(const std::string& dir,
     s.device_ = device;
     s.mean_ = static_cast<float>(m.normalization.mean);
     s.inv_std_ = static_cast<float>(1.0 / std);
+    for (const features::ManifestPart& p : m.parts) {
+      s.parts_.push_back({p.offset, p.elements(), static_cast<float>(p.mean),
+                          static_cast<float>(1.0 / (p.std > 0 ? p.std : 1.0))});
+    }
     s.labels_.resize(s.split_->size());
     s.track_ids_.resize(s.split_->size());
     for (int64_t i = 0; i < s.split_->size(); ++i) {

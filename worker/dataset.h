@@ -23,8 +23,9 @@ class SplitData {
   const std::vector<int64_t>& track_ids() const { return track_ids_; }
 
   // The samples at `indices` as float32 [B, sample shape...], normalised
-  // with the training split's mean and std, and their labels as int64 [B],
-  // both on the dataset's device.
+  // with the training split's mean and std (each part's own, for a
+  // multi-input sample), and their labels as int64 [B], both on the
+  // dataset's device.
   void Batch(const std::vector<int64_t>& indices, torch::Tensor* x,
              torch::Tensor* y) const;
 
@@ -37,6 +38,11 @@ class SplitData {
   std::vector<int64_t> sample_shape_;
   torch::Device device_ = torch::kCPU;
   float mean_ = 0, inv_std_ = 1;
+  struct PartNorm {
+    int64_t offset = 0, elements = 0;
+    float mean = 0, inv_std = 1;
+  };
+  std::vector<PartNorm> parts_;  // Multi-input samples: instead of mean_.
 };
 
 // A shard directory loaded for one device.

@@ -28,6 +28,27 @@
 namespace hpo {
 namespace {
 
+// What a model needs to know of the shards.
+models::InputSpec InputSpecOf(const features::Manifest& m) {
+  models::InputSpec input;
+  input.sample_shape = m.sample_shape;
+  input.classes = static_cast<int64_t>(m.classes.size());
+  input.kind = m.kind;
+  for (const features::ManifestPart& p : m.parts) {
+    input.parts.push_back({p.kind, p.shape, p.offset});
+  }
+  const nlohmann::json& pre = m.preprocessing;
+  if (pre.is_object()) {
+    if (pre.contains("n_fft") && pre["n_fft"].is_number_integer()) {
+      input.n_fft = pre["n_fft"].get<int64_t>();
+    }
+    if (pre.contains("hop") && pre["hop"].is_number_integer()) {
+      input.hop = pre["hop"].get<int64_t>();
+    }
+  }
+  return input;
+}
+
 // CPU time of the calling thread (a trial trains on its own thread).
 double ThreadCpuSeconds() {
   timespec t{};
@@ -181,8 +202,7 @@ class TorchTrainer : public Trainer {
     torch::manual_seed(seed_ & 0x7fffffffffffffffull);
     try {
       const features::Manifest& m = data_->manifest();
-      const models::InputSpec input{m.sample_shape,
-                                    static_cast<int64_t>(m.classes.size())};
+      const models::InputSpec input = InputSpecOf(m);
       if (config_.model.name == "torchscript") {
         // Relative to the worker's --data, as data.shards is.
         fs::path module = config_.model.module;

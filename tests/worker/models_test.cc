@@ -362,6 +362,103 @@ TEST(ModelsTest, MelModelsRefuseVectorShards) {
   }
 }
 
+// Seed 004's three inputs at its sizes (44.1 kHz, n_fft 2048, hop 1024,
+// segments of 128 frames): the spectrogram, the waveform and both.
+InputSpec WaveInput() {
+  InputSpec input{{1, 128 * 1024}, 8};
+  input.kind = "wave";
+  input.n_fft = 2048;
+  input.hop = 1024;
+  return input;
+}
+
+InputSpec StftWaveInput() {
+  InputSpec input{{1025 * 128 + 128 * 1024}, 8};
+  input.kind = "stft+wave";
+  input.parts = {{"stft", {1, 1025, 128}, 0},
+                 {"wave", {1, 128 * 1024}, 1025 * 128}};
+  input.n_fft = 2048;
+  input.hop = 1024;
+  return input;
+}
+
+TEST(ModelsTest, ResnetOnWaveformsAndOnBothInputs) {
+  ModelConfig config;
+  config.name = "resnet";
+  torch::NoGradGuard no_grad;
+  // The spectrogram network's first conv (128 x 3, 98,560 weights and
+  // biases) becomes a 1-D conv of 2048 samples with stride 1024 (524,544),
+  // giving the same 128 frames.
+  const InputSpec wave = WaveInput();
+  auto model = BuildModel(config, wave);
+  EXPECT_EQ(CountParameters(*model), 659848 - 98560 + 524544);
+  model->eval();
+  EXPECT_EQ(model->forward(Batch(wave, 2)).sizes().vec(),
+            (std::vector<int64_t>{2, 8}));
+  // Both: 128 maps from a 1025 x 3 conv on the STFT (393,728) and 128 from
+  // the waveform conv (262,272), each with its batch norm (256).
+  const InputSpec both = StftWaveInput();
+  model = BuildModel(config, both);
+  EXPECT_EQ(CountParameters(*model),
+            659848 - (98560 + 512) + (393728 + 256) + (262272 + 256));
+  model->eval();
+  torch::Tensor x = Batch(both, 2);
+  torch::Tensor logits = model->forward(x);
+  EXPECT_EQ(logits.sizes().vec(), (std::vector<int64_t>{2, 8}));
+  // Each input reaches the output.
+  for (int part = 0; part < 2; ++part) {
+    torch::Tensor changed = x.clone();
+    const InputPart& p = both.parts[part];
+    changed.narrow(1, p.offset, 1000).add_(3.0);
+    EXPECT_FALSE(torch::allclose(model->forward(changed), logits)) << p.kind;
+  }
+  // A tuned first layer: 4096 samples with stride 1024 still gives 128
+  // frames (padding 1536 on each side).
+  config.wave_kernel = 4096;
+  model = BuildModel(config, both);
+  EXPECT_EQ(model->forward(x).sizes().vec(), (std::vector<int64_t>{2, 8}));
+}
+
+TEST(ModelsTest, ResnetNamesWhatKeepsItsInputsApart) {
+  ModelConfig config;
+  config.name = "resnet";
+  config.wave_stride = 512;
+  EXPECT_EQ(
+      BadInputMessage([&] { BuildModel(config, StftWaveInput()); }),
+      "trainer.wave_stride: the waveform branch (kernel 2048, stride 512) "
+      "gives 256 frames but the spectrogram branch 128; leave wave_kernel "
+      "and wave_stride to the shards' n_fft and hop, with padding \"same\"");
+  config.wave_stride = 0;
+  config.wave_kernel = 1 << 20;
+  config.padding = "valid";
+  EXPECT_NE(BadInputMessage([&] {
+              BuildModel(config, WaveInput());
+            }).find("trainer.wave_kernel: 1048576 samples is longer"),
+            std::string::npos);
+  config.wave_kernel = 0;
+  config.padding = "";
+  InputSpec unknown = WaveInput();
+  unknown.n_fft = unknown.hop = 0;
+  EXPECT_NE(BadInputMessage([&] {
+              BuildModel(config, unknown);
+            }).find("set wave_kernel and wave_stride"),
+            std::string::npos);
+  config.channels = {1};
+  EXPECT_NE(BadInputMessage([&] {
+              BuildModel(config, StftWaveInput());
+            }).find("trainer.channels: resnet on stft+wave shards"),
+            std::string::npos);
+  // The other conv models take spectrograms only.
+  config.name = "cnn";
+  config.channels = {};
+  const std::string message =
+      BadInputMessage([&] { BuildModel(config, WaveInput()); });
+  EXPECT_NE(message.find("these shards hold wave samples [1, 131072]; resnet "
+                         "trains on waveforms"),
+            std::string::npos)
+      << message;
+}
+
 TEST(ModelsTest, CnnNamesTheSettingThatShrinksTheInputAway) {
   ModelConfig config;
   config.name = "cnn";

@@ -185,11 +185,15 @@ void CheckCommonSettings(const ModelConfig& config, bool recurrent) {
 
 FeatureShape MelInputShape(const std::string& model, const InputSpec& input) {
   const std::vector<int64_t>& shape = input.sample_shape;
-  if (shape.size() != 3) {
+  if (shape.size() != 3 || input.kind == "stft+wave") {
+    const bool wave = input.kind == "wave" || input.kind == "stft+wave";
     throw BadInput("trainer.model: " + model +
-                   " needs mel shards with samples [1, H, W], but these "
-                   "shards hold samples " +
-                   ShapeText(shape) + "; use mlp for feature vectors");
+                   " needs spectrogram shards (mel or stft) with samples [1, "
+                   "H, W], but these shards hold " +
+                   (input.kind.empty() ? "" : input.kind + " ") + "samples " +
+                   ShapeText(shape) +
+                   (wave ? "; resnet trains on waveforms"
+                         : "; use mlp for feature vectors"));
   }
   if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
     throw BadInput("input: the shards' sample shape " + ShapeText(shape) +

@@ -7,13 +7,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/train_config.h"
 
 namespace hpo::models {
 
-// A classifier: inputs [B, 1, H, W] (mel shards: H mel bins, W frames) or
+// A classifier: inputs [B, 1, H, W] (mel or stft shards: H bins, W
+// frames), [B, 1, samples] (wave), [B, E] (stft+wave, resnet only) or
 // [B, D] (vector shards) to logits [B, classes] (no softmax: the loss takes
 // logits).
 class Model : public torch::nn::Module {
@@ -21,9 +23,21 @@ class Model : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
 };
 
+// One input of a multi-input sample (stft+wave shards).
+struct InputPart {
+  std::string kind;            // stft or wave.
+  std::vector<int64_t> shape;  // [1, bins, frames] or [1, samples].
+  int64_t offset = 0;          // Its first value in the flat sample.
+};
+
 struct InputSpec {
-  std::vector<int64_t> sample_shape;  // [1, H, W] or [D], from the manifest.
+  // [1, H, W] (mel, stft), [1, samples] (wave), [E] (stft+wave) or [D]
+  // (vector), from the manifest.
+  std::vector<int64_t> sample_shape;
   int64_t classes = 0;
+  std::string kind;              // The manifest's kind; "" as mel.
+  std::vector<InputPart> parts;  // stft+wave.
+  int64_t n_fft = 0, hop = 0;    // The shards' STFT; 0: not known.
 };
 
 // Builds config.name (cnn, unet_encoder, crnn, dcnn, dcrnn, resnet, mlp)
