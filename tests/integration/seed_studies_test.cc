@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -184,11 +185,38 @@ TEST_P(SeedStudyTest, RunsEndToEndWithItsOwnPreprocessing) {
   if (command == "fma") {
     const int64_t mels = std::stoll(OptionValue(prep, "--n-mels", "128"));
     const int64_t frames = std::stoll(OptionValue(prep, "--frames", "128"));
-    EXPECT_EQ(manifest["sample_shape"], json({1, mels, frames}));
+    const int64_t n_fft = std::stoll(OptionValue(prep, "--n-fft", "2048"));
+    const int64_t hop = std::stoll(OptionValue(prep, "--hop", "512"));
+    const std::string features = OptionValue(prep, "--features", "mel");
+    const json stft = {1, n_fft / 2 + 1, frames};
+    const json wave = {1, frames * hop};
+    EXPECT_EQ(manifest["kind"], features);
+    if (features == "mel") {
+      EXPECT_EQ(manifest["sample_shape"], json({1, mels, frames}));
+    } else if (features == "stft") {
+      EXPECT_EQ(manifest["sample_shape"], stft);
+    } else if (features == "wave") {
+      EXPECT_EQ(manifest["sample_shape"], wave);
+    } else {
+      ASSERT_EQ(features, "stft+wave");
+      EXPECT_EQ(manifest["sample_shape"],
+                json({(n_fft / 2 + 1) * frames + frames * hop}));
+      ASSERT_EQ(manifest["parts"].size(), 2u);
+      EXPECT_EQ(manifest["parts"][0]["shape"], stft);
+      EXPECT_EQ(manifest["parts"][1]["shape"], wave);
+    }
     EXPECT_EQ(pre["sample_rate"], std::stoll(rate)) << pre;
-    EXPECT_EQ(pre["n_fft"], std::stoll(OptionValue(prep, "--n-fft", "2048")));
-    EXPECT_EQ(pre["hop"], std::stoll(OptionValue(prep, "--hop", "512")));
-    const int64_t segments = std::stoll(OptionValue(prep, "--segments", "3"));
+    EXPECT_EQ(pre["n_fft"], n_fft);
+    EXPECT_EQ(pre["hop"], hop);
+    // "all": as many as fit in synth's 30 s clips.
+    const std::string segments_option = OptionValue(prep, "--segments", "3");
+    const int64_t step = std::max<int64_t>(
+        1, std::lround(frames *
+                       (1 - std::stod(OptionValue(prep, "--overlap", "0")))));
+    const int64_t segments =
+        segments_option == "all"
+            ? 1 + (30 * std::stoll(rate) / hop - frames) / step
+            : std::stoll(segments_option);
     // One copy per value of --pitch-shift and --tempo, training clips only.
     int64_t copies = 0;
     for (const char* flag : {"--pitch-shift", "--tempo"}) {
