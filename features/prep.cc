@@ -444,6 +444,16 @@ void ValidatePrepOptions(const PrepOptions& o) {
     throw BadInput("--overlap " + std::to_string(s.overlap) +
                    ": expected a fraction in [0, 1), e.g. 0.5");
   }
+  if (s.spread && s.segments == kAllSegments) {
+    throw BadInput(
+        "--spread: spreads a number of segments over the clip; give "
+        "--segments N, e.g. 3 (--segments all already covers it)");
+  }
+  if (s.spread && s.overlap > 0) {
+    throw BadInput(
+        "--overlap: --spread places the segments itself (at 0, 1/N, 2/N ... "
+        "of the clip); leave --overlap out");
+  }
   const bool wave =
       o.features == FeatureKind::kWave || o.features == FeatureKind::kStftWave;
   if (wave && static_cast<int64_t>(s.frames) * o.mel.hop > (int64_t{1} << 24)) {
@@ -493,11 +503,15 @@ bool HasWave(FeatureKind k) {
 
 bool HasSpectrogram(FeatureKind k) { return k != FeatureKind::kWave; }
 
-// Samples that hold `segments` segments (see ClipSamplesNeeded).
-int64_t SamplesFor(const PrepOptions& o, int64_t segments) {
-  SegmentOptions s = o.segments;
-  s.segments = static_cast<int>(segments);
-  const int64_t frames = SegmentFramesNeeded(s);
+// True when the segments depend on the whole clip's length.
+bool WholeClip(const PrepOptions& o) {
+  return o.segments.segments == kAllSegments || o.segments.spread;
+}
+
+// Samples that hold segments up to one starting at frame `last_start` (see
+// ClipSamplesNeeded).
+int64_t SamplesThrough(const PrepOptions& o, int64_t last_start) {
+  const int64_t frames = last_start + o.segments.frames;
   int64_t need = 0;
   if (HasSpectrogram(o.features)) {
     // A centred STFT of n samples has 1 + (n + 2 (n_fft / 2) - n_fft) / hop
@@ -511,9 +525,23 @@ int64_t SamplesFor(const PrepOptions& o, int64_t segments) {
 
 }  // namespace
 
+// The first frame of each segment of a clip of `samples` samples.
+std::vector<int64_t> SegmentStarts(const PrepOptions& o, int64_t samples) {
+  const int64_t n = o.segments.segments == kAllSegments
+                        ? SegmentsInClip(o, samples)
+                        : o.segments.segments;
+  const int64_t whole_frames = samples / o.mel.hop;
+  std::vector<int64_t> starts(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    starts[k] =
+        o.segments.spread ? k * whole_frames / n : k * SegmentStep(o.segments);
+  }
+  return starts;
+}
+
 int64_t ClipSamplesNeeded(const PrepOptions& o) {
-  if (o.segments.segments == kAllSegments) return 0;
-  return SamplesFor(o, o.segments.segments);
+  if (WholeClip(o)) return 0;
+  return SamplesThrough(o, (o.segments.segments - 1) * SegmentStep(o.segments));
 }
 
 int64_t SegmentsInClip(const PrepOptions& o, int64_t samples) {
@@ -524,7 +552,6 @@ int64_t SegmentsInClip(const PrepOptions& o, int64_t samples) {
 }
 
 json PreprocessingJson(const PrepOptions& o) {
-  const bool all = o.segments.segments == kAllSegments;
   json j = {{"sample_rate", o.mel.sample_rate},
             {"n_fft", o.mel.n_fft},
             {"hop", o.mel.hop}};
@@ -556,10 +583,14 @@ json PreprocessingJson(const PrepOptions& o) {
             {"frames", o.segments.frames},
             {"overlap", o.segments.overlap},
             {"min_seconds", o.min_seconds}});
-  if (all) {
+  if (o.segments.segments == kAllSegments) {
     j["segments"] = "all";
   } else {
     j["segments"] = o.segments.segments;
+  }
+  if (o.segments.spread) {
+    j["spread"] = true;  // Only when set, as "augmentation" below.
+  } else if (o.segments.segments != kAllSegments) {
     j["clip_samples"] = ClipSamplesNeeded(o);
   }
   // Only with copies, so shards made without them keep their fingerprints.
@@ -577,12 +608,14 @@ json PreprocessingJson(const PrepOptions& o) {
 
 namespace {
 
-// Appends the samples of `y`'s segments (`segments` of them; y is cropped or
-// zero-padded to the samples they need).
-int64_t AppendSegments(std::vector<float> y, int64_t segments,
-                       const PrepOptions& o, MelSpectrogram& mel,
-                       std::vector<float>* values) {
-  y.resize(static_cast<size_t>(SamplesFor(o, segments)), 0.0f);
+// Appends the samples of `y`'s segments (SegmentStarts of them; y is
+// cropped or zero-padded to the samples they need). Returns their number.
+int64_t AppendSegments(std::vector<float> y, const PrepOptions& o,
+                       MelSpectrogram& mel, std::vector<float>* values) {
+  const std::vector<int64_t> starts =
+      SegmentStarts(o, static_cast<int64_t>(y.size()));
+  const int64_t segments = static_cast<int64_t>(starts.size());
+  y.resize(static_cast<size_t>(SamplesThrough(o, starts.back())), 0.0f);
   Matrix m;
   if (o.features == FeatureKind::kMel) {
     m = mel.Compute(y);
@@ -597,7 +630,6 @@ int64_t AppendSegments(std::vector<float> y, int64_t segments,
       for (double& v : m.values) v = std::sqrt(v);
     }
   }
-  const int64_t step = SegmentStep(o.segments);
   const int frames = o.segments.frames;
   const int64_t wave = HasWave(o.features) ? int64_t{frames} * o.mel.hop : 0;
   const int rows = m.rows;
@@ -606,7 +638,7 @@ int64_t AppendSegments(std::vector<float> y, int64_t segments,
                           (static_cast<size_t>(rows) * frames + wave));
   float* dst = values->data() + at;
   for (int64_t seg = 0; seg < segments; ++seg) {
-    const int64_t start = seg * step;
+    const int64_t start = starts[seg];
     for (int r = 0; r < rows; ++r) {
       const double* src =
           m.values.data() + static_cast<size_t>(r) * m.cols + start;
@@ -625,7 +657,7 @@ int64_t AppendSegments(std::vector<float> y, int64_t segments,
 ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
                          MelSpectrogram& mel, bool augment) {
   const int sr = o.mel.sample_rate;
-  const bool all = o.segments.segments == kAllSegments;
+  const bool all = WholeClip(o);
   const int64_t need = ClipSamplesNeeded(o);
   if (o.augment.empty()) augment = false;
   // The copies read past `need` by the stretcher's margin, and a faster
@@ -665,13 +697,8 @@ ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
     }
   }
   std::vector<float> y = Resample(audio.samples, audio.sample_rate, sr);
-  auto segments_of = [&](const std::vector<float>& v) -> int64_t {
-    return all ? SegmentsInClip(o, static_cast<int64_t>(v.size()))
-               : o.segments.segments;
-  };
   // The clip's own segments first, then each copy's.
-  const int64_t own = segments_of(y);
-  AppendSegments(y, own, o, mel, &out.values);
+  AppendSegments(y, o, mel, &out.values);
   if (augment) {
     for (const Augmentation& a : o.augment) {
       // Each copy from as much audio as it turns into `need` samples plus
@@ -682,10 +709,8 @@ ClipFeatures ExtractClip(const std::string& path, const PrepOptions& o,
               : std::min<int64_t>(static_cast<int64_t>(y.size()),
                                   InputSamplesFor(a, need) + margin);
       const std::vector<float> in(y.begin(), y.begin() + take);
-      std::vector<float> copy = RenderAugmentation(in, sr, a);
-      const int64_t n = segments_of(copy);
       out.augmented_samples +=
-          AppendSegments(std::move(copy), n, o, mel, &out.values);
+          AppendSegments(RenderAugmentation(in, sr, a), o, mel, &out.values);
     }
   }
   return out;

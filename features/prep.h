@@ -22,11 +22,15 @@ namespace hpo::features {
 // frame k x SegmentStep(); as a waveform it spans samples [start x hop,
 // (start + frames) x hop). kAllSegments: as many segments as lie within the
 // whole clip (at least one, zero-padded, for a clip shorter than one).
+// `spread`: segment k of N starts at k / N of the clip instead (frame
+// k x whole frames / N, whole frames = samples / hop), so N segments sample
+// the whole clip; no overlap.
 constexpr int kAllSegments = 0;
 struct SegmentOptions {
   int frames = 128;
   int segments = 3;  // Or kAllSegments.
   double overlap = 0.0;
+  bool spread = false;
 };
 
 // What a sample holds (hpo-prep --features):
@@ -86,7 +90,7 @@ int64_t SegmentFramesNeeded(const SegmentOptions& s);
 // Samples (at the target rate) that hold every segment: those whose centred
 // STFT has exactly SegmentFramesNeeded() frames, and for waveform features
 // the last segment's end. Clips are cropped or zero-padded to this length.
-// With kAllSegments, 0 (the whole clip is used).
+// With kAllSegments or spread, 0 (the whole clip is used).
 int64_t ClipSamplesNeeded(const PrepOptions& options);
 // With kAllSegments: how many segments lie within a clip of `samples`
 // samples (at least 1).

@@ -83,6 +83,9 @@ void AddShardOptions(po::options_description& d, double min_seconds) {
       "frames", po::value<int>()->default_value(128), "frames per segment")(
       "segments", po::value<std::string>()->default_value("3"),
       "segments per track, or all (as many as lie within each clip)")(
+      "spread",
+      "place the segments at 0, 1/N, 2/N ... of each clip instead of one "
+      "after another from its start")(
       "overlap", po::value<double>()->default_value(0.0),
       "overlap of consecutive segments (fraction of --frames)")(
       "dtype", po::value<std::string>()->default_value("float16"),
@@ -142,6 +145,7 @@ PrepOptions PrepFrom(const po::variables_map& vm) {
     o.segments.segments = n;
   }
   o.segments.overlap = vm["overlap"].as<double>();
+  o.segments.spread = vm.count("spread") > 0;
   const std::string dtype = vm["dtype"].as<std::string>();
   if (!ParseDTypeName(dtype, &o.dtype) ||
       (o.dtype != DType::kFloat16 && o.dtype != DType::kFloat32)) {

@@ -222,5 +222,32 @@ TEST(ExtractTest, AllSegmentsSpanTheWholeClip) {
   EXPECT_EQ(augmented.values.size(), (19u + 24 + 15) * 128 * 128);
 }
 
+TEST(ExtractTest, SpreadSegmentsStartAtEachNthOfTheClip) {
+  PrepOptions o;
+  o.segments.spread = true;  // 3 segments of 128 frames.
+  EXPECT_EQ(ClipSamplesNeeded(o), 0);
+  MelSpectrogram mel(o.mel);
+  ClipFeatures clip = ExtractClip(testutil::FmaClipPath(), o, mel);
+  ASSERT_EQ(clip.values.size(), 3u * 128 * 128);
+  // 660,984 samples: 1290 whole hops, so the segments start at frames 0,
+  // 430 and 860 (0, 10 and 20 s) of the clip's mel spectrogram, in dB
+  // relative to the maximum of the frames up to the last one's end.
+  std::vector<float> y = ResampledClip(22050);
+  y.resize((860 + 128 - 1) * 512);
+  Matrix m = mel.Compute(y);
+  PowerToDb(&m, true);
+  double worst = 0;
+  for (int seg = 0; seg < 3; ++seg) {
+    for (int r = 0; r < 128; ++r) {
+      for (int c = 0; c < 128; ++c) {
+        worst =
+            std::max(worst, std::abs(clip.values[(seg * 128 + r) * 128 + c] -
+                                     m.at(r, seg * 430 + c)));
+      }
+    }
+  }
+  EXPECT_LT(worst, 1e-4) << "dB";
+}
+
 }  // namespace
 }  // namespace hpo::features

@@ -631,6 +631,12 @@ TEST(PrepTest, BadUsageIsOneLineAndExitCodeTwo) {
        "--segments most"},
       {{"folder", "--audio", dir.path(), "--out", "o", "--stft-scale", "log"},
        "--stft-scale log"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--spread", "--segments",
+        "all"},
+       "--spread: spreads a number of segments"},
+      {{"folder", "--audio", dir.path(), "--out", "o", "--spread", "--overlap",
+        "0.5"},
+       "--overlap: --spread places the segments itself"},
   };
   for (const Case& c : cases) {
     CommandResult r = Prep(c.args, dir.path());
