@@ -39,8 +39,10 @@ if [ "${1:-}" = "--tests" ]; then
     # (PyTorch models, LR schedules, optimizer steps) and optuna (the
     # head-to-head peer, the storage bench); torch also runs
     # examples/pytorch_script under the command trainer (command_trainer_test,
-    # torch_trainer_test's trainer suite)
+    # torch_trainer_test's trainer suite); sklearn, for Optuna's fANOVA
+    # importance evaluator that search_test checks hpo's importances against
     python3-numpy python3-soundfile python3-torch python3-optuna
+    python3-sklearn
     # Rubber Band, which bench/augment_bench compares with the SoX tempo
     # effect hpo-prep renders augmented copies with
     librubberband-dev
