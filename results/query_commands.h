@@ -2,8 +2,8 @@
 // query_main.cc: query_studies.cc (studies, trials), query_trials.cc (trials
 // by number, the leaderboard), query_metrics.cc (per-epoch metrics),
 // query_evaluations.cc (test-split evaluations), query_show.cc (best, trial,
-// curves, export), query_lineage.cc (PBT exploits); query_common.cc holds
-// what they share.
+// curves, export), query_lineage.cc (PBT exploits), query_importance.cc
+// (parameter importance); query_common.cc holds what they share.
 #ifndef HPO_RESULTS_QUERY_COMMANDS_H_
 #define HPO_RESULTS_QUERY_COMMANDS_H_
 
@@ -154,6 +154,10 @@ Answer ShowTrial(Query& query);
 // `curves ID... | all`: the per-epoch metrics of the trials named (in that
 // order), or of every trial.
 Answer ShowCurves(Query& query);
+
+// `importance [EPOCH]`: the parameters' fANOVA importance
+// (results/study_importance.h) and the largest pairwise interactions.
+Answer ShowImportance(Query& query);
 
 // `export`: every trial (in --state only, when given) with its parameters
 // spread into columns, once per epoch it reported, or once with no epoch.

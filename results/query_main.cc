@@ -112,6 +112,15 @@ const std::vector<Command>& Commands() {
        0,
        {"study", "state"},
        Export},
+      {"importance",
+       "importance [EPOCH] [--study NAME]",
+       "which searched parameters explain the objective (fANOVA over a "
+       "random forest, as Optuna's default evaluator), at an epoch budget, "
+       "and the largest pairwise interactions; CSV: one row per parameter",
+       0,
+       1,
+       {"study"},
+       ShowImportance},
       {"lineage",
        "lineage [--study NAME]",
        "PBT exploits: after which epoch each member took whose checkpoint, "

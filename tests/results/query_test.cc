@@ -1312,6 +1312,98 @@ TEST_F(QueryTest, EveryCommandSuggestsTheStudy) {
       << command.err;
 }
 
+// A Hyperband-like study whose objective depends on lr (log scale) far
+// more than on batch_size, and not on the scheduler: 30 trials after one
+// epoch, the best 12 after three.
+void WriteImportanceStudy(const std::string& db) {
+  std::unique_ptr<Store> store = Store::Open(db);
+  StudyRow row = Study("tuned", "hyperband", "max");
+  row.spec = R"({"name": "tuned",
+      "objective": {"metric": "val_accuracy", "mode": "max"},
+      "trainer": {"model": "synthetic"},
+      "search_space": {
+        "lr": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+        "batch_size": {"type": "int", "low": 16, "high": 128},
+        "scheduler": {"type": "choice", "values": ["none", "cyclic"]}},
+      "algorithm": {"type": "hyperband", "min_epochs": 1, "max_epochs": 9,
+                    "eta": 3}})";
+  row.spec_hash = HashText(row.spec);
+  const int64_t study = store->CreateStudy(row);
+  for (int i = 0; i < 30; ++i) {
+    const double lr = std::pow(10.0, -5 + 4 * ((i * 7) % 30) / 29.0);
+    const int batch = 16 + (i * 11) % 113;
+    const double score = 0.3 + 0.1 * (std::log10(lr) + 5) + 0.0005 * batch;
+    const int epochs = i < 12 ? 3 : 1;
+    store->PutTrial(study, Trial(i, TrialState::kComplete,
+                                 {{"lr", lr},
+                                  {"batch_size", batch},
+                                  {"scheduler", i % 2 ? "cyclic" : "none"}},
+                                 score, epochs));
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
+      MetricRow m;
+      m.trial = i;
+      m.epoch = epoch;
+      m.objective = score + 0.01 * epoch;
+      m.metrics = {{"val_accuracy", *m.objective}};
+      m.recorded_at = 1700000000 + i;
+      store->PutMetrics(study, m);
+    }
+  }
+  store->Commit();
+}
+
+TEST_F(QueryTest, ImportanceInEachFormat) {
+  WriteImportanceStudy(db_);
+  Output table = RunQuery({"--db", db_, "importance"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  // Epoch 3: the largest that at least 10 trials reached.
+  EXPECT_TRUE(Contains(table.out,
+                       "study tuned: importance of 3 parameters for "
+                       "val_accuracy after epoch 3 (12 trials, the largest "
+                       "epoch that enough trials reached"))
+      << table.out;
+  const std::vector<std::string> lines = Lines(table.out);
+  ASSERT_GE(lines.size(), 6u) << table.out;
+  EXPECT_EQ(lines[3].find("  lr "), 0u) << table.out;  // Ranked first.
+  EXPECT_TRUE(Contains(table.out, "largest interactions: the variance a pair"))
+      << table.out;
+
+  Output one = RunQuery({"--db", db_, "importance", "1", "--format", "json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const json doc = json::parse(one.out);
+  EXPECT_EQ(doc["study"], "tuned");
+  EXPECT_EQ(doc["epoch"], 1);
+  EXPECT_EQ(doc["trials"], 30);
+  ASSERT_EQ(doc["params"].size(), 3u);
+  EXPECT_EQ(doc["params"][0]["parameter"], "lr");
+  EXPECT_GT(doc["params"][0]["importance"].get<double>(), 0.8);
+  double sum = 0;
+  for (const json& p : doc["params"]) sum += p["importance"].get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_EQ(doc["pairs"].size(), 3u);
+
+  Output csv = RunQuery({"--db", db_, "importance", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const auto records = ParseCsv(csv.out);
+  ASSERT_EQ(records.size(), 4u) << csv.out;
+  EXPECT_EQ(records[0],
+            (std::vector<std::string>{"parameter", "importance",
+                                      "variance_fraction", "fraction_std"}));
+
+  for (const auto& [args, says] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"importance", "three"}, "importance three: EPOCH is an epoch"},
+           {{"importance", "9"},
+            "0 trial(s) have a val_accuracy value after epoch 9"}}) {
+    std::vector<std::string> argv = {"--db", db_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Output bad = RunQuery(argv);
+    EXPECT_EQ(bad.exit_code, 2) << bad.out;
+    EXPECT_TRUE(Contains(bad.err, says)) << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  }
+}
+
 TEST_F(QueryTest, LineageAsTable) {
   WritePbtStudy();
   Output out = RunQuery({"--db", db_, "lineage", "--study", "pbt_demo"});
