@@ -1686,6 +1686,15 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
   return spec;
 }
 
+SearchSpaceSpec ParseSearchSpaceOf(const json& study,
+                                   const std::string& source) {
+  JsonChecker check(source);
+  StudySpec spec;
+  if (study.is_object()) ParseSearchSpace(check, study, spec);
+  check.ThrowIfAny();
+  return spec.search_space;
+}
+
 StudySpec LoadStudyFile(const std::string& path) {
   std::string text = ReadTextFile(path);
   json study = ParseJsonText(text, path);

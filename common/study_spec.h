@@ -197,6 +197,13 @@ const std::vector<std::string>& KnownMetrics();
 // as `SOURCE: JSON.PATH: what is wrong (hint)`.
 StudySpec ParseStudy(const nlohmann::json& study, const std::string& source);
 
+// The search space of `study` alone, checked as ParseStudy checks it but
+// without the trainer's settings (for readers of a stored study, such as
+// parameter importance, that need only its parameters). Throws
+// hpo::ValidationError like ParseStudy.
+SearchSpaceSpec ParseSearchSpaceOf(const nlohmann::json& study,
+                                   const std::string& source);
+
 // Reads, parses and validates a study file. Throws hpo::Error (bad input) for
 // an unreadable file or invalid JSON (with line and column), and
 // hpo::ValidationError for invalid contents.

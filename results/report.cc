@@ -124,6 +124,7 @@ svg.plot .axis-line, svg.plot .tick { stroke: #555; stroke-width: 1; }
 .attempt.open { fill-opacity: .55; stroke: #1f77b4; stroke-width: 1;
   stroke-dasharray: 3 2; }
 .swatch-line { stroke-width: 3; }
+.bar { fill: #1f77b4; } .bar-label, .bar-value { font-size: 12px; }
 .pbt-step { fill: none; stroke-width: 1.5; stroke-opacity: .85;
   stroke-linejoin: round; }
 .lineage-segment { fill: none; stroke-width: 1.6; stroke-opacity: .9;
@@ -152,6 +153,7 @@ std::string RenderReport(const ReportData& data, const ReportOptions& options) {
   RenderRungs(c, out);
   RenderParams(c, out);
   RenderParallel(c, out);
+  RenderImportance(c, out);
   RenderConfusion(c, out);
   RenderTimeline(c, out);
   out += "</main>\n</body>\n</html>\n";

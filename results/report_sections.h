@@ -37,6 +37,9 @@ void RenderParams(const Context& c, std::string& out);
 
 void RenderParallel(const Context& c, std::string& out);
 
+// Parameter importance (report_importance.cc): bars and the top interaction.
+void RenderImportance(const Context& c, std::string& out);
+
 void RenderConfusion(const Context& c, std::string& out);
 
 void RenderTimeline(const Context& c, std::string& out);

@@ -22,8 +22,8 @@ StudyImportance ComputeStudyImportance(const StudyRow& study,
                    ": its stored study file is not JSON; importance needs "
                    "its search space");
   }
-  const StudySpec spec = ParseStudy(raw, study.name);
-  if (spec.search_space.params.empty()) {
+  SearchSpaceSpec space = ParseSearchSpaceOf(raw, study.name);
+  if (space.params.empty()) {
     throw BadInput("study " + study.name +
                    " searches no parameters: there is no importance to "
                    "compute");
@@ -75,7 +75,7 @@ StudyImportance ComputeStudyImportance(const StudyRow& study,
                    std::to_string(epoch) +
                    "; importance needs at least 2 (pick an earlier epoch)");
   }
-  out.result = ParamImportances(spec.search_space, params, values);
+  out.result = ParamImportances(space, params, values);
   return out;
 }
 

@@ -339,7 +339,7 @@ TEST_F(ReportTest, EverySectionHasItsPlot) {
   ExpectWellFormed(html);
   for (const char* id :
        {"curves", "rungs", "param-lr", "param-batch_size", "param-scheduler",
-        "param-dropout", "parallel", "confusion", "timeline"}) {
+        "param-dropout", "parallel", "importance", "confusion", "timeline"}) {
     const std::string svg = Svg(html, id);
     EXPECT_FALSE(svg.empty()) << id;
     EXPECT_GT(Count(svg, "<path") + Count(svg, "<rect") + Count(svg, "<circle"),
@@ -596,6 +596,28 @@ TEST_F(ReportTest, EmptyStudyGivesNotes) {
             std::string::npos);
   EXPECT_NE(html.find("No attempt has started yet."), std::string::npos);
   EXPECT_NE(html.find("Not evaluated yet"), std::string::npos);
+  EXPECT_NE(html.find("No importance yet: study empty: no trial has a "
+                      "val_accuracy value yet."),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, ImportanceHasABarPerParameterAndTheTopInteraction) {
+  const std::string html = Render();
+  const std::string svg = Svg(html, "importance");
+  std::vector<std::string> params = Attributes(svg, "bar", "data-param");
+  std::sort(params.begin(), params.end());
+  EXPECT_EQ(params, (std::vector<std::string>{"batch_size", "dropout", "lr",
+                                              "scheduler"}));
+  double sum = 0;
+  for (const std::string& v : Attributes(svg, "bar", "data-importance")) {
+    sum += std::stod(v);
+  }
+  EXPECT_NEAR(sum, 1.0, 0.01);  // Four significant digits each.
+  // Epoch 1: the largest epoch that the 9 trials with a value reached.
+  EXPECT_NE(html.find("explains val_accuracy after epoch 1 (9 trials"),
+            std::string::npos);
+  EXPECT_NE(html.find("id=\"top-interaction\">Largest interaction: <strong>"),
+            std::string::npos);
 }
 
 TEST_F(ReportTest, OneTrialStudy) {
