@@ -4,6 +4,7 @@
 #ifndef HPO_COMMON_LEADERBOARD_H_
 #define HPO_COMMON_LEADERBOARD_H_
 
+#include <optional>
 #include <vector>
 
 #include "common/store.h"
@@ -17,12 +18,22 @@ struct RankedTrial {
 
 // The trials with a (non-NaN) value, best first: completed trials before the
 // others, then by value in the objective's direction (`maximize`); among
-// equals by trial number. Points into `trials`.
+// equals by trial number. The value is the objective at the trial's last
+// epoch, or with `by_best` (a study with trainer.keep "best", KeepsBest())
+// its best value, the one its kept weights scored. Points into `trials`.
 std::vector<RankedTrial> RankTrials(const std::vector<TrialRow>& trials,
-                                    bool maximize);
+                                    bool maximize, bool by_best = false);
 
 // The trial that ranks first, or nullptr when no trial has a value.
-const TrialRow* BestTrial(const std::vector<TrialRow>& trials, bool maximize);
+const TrialRow* BestTrial(const std::vector<TrialRow>& trials, bool maximize,
+                          bool by_best = false);
+
+// The value a trial ranks by (RankTrials), if any.
+std::optional<double> RankedValue(const TrialRow& trial, bool by_best);
+
+// Whether the study's stored file sets trainer.keep "best" (false when it
+// is not JSON).
+bool KeepsBest(const StudyRow& study);
 
 }  // namespace hpo
 

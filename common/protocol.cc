@@ -73,14 +73,16 @@ const std::vector<TypeInfo>& Types() {
         {"params", Kind::kObject, true},
         {"from_epoch", Kind::kCount, true},
         {"to_epoch", Kind::kPositive, true},
-        {"checkpoint", Kind::kStringOrNull, false}}},
+        {"checkpoint", Kind::kStringOrNull, false},
+        {"best_value", Kind::kNumber, false}}},
       {MessageType::kEpoch,
        "epoch",
        {{"lease", Kind::kPositive, true},
         {"trial", Kind::kCount, true},
         {"epoch", Kind::kPositive, true},
         {"metrics", Kind::kMetrics, true},
-        {"checkpoint", Kind::kStringOrNull, false}}},
+        {"checkpoint", Kind::kStringOrNull, false},
+        {"best_checkpoint", Kind::kStringOrNull, false}}},
       {MessageType::kFailure,
        "failure",
        {{"lease", Kind::kPositive, true},
@@ -450,13 +452,15 @@ Message HeartbeatMessage(const std::vector<int64_t>& running) {
 }
 
 Message EpochMessage(int64_t lease, int64_t trial, int epoch, json metrics,
-                     const std::optional<std::string>& checkpoint) {
-  return MakeMessage(MessageType::kEpoch,
-                     {{"lease", lease},
-                      {"trial", trial},
-                      {"epoch", epoch},
-                      {"metrics", std::move(metrics)},
-                      {"checkpoint", CheckpointField(checkpoint)}});
+                     const std::optional<std::string>& checkpoint,
+                     const std::optional<std::string>& best_checkpoint) {
+  json body = {{"lease", lease},
+               {"trial", trial},
+               {"epoch", epoch},
+               {"metrics", std::move(metrics)},
+               {"checkpoint", CheckpointField(checkpoint)}};
+  if (best_checkpoint) body["best_checkpoint"] = *best_checkpoint;
+  return MakeMessage(MessageType::kEpoch, std::move(body));
 }
 
 Message FailureMessage(int64_t lease, int64_t trial, int epoch,
@@ -494,15 +498,17 @@ Message CoordinatorHeartbeatMessage() {
 }
 
 Message AssignMessage(const Assignment& a) {
-  return MakeMessage(MessageType::kAssign,
-                     {{"lease", a.lease},
-                      {"trial", a.trial},
-                      {"attempt", a.attempt},
-                      {"study", a.study},
-                      {"params", a.params},
-                      {"from_epoch", a.from_epoch},
-                      {"to_epoch", a.to_epoch},
-                      {"checkpoint", CheckpointField(a.checkpoint)}});
+  Message m = MakeMessage(MessageType::kAssign,
+                          {{"lease", a.lease},
+                           {"trial", a.trial},
+                           {"attempt", a.attempt},
+                           {"study", a.study},
+                           {"params", a.params},
+                           {"from_epoch", a.from_epoch},
+                           {"to_epoch", a.to_epoch},
+                           {"checkpoint", CheckpointField(a.checkpoint)}});
+  if (a.best_value) m.body["best_value"] = *a.best_value;
+  return m;
 }
 
 Message DecisionMessage(int64_t lease, int64_t trial, bool go_on,

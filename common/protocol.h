@@ -140,9 +140,12 @@ struct Hello {
 };
 Message HelloMessage(const Hello& hello);
 Message HeartbeatMessage(const std::vector<int64_t>& running);
+// `best_checkpoint` (trainer.keep "best"): this epoch is the trial's best
+// so far, and the worker saved its weights there.
 Message EpochMessage(int64_t lease, int64_t trial, int epoch,
                      nlohmann::json metrics,
-                     const std::optional<std::string>& checkpoint);
+                     const std::optional<std::string>& checkpoint,
+                     const std::optional<std::string>& best_checkpoint = {});
 Message FailureMessage(int64_t lease, int64_t trial, int epoch,
                        FailureKind kind, const std::string& message);
 // `result`: the trainer's {"metrics", "confusion", "classes"}.
@@ -170,6 +173,9 @@ struct Assignment {
   int from_epoch = 0;
   int to_epoch = 0;
   std::optional<std::string> checkpoint;  // Restore from it (from_epoch > 0).
+  // trainer.keep "best": the trial's best objective so far, which an epoch
+  // must beat for the worker to save it as the trial's best.
+  std::optional<double> best_value;
 };
 Message AssignMessage(const Assignment& assignment);
 // "continue" to `to_epoch`, or "stop" (`to_epoch`: where the trial stopped).

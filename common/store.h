@@ -33,7 +33,7 @@ namespace hpo {
 
 // The schema version this build writes. Older files are migrated on open;
 // newer ones are refused.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 struct StudyRow {
   int64_t id = 0;
@@ -61,8 +61,12 @@ struct TrialRow {
   std::optional<double> best_value;  // Best objective over its epochs.
   std::string checkpoint;            // Latest checkpoint path, if any.
   int checkpoint_epoch = 0;          // Epochs the checkpoint holds.
-  std::string error;                 // Why it failed, if it did.
-  std::string worker;                // Worker of the latest attempt.
+  // trainer.keep "best": the checkpoint of its best epoch, and that epoch
+  // (version 4; empty and 0 otherwise).
+  std::string best_checkpoint;
+  int best_checkpoint_epoch = 0;
+  std::string error;   // Why it failed, if it did.
+  std::string worker;  // Worker of the latest attempt.
   double updated_at = 0;
 };
 

@@ -51,6 +51,18 @@ const std::vector<Column<TrialRow>>& TrialColumns() {
   return columns;
 }
 
+// TrialColumns() and, from version 4 on, the best epoch's checkpoint.
+const std::vector<Column<TrialRow>>& TrialColumns(int version) {
+  static const std::vector<Column<TrialRow>> with_best = [] {
+    std::vector<Column<TrialRow>> columns = TrialColumns();
+    columns.push_back({"best_checkpoint", &TrialRow::best_checkpoint});
+    columns.push_back(
+        {"best_checkpoint_epoch", &TrialRow::best_checkpoint_epoch});
+    return columns;
+  }();
+  return version >= 4 ? with_best : TrialColumns();
+}
+
 const std::vector<Column<MetricRow>>& MetricColumns() {
   static const std::vector<Column<MetricRow>> columns = {
       {"trial", &MetricRow::trial},
@@ -174,7 +186,7 @@ std::optional<StudyRow> Store::FindStudy(const std::string& name) {
 }
 
 std::vector<TrialRow> Store::Trials(int64_t study, const std::string& state) {
-  return Select(this, TrialColumns(),
+  return Select(this, TrialColumns(schema_version()),
                 "FROM trials WHERE study_id = ? AND (? = '' OR state = ?) "
                 "ORDER BY number",
                 study, state, state);

@@ -190,6 +190,28 @@ CREATE VIEW lineage AS
   FROM exploits x JOIN studies s ON s.id = x.study_id;
 )sql";
 
+// Version 4: trainer.keep "best". Each trial's best epoch's checkpoint,
+// and the leaderboard ranks such studies by each trial's best value (the
+// weights they keep) instead of the value at its last epoch.
+const char* const kSchemaV4 = R"sql(
+ALTER TABLE trials ADD COLUMN best_checkpoint TEXT;
+ALTER TABLE trials ADD COLUMN best_checkpoint_epoch INTEGER NOT NULL DEFAULT 0;
+DROP VIEW leaderboard;
+CREATE VIEW leaderboard AS
+  SELECT study, trial, state, value, best_value, epochs, params,
+         RANK() OVER (PARTITION BY study_id ORDER BY
+           state = 'complete' DESC,
+           CASE mode WHEN 'max' THEN -kept ELSE kept END) AS rank
+  FROM (SELECT s.id AS study_id, s.name AS study, s.mode, t.number AS trial,
+               t.state, t.value, t.best_value, t.epochs, t.params,
+               CASE WHEN json_extract(CASE WHEN json_valid(s.spec)
+                                      THEN s.spec ELSE '{}' END,
+                                 '$.trainer.keep') = 'best'
+                    THEN t.best_value ELSE t.value END AS kept
+        FROM trials t JOIN studies s ON s.id = t.study_id)
+  WHERE kept IS NOT NULL;
+)sql";
+
 }  // namespace store_internal
 
 int Store::schema_version() const {
@@ -232,7 +254,8 @@ void Store::Migrate(bool read_only) {
   }
   if (read_only && version >= 1) {
     // Versions 2 and 3 only added tables (evaluations; exploits and
-    // checkpoints); reads of an older file see no rows of them.
+    // checkpoints), reads of an older file see no rows of them; version 4's
+    // trial columns read as empty from an older file (store_reads.cc).
     return;
   }
   if (read_only) {
@@ -247,6 +270,7 @@ void Store::Migrate(bool read_only) {
     if (version < 1) Exec(kSchemaV1);
     if (version < 2) Exec(kSchemaV2);
     if (version < 3) Exec(kSchemaV3);
+    if (version < 4) Exec(kSchemaV4);
     Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     Exec("COMMIT");
   } catch (...) {

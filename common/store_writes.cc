@@ -51,8 +51,9 @@ void Store::PutTrial(int64_t study, const TrialRow& t) {
   Prepared(kPutTrial,
            "INSERT OR REPLACE INTO trials(study_id, number, state, params, "
            "bracket, rung, epochs, attempts, value, best_value, checkpoint, "
-           "checkpoint_epoch, error, worker, updated_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "checkpoint_epoch, error, worker, updated_at, best_checkpoint, "
+           "best_checkpoint_epoch) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .Bind(study)
       .Bind(t.number)
       .Bind(ToString(t.state))
@@ -68,6 +69,8 @@ void Store::PutTrial(int64_t study, const TrialRow& t) {
       .Bind(t.error)
       .Bind(t.worker)
       .Bind(t.updated_at)
+      .Bind(t.best_checkpoint)
+      .Bind(t.best_checkpoint_epoch)
       .Run();
   // Parameters never change once a trial exists; write them once.
   Statement& has = Prepared(kHasParams,

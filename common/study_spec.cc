@@ -1678,6 +1678,20 @@ StudySpec ParseStudy(const json& study, const std::string& source) {
     CheckRealTrainer(check, spec, source);
   }
   const bool algorithm_known = ParseAlgorithm(check, study, spec);
+  spec.keep_best = spec.trainer.is_object() &&
+                   spec.trainer.value("keep", json("last")) == json("best");
+  if (spec.search_space.Find("keep") != nullptr) {
+    check.Add("search_space.keep",
+              "trainer.keep is the study's choice of which checkpoint to "
+              "evaluate, not a training setting; set it in trainer");
+  }
+  if (spec.keep_best && algorithm_known &&
+      spec.algorithm.type == AlgorithmType::kPbt) {
+    check.Add("trainer.keep",
+              "\"best\" is not for population-based training (members take "
+              "each other's weights, so a member's best epoch may be another "
+              "member's model); use \"last\"");
+  }
   ParseBudget(check, study, spec, algorithm_known);
   ParseExecution(check, study, spec);
   ParseEnqueue(check, study, spec);

@@ -187,6 +187,11 @@ struct StudySpec {
   // Configurations to run first, in order (`enqueue`): each holds values for
   // some or all of the searched parameters; the sampler fills in the rest.
   std::vector<nlohmann::json> enqueue;
+  // trainer.keep "best": each trial keeps the checkpoint of its best epoch
+  // by the objective beside its latest, the test evaluation uses it, and
+  // trials rank by their best value (else by the value at their last
+  // epoch).
+  bool keep_best = false;
 };
 
 // The metrics a worker reports each epoch (README.md, "Study files").

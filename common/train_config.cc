@@ -434,6 +434,10 @@ const std::map<std::string, Reader>& Readers() {
                      Set(OneOf(c, t, "data_on_device", {"auto", "never"}),
                          &cfg.data_on_device);
                    }},
+                  {"keep",
+                   [](JsonChecker& c, const json& t, TrainConfig& cfg) {
+                     Set(OneOf(c, t, "keep", {"last", "best"}), &cfg.keep);
+                   }},
                   {"memory_format",
                    [](JsonChecker& c, const json& t, TrainConfig& cfg) {
                      Set(OneOf(c, t, "memory_format",

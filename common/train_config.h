@@ -27,6 +27,7 @@
 //                  from zero to batches) | step_size_up_batches
 //   batch_size, label_smoothing, amp (bf16 autocast on CUDA), grad_clip,
 //   data_on_device (auto|never), memory_format (contiguous|channels_last),
+//   keep (last|best: also keep the checkpoint of the trial's best epoch),
 //   augment {spec_time_mask, spec_freq_mask, masks}
 #ifndef HPO_COMMON_TRAIN_CONFIG_H_
 #define HPO_COMMON_TRAIN_CONFIG_H_
@@ -141,6 +142,9 @@ struct TrainConfig {
   // oneDNN / cuDNN pick their NHWC convolution kernels; "contiguous"
   // (NCHW, LibTorch's default) otherwise. Results differ in the last bits.
   std::string memory_format = "contiguous";
+  // "best": each trial also keeps the checkpoint of its best epoch by the
+  // objective, and the test evaluation uses it (StudySpec::keep_best).
+  std::string keep = "last";
 };
 
 // The real (LibTorch) models; "synthetic" is separate.

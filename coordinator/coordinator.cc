@@ -308,6 +308,12 @@ void Coordinator::HandleEpoch(const std::string& identity, const Message& m) {
       best_value_ = value;
     }
   }
+  auto best_ck = m.body.find("best_checkpoint");
+  if (spec_.keep_best && best_ck != m.body.end() && best_ck->is_string() &&
+      !best_ck->get<std::string>().empty() && std::isfinite(value)) {
+    info.row.best_checkpoint = best_ck->get<std::string>();
+    info.row.best_checkpoint_epoch = epoch;
+  }
   auto ck = m.body.find("checkpoint");
   if (ck != m.body.end() && ck->is_string() &&
       !ck->get<std::string>().empty()) {

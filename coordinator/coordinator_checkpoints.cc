@@ -89,10 +89,16 @@ void Coordinator::ForgetCheckpoints() {
   paths.swap(forget_paths_);
   for (int64_t trial : forget_) {
     TrialInfo& info = trials_.at(trial);
-    if (info.row.checkpoint.empty()) continue;
-    paths.push_back(info.row.checkpoint);
-    info.row.checkpoint.clear();
+    if (info.row.checkpoint.empty() && info.row.best_checkpoint.empty()) {
+      continue;
+    }
+    for (std::string* path :
+         {&info.row.checkpoint, &info.row.best_checkpoint}) {
+      if (!path->empty()) paths.push_back(*path);
+      path->clear();
+    }
     info.row.checkpoint_epoch = 0;
+    info.row.best_checkpoint_epoch = 0;
     SaveTrial(info);
   }
   forget_.clear();

@@ -107,7 +107,8 @@ void Coordinator::Assign(const std::string& identity, Worker& worker,
   Send(identity,
        AssignMessage({lease, job.trial, static_cast<int>(info.row.attempts),
                       spec_.name, job.params, job.from_epoch, job.to_epoch,
-                      checkpoint}));
+                      checkpoint,
+                      spec_.keep_best ? info.row.best_value : std::nullopt}));
 }
 
 std::optional<std::string> Coordinator::CheckpointFor(const Job& job) const {

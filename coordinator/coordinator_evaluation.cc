@@ -15,16 +15,24 @@ void Coordinator::EvaluateOrFinish() {
     Finish("complete");  // Analytic curves have no test split.
     return;
   }
-  // The best complete trial whose checkpoint holds its last epoch.
+  // The best complete trial whose checkpoint holds its last epoch; with
+  // trainer.keep "best", the one whose best epoch is best, from the
+  // checkpoint of that epoch.
+  const bool by_best = spec_.keep_best;
+  auto kept = [by_best](const TrialRow& r) {
+    return by_best ? r.best_value : r.value;
+  };
   const TrialInfo* best = nullptr;
   for (const auto& [number, info] : trials_) {
     const TrialRow& r = info.row;
-    if (r.state != TrialState::kComplete || !r.value || r.checkpoint.empty() ||
-        r.checkpoint_epoch != r.epochs) {
+    const bool has_checkpoint =
+        by_best ? !r.best_checkpoint.empty()
+                : !r.checkpoint.empty() && r.checkpoint_epoch == r.epochs;
+    if (r.state != TrialState::kComplete || !kept(r) || !has_checkpoint) {
       continue;
     }
     if (best == nullptr ||
-        scheduler_->Score(*r.value) < scheduler_->Score(*best->row.value)) {
+        scheduler_->Score(*kept(r)) < scheduler_->Score(*kept(best->row))) {
       best = &info;
     }
   }
@@ -41,12 +49,19 @@ void Coordinator::EvaluateOrFinish() {
       return;
     }
   }
+  const int epoch =
+      by_best ? best->row.best_checkpoint_epoch : best->row.epochs;
   evaluation_ = std::make_unique<TestEvaluation>(
-      TestEvaluation::Target{spec_.name, best->row.number, best->row.params,
-                             best->row.epochs, best->row.checkpoint},
+      TestEvaluation::Target{
+          spec_.name, best->row.number, best->row.params, epoch,
+          by_best ? best->row.best_checkpoint : best->row.checkpoint},
       spec_.execution.max_attempts, clock_, log_);
   log_("search complete; evaluating the best trial, " +
-       std::to_string(best->row.number) + ", on the test split");
+       std::to_string(best->row.number) + ", on the test split" +
+       (by_best
+            ? " with the weights of its best epoch, " + std::to_string(epoch) +
+                  " of " + std::to_string(best->row.epochs)
+            : std::string()));
   DispatchEvaluation();
 }
 

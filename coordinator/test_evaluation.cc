@@ -1,5 +1,6 @@
 #include "coordinator/test_evaluation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -53,7 +54,11 @@ std::optional<EvaluationRow> TestEvaluation::OnResult(
   row.split = split;
   row.state = "done";
   row.checkpoint = target_.checkpoint;
-  row.epoch = target_.epoch;
+  // The epochs the weights evaluated had trained, as the worker read them
+  // from the checkpoint (the target's otherwise).
+  row.epoch = static_cast<int>(number("checkpoint_epoch").value_or(0) > 0
+                                   ? std::min(1e9, *number("checkpoint_epoch"))
+                                   : target_.epoch);
   row.loss = number(prefix + "_loss");
   row.accuracy = number(prefix + "_accuracy");
   row.track_accuracy = number(prefix + "_track_accuracy");
@@ -68,9 +73,9 @@ std::optional<EvaluationRow> TestEvaluation::OnResult(
   row.recorded_at = clock_.WallTime();
   char line[200];
   std::snprintf(line, sizeof line,
-                "trial %lld on the %s split: loss %.4f, accuracy %.4f "
-                "(segments), %.4f (tracks)",
-                static_cast<long long>(row.trial), split.c_str(),
+                "trial %lld (after epoch %d) on the %s split: loss %.4f, "
+                "accuracy %.4f (segments), %.4f (tracks)",
+                static_cast<long long>(row.trial), row.epoch, split.c_str(),
                 row.loss.value_or(std::nan("")),
                 row.accuracy.value_or(std::nan("")),
                 row.track_accuracy.value_or(std::nan("")));

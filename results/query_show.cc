@@ -69,7 +69,8 @@ Answer ShowBest(Query& query) {
       {"test_loss"},     {"test_accuracy"}, {"test_track_accuracy"},
       {"test_samples"},  {"test_tracks"},   {"test_classes"},
       {"test_confusion"}};
-  const hpo::TrialRow* best = hpo::BestTrial(trials, study.mode == "max");
+  const hpo::TrialRow* best =
+      hpo::BestTrial(trials, study.mode == "max", hpo::KeepsBest(study));
   if (best == nullptr) {
     out.document = ordered_json();
     out.sections.push_back(Note("study " + study.name + ": no trial has a " +

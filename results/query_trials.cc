@@ -82,7 +82,8 @@ Answer Leaderboard(Query& query) {
   const std::vector<hpo::TrialRow> all =
       query.store->Trials(study.id, query.state);
   std::vector<hpo::TrialRow> trials;
-  for (const hpo::RankedTrial& r : hpo::RankTrials(all, study.mode == "max")) {
+  for (const hpo::RankedTrial& r :
+       hpo::RankTrials(all, study.mode == "max", hpo::KeepsBest(study))) {
     trials.push_back(*r.trial);
   }
   return Rows(TrialRows(trials, true));
@@ -109,6 +110,10 @@ ordered_json TrialObject(const hpo::StudyRow& study,
   object["checkpoint_epoch"] = trial.checkpoint.empty()
                                    ? ordered_json()
                                    : ordered_json(trial.checkpoint_epoch);
+  if (!trial.best_checkpoint.empty()) {  // trainer.keep "best".
+    object["best_checkpoint"] = trial.best_checkpoint;
+    object["best_checkpoint_epoch"] = trial.best_checkpoint_epoch;
+  }
   object["error"] = OrNull(trial.error);
   object["params"] = Params(trial);
   return object;

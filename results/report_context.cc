@@ -211,7 +211,7 @@ Context MakeContext(const ReportData& data, const ReportOptions& options) {
   Context c(data, options);
   c.spec = ReadSpec(data);
   c.maximize = data.study.mode != "min";
-  c.ranked = RankTrials(data.trials, c.maximize);
+  c.ranked = RankTrials(data.trials, c.maximize, KeepsBest(data.study));
   if (!c.ranked.empty()) c.best = c.ranked.front().trial;
   for (const TrialRow& trial : data.trials) c.trials[trial.number] = &trial;
   for (const MetricRow& row : data.metrics) {

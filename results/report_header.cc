@@ -119,9 +119,10 @@ void RenderHeader(const Context& c, std::string& out) {
   fact("trials", trials + (parts.empty() ? "" : ": " + Escape(parts)));
   if (c.best) {
     std::string best = "trial " + std::to_string(c.best->number) + ": " +
-                       Number(*c.best->value) + " at its last epoch";
-    if (c.best->best_value && *c.best->best_value != *c.best->value) {
-      best += " (" + Number(c.best->best_value) + " at its best)";
+                       Number(c.best->value) + " at its last epoch";
+    if (c.best->best_value && c.best->best_value != c.best->value) {
+      best += " (" + Number(c.best->best_value) + " at its best" +
+              (KeepsBest(c.data.study) ? ", the weights it keeps" : "") + ")";
     }
     fact("best", Escape(best + ", " + StateName(c.best->state) + " after " +
                         Plural(c.best->epochs, "epoch", "epochs")));
@@ -161,7 +162,8 @@ void RenderHeader(const Context& c, std::string& out) {
   out +=
       "<a href=\"#s-rungs\">rungs</a><a "
       "href=\"#s-params\">parameters</a><a href=\"#s-parallel\">parallel "
-      "coordinates</a><a href=\"#s-confusion\">confusion matrix</a><a "
+      "coordinates</a><a href=\"#s-importance\">importance</a><a "
+      "href=\"#s-confusion\">confusion matrix</a><a "
       "href=\"#s-timeline\">timeline</a></nav>\n</header>\n";
 }
 

@@ -297,6 +297,7 @@ class TorchTrainer : public Trainer {
               {p + "_accuracy", scores.accuracy},
               {p + "_track_accuracy", scores.track_accuracy},
               {p + "_track_loss", scores.track_loss},
+              {"checkpoint_epoch", trained_epochs_},
               {"samples", scores.samples},
               {"tracks", scores.tracks}}},
             {"confusion", scores.confusion},
@@ -305,6 +306,34 @@ class TorchTrainer : public Trainer {
 
   std::string SaveCheckpoint(int epoch) override {
     const std::string rel = EpochCheckpointPath(task_, epoch, "pt");
+    const fs::path path = Write(rel, epoch);
+    // Only the newest checkpoint of a trial is kept, and its best epoch's
+    // (best.pt); in a PBT study the coordinator deletes them, once no member
+    // may copy them.
+    if (task_.spec->algorithm.type == AlgorithmType::kPbt) return rel;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
+      if (entry.path() != path && entry.path().extension() == ".pt" &&
+          entry.path().filename() != kBestFile) {
+        fs::remove(entry.path(), ec);
+      }
+    }
+    return rel;
+  }
+
+  std::string SaveBest(int epoch) override {
+    const std::string rel =
+        (fs::path(TrialCheckpointDir(task_)) / kBestFile).string();
+    Write(rel, epoch);
+    return rel;
+  }
+
+ private:
+  static constexpr const char* kBestFile = "best.pt";
+
+  // Writes the training state after `epoch` to `rel` (under the root)
+  // through a temporary file and a rename; returns the full path.
+  fs::path Write(const std::string& rel, int epoch) {
     const fs::path path = CheckpointRoot() / rel;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
@@ -335,18 +364,9 @@ class TorchTrainer : public Trainer {
           FailureKind::kError,
           "cannot write checkpoint " + path.string() + ": " + e.what());
     }
-    // Only the newest checkpoint of a trial is kept; in a PBT study the
-    // coordinator deletes them, once no member may copy them.
-    if (task_.spec->algorithm.type == AlgorithmType::kPbt) return rel;
-    for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
-      if (entry.path() != path && entry.path().extension() == ".pt") {
-        fs::remove(entry.path(), ec);
-      }
-    }
-    return rel;
+    return path;
   }
 
- private:
   fs::path CheckpointRoot() const {
     return hpo::CheckpointRoot(task_.checkpoint_dir, task_.data_dir);
   }
@@ -384,6 +404,7 @@ class TorchTrainer : public Trainer {
       c10::IValue meta_value;
       archive.read("meta", meta_value);
       json meta = json::parse(meta_value.toStringRef());
+      trained_epochs_ = meta.value("epoch", 0);
       // Another member's checkpoint (PBT), or this trial's with other
       // parameters: the schedule continues where it was, every rate
       // scaled by this trial's lr over the lr it was built with, and the
@@ -531,6 +552,7 @@ class TorchTrainer : public Trainer {
     metrics["data_seconds"] = data_seconds;
     metrics["val_seconds"] = val_seconds;
     metrics["cpu_seconds"] = ThreadCpuSeconds() - cpu_start;
+    trained_epochs_ = epoch;
     return metrics;
   }
 
@@ -641,6 +663,7 @@ class TorchTrainer : public Trainer {
   // exploits) and this trial's lr over it.
   double scheduler_lr_ = 0;
   double lr_scale_ = 1.0;
+  int trained_epochs_ = 0;  // Epochs the weights have: restored and trained.
   int64_t batches_per_epoch_ = 1;
   bool channels_last_ = false;  // trainer.memory_format "channels_last".
 };

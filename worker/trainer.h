@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +41,9 @@ struct TrialTask {
   std::function<void(const std::string&)> log;
   // The worker's --allow-commands: whether trainer.command may run.
   bool allow_commands = false;
+  // trainer.keep "best": the trial's best objective before this job (none
+  // yet: unset); an epoch that beats it is saved with SaveBest().
+  std::optional<double> best_value;
 };
 
 // A trial that cannot go on. `kind` tells the coordinator whether another
@@ -67,7 +71,9 @@ class Trainer {
   // Evaluates the model as it is (restored from the task's checkpoint) on
   // `split` ("test", "validation" or "training") and returns
   //   {"metrics": {"<split>_loss", "<split>_accuracy",
-  //                "<split>_track_accuracy", "samples", "tracks"},
+  //                "<split>_track_accuracy", "samples", "tracks",
+  //                "checkpoint_epoch" (the epochs the weights trained, when
+  //                known)},
   //    "confusion": [[count, ...], ...]  (true class x predicted, segments),
   //    "classes": [name, ...]}
   // ("val" stands for "validation" in the names), or an empty object if
@@ -82,6 +88,15 @@ class Trainer {
   // Saves the full training state after `epoch` epochs and returns where,
   // or "" for a trainer with no state to save. Throws TrialFailure.
   virtual std::string SaveCheckpoint(int epoch) = 0;
+
+  // trainer.keep "best": saves the model after `epoch` epochs as the
+  // trial's best, STUDY/trial-NNNNN/best.EXT (replacing the one before; a
+  // later SaveCheckpoint keeps it), and returns where, or "" for a trainer
+  // that cannot. Throws TrialFailure.
+  virtual std::string SaveBest(int epoch) {
+    (void)epoch;
+    return "";
+  }
 
   // The job now ends after epoch `to_epoch`, later than the task said (the
   // coordinator promoted the trial while it ran).

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <thread>
@@ -35,6 +36,7 @@ class TrialRun {
         spec_(std::move(spec)),
         decision_timeout_s_(decision_timeout_s) {
     task_.spec = spec_.get();
+    best_value_ = task_.best_value;
     thread_ = std::thread([this] { Run(); });
   }
   ~TrialRun() {
@@ -84,6 +86,27 @@ class TrialRun {
     core_.Post(task_.lease, Encode(message), /*end=*/false);
   }
 
+  // trainer.keep "best": saves epoch `epoch` as the trial's best when its
+  // objective beats every epoch before it; returns where.
+  std::optional<std::string> SaveIfBest(Trainer& trainer, int epoch,
+                                        const json& metrics) {
+    const StudySpec& spec = *spec_;
+    if (!spec.keep_best) return std::nullopt;
+    auto it = metrics.find(spec.objective.metric);
+    if (it == metrics.end() || !it->is_number()) return std::nullopt;
+    const double value = it->get<double>();
+    if (!std::isfinite(value)) return std::nullopt;
+    const bool maximize = spec.objective.mode == ObjectiveMode::kMax;
+    if (best_value_ &&
+        !(maximize ? value > *best_value_ : value < *best_value_)) {
+      return std::nullopt;
+    }
+    const std::string path = trainer.SaveBest(epoch);
+    if (path.empty()) return std::nullopt;
+    best_value_ = value;
+    return path;
+  }
+
   void Run() {
     int epoch = task_.from_epoch;
     try {
@@ -104,13 +127,15 @@ class TrialRun {
           json metrics = trainer->TrainEpoch(epoch + 1, cancel_);
           if (cancel_) break;
           ++epoch;
+          const std::optional<std::string> best =
+              SaveIfBest(*trainer, epoch, metrics);
           std::optional<std::string> checkpoint;
           if (epoch == to) {
             std::string path = trainer->SaveCheckpoint(epoch);
             if (!path.empty()) checkpoint = path;
           }
           Send(EpochMessage(task_.lease, task_.trial, epoch, std::move(metrics),
-                            checkpoint));
+                            checkpoint, best));
           if (epoch < to) {
             std::optional<Decision> d = TakeDecision();
             if (d && d->stop) {
@@ -149,6 +174,7 @@ class TrialRun {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Decision> decisions_;
+  std::optional<double> best_value_;  // Of the trial: what a best must beat.
   std::thread thread_;
 };
 
@@ -308,6 +334,8 @@ void WorkerCore::OnAssign(MessageType type, const json& b) {
   }
   const json& ck = b.value("checkpoint", json(nullptr));
   task.checkpoint = ck.is_string() ? ck.get<std::string>() : "";
+  const json& best = b.value("best_value", json(nullptr));
+  if (best.is_number()) task.best_value = best.get<double>();
   task.data_dir = options_.data_dir;
   task.device = options_.device;
   task.threads = options_.threads;

@@ -744,6 +744,12 @@ TEST_F(StoreFileTest, EvaluationsRoundTripAndShowInTheView) {
             (Rows{{"s", "2", "test", "0.5"}}));
 }
 
+// Undoes version 4 (the trials' best checkpoints, the leaderboard ranking
+// by the kept value), for files that stand for older versions.
+constexpr char kUndoVersion4[] =
+    "ALTER TABLE trials DROP COLUMN best_checkpoint; "
+    "ALTER TABLE trials DROP COLUMN best_checkpoint_epoch; ";
+
 TEST_F(StoreFileTest, MigratesAVersion1File) {
   {
     auto store = Store::Open(path_);
@@ -752,10 +758,10 @@ TEST_F(StoreFileTest, MigratesAVersion1File) {
   }
   // What version 1 wrote: everything but the evaluations (and what later
   // versions added).
-  RawExec(path_,
-          "DROP VIEW test_results; DROP TABLE evaluations; "
-          "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE checkpoints; "
-          "PRAGMA user_version = 1;");
+  RawExec(path_, std::string(kUndoVersion4) +
+                     "DROP VIEW test_results; DROP TABLE evaluations; "
+                     "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE "
+                     "checkpoints; PRAGMA user_version = 1;");
   {
     // Reads of a version 1 file work and see no evaluations.
     auto reader = Store::Open(path_, true);
@@ -784,9 +790,9 @@ TEST_F(StoreFileTest, MigratesAVersion2File) {
     store->PutTrial(s, MakeTrial(0, TrialState::kComplete, 0.25));
     store->PutEvaluation(s, MakeEvaluation(0));
   }
-  RawExec(path_,
-          "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE checkpoints; "
-          "PRAGMA user_version = 2;");
+  RawExec(path_, std::string(kUndoVersion4) +
+                     "DROP VIEW lineage; DROP TABLE exploits; DROP TABLE "
+                     "checkpoints; PRAGMA user_version = 2;");
   {
     // Reads of a version 2 file work and see no exploits or checkpoints.
     auto reader = Store::Open(path_, true);
@@ -806,13 +812,72 @@ TEST_F(StoreFileTest, MigratesAVersion2File) {
     store->AddExploit(1, MakeExploit(0, 4, 1));
     store->PutCheckpoint(1, 1, 4, "old/trial-00001/epoch-0004.pt");
   }
-  EXPECT_EQ(Query(path_, "PRAGMA user_version"), (Rows{{"3"}}));
+  EXPECT_EQ(Query(path_, "PRAGMA user_version"),
+            (Rows{{std::to_string(kSchemaVersion)}}));
   auto reader = Store::Open(path_, true);
   EXPECT_EQ(reader->Exploits(1).size(), 1u);
   EXPECT_EQ(reader->Checkpoints(1).size(), 1u);
   EXPECT_EQ(
       Query(path_, "SELECT study, trial, changed FROM lineage"),
       (Rows{{"old", "0", R"({"lr":[0.01,0.012],"opt":["adam","sgd"]})"}}));
+}
+
+// What version 3 wrote: everything but the trials' best checkpoints.
+TEST_F(StoreFileTest, MigratesAVersion3File) {
+  {
+    auto store = Store::Open(path_);
+    int64_t s = store->CreateStudy(MakeStudy("old"));
+    store->PutTrial(s, MakeTrial(0, TrialState::kComplete, 0.25));
+  }
+  RawExec(path_, std::string(kUndoVersion4) + "PRAGMA user_version = 3;");
+  {
+    // Reads of a version 3 file work; its trials have no best checkpoint.
+    auto reader = Store::Open(path_, true);
+    EXPECT_EQ(reader->schema_version(), 3);
+    ASSERT_EQ(reader->Trials(1).size(), 1u);
+    EXPECT_EQ(reader->Trials(1)[0].best_checkpoint, "");
+  }
+  {
+    auto store = Store::Open(path_);
+    EXPECT_EQ(store->schema_version(), 4);
+    TrialRow t = MakeTrial(0, TrialState::kComplete, 0.25);
+    t.best_checkpoint = "old/trial-00000/best.pt";
+    t.best_checkpoint_epoch = 2;
+    store->PutTrial(1, t);
+  }
+  auto reader = Store::Open(path_, true);
+  ASSERT_EQ(reader->Trials(1).size(), 1u);
+  EXPECT_EQ(reader->Trials(1)[0].best_checkpoint, "old/trial-00000/best.pt");
+  EXPECT_EQ(reader->Trials(1)[0].best_checkpoint_epoch, 2);
+}
+
+// trainer.keep "best": the leaderboard ranks by each trial's best value.
+TEST_F(StoreFileTest, LeaderboardOfAKeepBestStudyRanksByBestValue) {
+  {
+    auto store = Store::Open(path_);
+    StudyRow study = MakeStudy("kept");
+    study.spec = R"({"name": "kept", "trainer": {"keep": "best"}})";
+    study.spec_hash = HashText(study.spec);
+    int64_t s = store->CreateStudy(study);
+    TrialRow peaked = MakeTrial(0, TrialState::kComplete, 0.5);
+    peaked.best_value = 0.9;  // Its best epoch beats trial 1's last.
+    store->PutTrial(s, peaked);
+    store->PutTrial(s, MakeTrial(1, TrialState::kComplete, 0.7));
+    // A study file that is not JSON ranks by the last value.
+    StudyRow odd = MakeStudy("odd");
+    odd.spec = "not json";
+    odd.spec_hash = HashText(odd.spec);
+    int64_t o = store->CreateStudy(odd);
+    store->PutTrial(o, peaked);
+    store->PutTrial(o, MakeTrial(1, TrialState::kComplete, 0.7));
+  }
+  EXPECT_EQ(Query(path_,
+                  "SELECT study, trial, rank FROM leaderboard "
+                  "ORDER BY study, rank"),
+            (Rows{{"kept", "0", "1"},
+                  {"kept", "1", "2"},
+                  {"odd", "1", "1"},
+                  {"odd", "0", "2"}}));
 }
 
 TEST_F(StoreFileTest, LineageViewShowsEachExploitWithWhatChanged) {

@@ -809,6 +809,24 @@ json PbtStudy() {
   return s;
 }
 
+TEST(StudySpecTest, KeepBestIsAStudyWideTrainerChoice) {
+  json s = DesignStudy();
+  EXPECT_FALSE(ParseStudy(s, "study.json").keep_best);
+  s["trainer"]["keep"] = "best";
+  EXPECT_TRUE(ParseStudy(s, "study.json").keep_best);
+  s["trainer"]["keep"] = "last";
+  EXPECT_FALSE(ParseStudy(s, "study.json").keep_best);
+  s["trainer"]["keep"] = "first";
+  ExpectProblem(s, "trainer.keep: \"first\" is not");
+  s["trainer"].erase("keep");
+  s["search_space"]["keep"] = {{"type", "choice"},
+                               {"values", {"last", "best"}}};
+  ExpectProblem(s, "search_space.keep: trainer.keep is the study's choice");
+  json pbt = PbtStudy();
+  pbt["trainer"]["keep"] = "best";
+  ExpectProblem(pbt, "trainer.keep: \"best\" is not for population-based");
+}
+
 TEST(StudySpecPbtTest, TheIssuesExampleParses) {
   StudySpec spec = ParseStudy(PbtStudy(), "pbt.json");
   EXPECT_EQ(spec.algorithm.type, AlgorithmType::kPbt);

@@ -79,6 +79,56 @@ TEST(CoordinatorEvaluationTest, TheBestTrialIsEvaluatedOnTheTestSplit) {
   ExpectConsistent(*store, "hb");
 }
 
+// trainer.keep "best": the trial whose best epoch is best is evaluated from
+// that epoch's checkpoint, and the row says which epoch it was.
+TEST(CoordinatorEvaluationTest, KeepBestEvaluatesTheBestEpochsWeights) {
+  auto store = Store::Open(":memory:");
+  json study = RealHyperbandStudy();
+  study["trainer"]["keep"] = "best";
+  Cluster c(study, *store);
+  c.set_checkpoints(true);
+  c.set_best_checkpoints(true);
+  // Every trial peaks after epoch 4 and declines after it.
+  c.set_value([](const json& params, int64_t trial, int epoch) {
+    return DefaultValue(params, trial, 9) - 0.02 * std::abs(epoch - 4);
+  });
+  c.AddWorker("a", 2);
+  ASSERT_TRUE(c.RunToEnd());
+  const int64_t id = StudyId(*store, "hb");
+  // The best by best value (which here is also the best by last value).
+  int64_t best = -1;
+  double value = -1;
+  for (const TrialRow& t : store->Trials(id, "complete")) {
+    EXPECT_FALSE(t.best_checkpoint.empty()) << t.number;
+    if (*t.best_value > value) {
+      best = t.number;
+      value = *t.best_value;
+    }
+  }
+  std::vector<Sent> asked = c.SentOf(MessageType::kEvaluate);
+  ASSERT_EQ(asked.size(), 1u);
+  const json& b = asked[0].message.body;
+  EXPECT_EQ(b["trial"], best);
+  EXPECT_EQ(b["epoch"], 4);
+  EXPECT_EQ(b["checkpoint"], "hb/trial-" + std::to_string(best) + "/best.pt");
+  const EvaluationRow e = store->Evaluations(id).at(0);
+  EXPECT_EQ(e.epoch, 4);
+  EXPECT_EQ(e.checkpoint, "hb/trial-" + std::to_string(best) + "/best.pt");
+  // Promoted jobs carry the trial's best so far.
+  int with_best = 0;
+  for (const Sent& s : c.SentOf(MessageType::kAssign)) {
+    const json& a = s.message.body;
+    if (a["from_epoch"].get<int>() > 0) {
+      EXPECT_TRUE(a.contains("best_value")) << a;
+      ++with_best;
+    } else {
+      EXPECT_FALSE(a.contains("best_value")) << a;
+    }
+  }
+  EXPECT_GT(with_best, 0);
+  ExpectConsistent(*store, "hb");
+}
+
 TEST(CoordinatorEvaluationTest, CheckpointsOfPrunedTrialsAreForgotten) {
   auto store = Store::Open(":memory:");
   Cluster c(RealHyperbandStudy(), *store);

@@ -141,6 +141,9 @@ class Cluster {
   // Epoch reports at the end of a job name a checkpoint, as the real
   // trainer's do.
   void set_checkpoints(bool on) { checkpoints_ = on; }
+  // Epoch reports name the trial's best checkpoint (trainer.keep "best")
+  // when the epoch beats the trial's best so far, as the real worker's do.
+  void set_best_checkpoints(bool on) { best_checkpoints_ = on; }
   // How a fake worker answers an evaluation: with a failure of this kind,
   // or (nullopt) with results.
   using EvalFn = std::function<std::optional<std::string>(int64_t trial)>;
@@ -327,12 +330,20 @@ class Cluster {
       checkpoint = "hb/trial-" + std::to_string(job.trial) + "/epoch-" +
                    std::to_string(epoch) + ".pt";
     }
-    Send(identity, MessageType::kEpoch,
-         {{"lease", job.lease},
-          {"trial", job.trial},
-          {"epoch", epoch},
-          {"metrics", {{"val_accuracy", v}, {"train_loss", 1 - v}}},
-          {"checkpoint", checkpoint}});
+    json body = {{"lease", job.lease},
+                 {"trial", job.trial},
+                 {"epoch", epoch},
+                 {"metrics", {{"val_accuracy", v}, {"train_loss", 1 - v}}},
+                 {"checkpoint", checkpoint}};
+    if (best_checkpoints_) {
+      auto it = best_.find(job.trial);
+      if (it == best_.end() || v > it->second) {
+        best_[job.trial] = v;
+        body["best_checkpoint"] =
+            "hb/trial-" + std::to_string(job.trial) + "/best.pt";
+      }
+    }
+    Send(identity, MessageType::kEpoch, std::move(body));
   }
 
   // Every live worker trains one epoch of each of its jobs; then time
@@ -380,6 +391,8 @@ class Cluster {
   int64_t arrivals_ = 0;  // Jobs assigned so far, over all workers.
   EvalFn evaluate_;
   bool checkpoints_ = false;
+  bool best_checkpoints_ = false;
+  std::map<int64_t, double> best_;  // Each trial's best value reported.
   std::vector<FakeJob> assigned_;
   size_t delivered_ = 0;
   int continues_ = 0;

@@ -85,7 +85,8 @@ TEST_F(TestEvaluationTest, AReportBecomesTheDoneRow) {
   EXPECT_EQ(row->worker, "a");
   EXPECT_EQ(row->recorded_at, clock_.WallTime());
   ASSERT_FALSE(log_.empty());
-  EXPECT_NE(log_.back().find("trial 7 on the test split: loss 1.2500"),
+  EXPECT_NE(log_.back().find(
+                "trial 7 (after epoch 9) on the test split: loss 1.2500"),
             std::string::npos)
       << log_.back();
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <set>
 
 #include "common/study_spec.h"
 #include "features/shards.h"
@@ -249,6 +250,51 @@ TEST(TorchTrainerTest, EvaluatesARestoredCheckpointOnTheTestSplit) {
     EXPECT_EQ(f.kind(), FailureKind::kData);
     EXPECT_NE(std::string(f.what()).find("holdout"), std::string::npos);
   }
+}
+
+// trainer.keep "best": best.pt beside the newest checkpoint (a later
+// SaveCheckpoint deletes older epochs but not it), holding that epoch's
+// weights, and an evaluation from it says which epoch they are.
+TEST(TorchTrainerTest, KeepBestKeepsTheBestEpochBesideTheNewest) {
+  testutil::ScratchDir dir("trainer");
+  WriteToyShards(dir.path() + "/shards");
+  json trainer = SmallCnn();
+  trainer["keep"] = "best";
+  StudySpec spec = ToyStudy(dir.path() + "/shards", trainer);
+  ASSERT_TRUE(spec.keep_best);
+  std::atomic<bool> cancel{false};
+  auto a = NewTorchTrainer(Task(spec, dir.path() + "/ckpt"));
+  a->TrainEpoch(1, cancel);
+  a->SaveCheckpoint(1);
+  a->TrainEpoch(2, cancel);
+  const std::string second = a->SaveCheckpoint(2);
+  const std::string best = a->SaveBest(2);
+  EXPECT_EQ(fs::path(best).filename(), "best.pt");
+  EXPECT_EQ(fs::path(best).parent_path(), fs::path(second).parent_path());
+  a->TrainEpoch(3, cancel);
+  a->SaveCheckpoint(3);
+  const fs::path trial_dir = fs::path(dir.path()) / "ckpt" / best;
+  std::set<std::string> files;
+  for (const auto& e : fs::directory_iterator(trial_dir.parent_path())) {
+    files.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{"best.pt", "epoch-0003.pt"}));
+  EXPECT_EQ(a->Evaluate("test", cancel).at("metrics").at("checkpoint_epoch"),
+            3);
+
+  // Epoch 2's weights, restored from best.pt, evaluate as epoch 2.
+  auto twice = NewTorchTrainer(Task(spec, dir.path() + "/ckpt2"));
+  twice->TrainEpoch(1, cancel);
+  twice->TrainEpoch(2, cancel);
+  const std::string reference = twice->SaveCheckpoint(2);
+  ExpectSameWeights(dir.path() + "/ckpt/" + best,
+                    dir.path() + "/ckpt2/" + reference);
+  TrialTask task = Task(spec, dir.path() + "/ckpt");
+  task.from_epoch = task.to_epoch = 2;
+  task.checkpoint = best;
+  task.evaluate_split = "test";
+  const json r = NewTorchTrainer(task)->Evaluate("test", cancel);
+  EXPECT_EQ(r.at("metrics").at("checkpoint_epoch"), 2);
 }
 
 TEST(TorchTrainerTest, AmpTrainsUnderBf16Autocast) {

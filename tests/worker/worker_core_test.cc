@@ -51,6 +51,9 @@ struct Script {
   std::condition_variable cv;
   int released = -1;
   std::vector<TrialTask> tasks;  // Every task a trainer was made for.
+  // The objective each epoch reports (empty: 0.1 x epoch).
+  std::vector<double> values;
+  std::vector<int> best_saved;  // Epochs SaveBest was called after.
 
   void Release(int epochs) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -73,7 +76,15 @@ class ScriptedTrainer : public Trainer {
       script_.cv.wait_for(lock, std::chrono::milliseconds(5));
     }
     if (cancel) return json::object();
+    if (!script_.values.empty()) {
+      return {{"val_accuracy", script_.values.at(epoch - 1)}};
+    }
     return {{"val_accuracy", 0.1 * epoch}};
+  }
+  std::string SaveBest(int epoch) override {
+    std::lock_guard<std::mutex> lock(script_.mutex);
+    script_.best_saved.push_back(epoch);
+    return "trial-" + std::to_string(task_.trial) + "/best.pt";
   }
   json Evaluate(const std::string& split,
                 const std::atomic<bool>& cancel) override {
@@ -131,11 +142,11 @@ class Worker {
   std::optional<int> Deliver(const Message& m) {
     return core_.OnMessage(Encode(m));
   }
-  // Hello, then the coordinator's welcome.
-  void Join() {
+  // Hello, then the coordinator's welcome (with `study`, kStudy's JSON by
+  // default).
+  void Join(const json& study = json::parse(kStudy)) {
     core_.Tick();
-    ASSERT_EQ(Deliver(WelcomeMessage({7, "w", json::parse(kStudy), 1, 5})),
-              std::nullopt);
+    ASSERT_EQ(Deliver(WelcomeMessage({7, "w", study, 1, 5})), std::nullopt);
     ASSERT_TRUE(core_.joined());
   }
   Message Assign(int64_t lease, int64_t trial, int from, int to) {
@@ -230,6 +241,34 @@ TEST(WorkerCoreTest, TrainsToTheTargetAndFollowsDecisions) {
   EXPECT_EQ(w.core_.ActiveRuns(), 0) << "stop frees the slot at once";
   w.PumpUntil([&] { return w.core_.threads() == 0; });
   EXPECT_EQ(w.Count(MessageType::kFailure), 0);
+}
+
+// trainer.keep "best": an epoch whose objective beats every one before it
+// (this job's, and the trial's best so far that the assignment carries) is
+// saved with SaveBest and named in its epoch message.
+TEST(WorkerCoreTest, KeepBestSavesEachEpochThatBeatsTheTrialsBest) {
+  Worker w;
+  json study = json::parse(kStudy);
+  study["trainer"] = {{"model", "cnn"}, {"keep", "best"}};
+  study["data"] = {{"shards", "shards/small"}};
+  w.Join(study);
+  w.script_.values = {0.3, 0.5, 0.4, 0.6};
+  Message assign = w.Assign(11, 3, 0, 4);
+  assign.body["best_value"] = 0.45;  // From an earlier attempt.
+  ASSERT_EQ(w.Deliver(assign), std::nullopt);
+  w.PumpUntil([&] { return w.Count(MessageType::kEpoch) == 4; });
+  std::vector<Message> epochs = w.Sent(MessageType::kEpoch);
+  for (int e : {0, 2}) {
+    EXPECT_FALSE(epochs[e].body.contains("best_checkpoint")) << e + 1;
+  }
+  for (int e : {1, 3}) {
+    EXPECT_EQ(epochs[e].body.value("best_checkpoint", ""), "trial-3/best.pt")
+        << e + 1;
+  }
+  EXPECT_EQ(w.script_.best_saved, (std::vector<int>{2, 4}));
+  EXPECT_EQ(epochs[3].body.at("checkpoint"), "trial-3/epoch-4.pt");
+  w.Deliver(DecisionMessage(11, 3, /*go_on=*/false, 4));
+  w.PumpUntil([&] { return w.core_.threads() == 0; });
 }
 
 TEST(WorkerCoreTest, StopsAPrunedTrialBetweenEpochs) {
