@@ -132,6 +132,66 @@ svg.plot .axis-line, svg.plot .tick { stroke: #555; stroke-width: 1; }
 .exploit-marker { fill: #fff; stroke-width: 1.4; }
 )css";
 
+// The live page's script (hpo-report --serve): every `interval` seconds,
+// fetch this page again, and swap in the progress line and each part of the
+// page (by id) whose HTML changed; if the parts themselves changed (a
+// section appeared), the whole of <main>. No reload: the page keeps its
+// scroll position and whatever state it holds (window.hpoLive counts the
+// updates). A failed fetch says so on the progress line and tries again.
+std::string LiveScript(double interval) {
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%d",
+                static_cast<int>(std::max(100.0, interval * 1000)));
+  return std::string(R"js((function () {
+  window.hpoLive = {updates: 0, failures: 0, loaded: Date.now()};
+  var busy = false;
+  function ids(root) {
+    return Array.prototype.map.call(root.children, function (e) {
+      return e.id;
+    }).join(' ');
+  }
+  function update() {
+    if (busy) return;
+    busy = true;
+    fetch(window.location.pathname, {cache: 'no-store'})
+      .then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, 'text/html');
+        var progress = doc.getElementById('progress');
+        var here = document.getElementById('progress');
+        if (progress && here) here.textContent = progress.textContent;
+        var main = document.querySelector('main');
+        var fresh = doc.querySelector('main');
+        if (!main || !fresh) return;
+        if (ids(main) !== ids(fresh)) {
+          main.innerHTML = fresh.innerHTML;
+        } else {
+          Array.prototype.forEach.call(fresh.children, function (part) {
+            var old = part.id && document.getElementById(part.id);
+            if (old && old.innerHTML !== part.innerHTML) {
+              old.innerHTML = part.innerHTML;
+            }
+          });
+        }
+        window.hpoLive.updates += 1;
+      })
+      .catch(function (e) {
+        window.hpoLive.failures += 1;
+        var here = document.getElementById('progress');
+        if (here) here.textContent = 'hpo-report --serve does not answer (' +
+            e.message + '); trying again';
+      })
+      .then(function () { busy = false; });
+  }
+  setInterval(update, )js") +
+         ms + R"js();
+})();
+)js";
+}
+
 }  // namespace
 
 std::string RenderReport(const ReportData& data, const ReportOptions& options) {
@@ -146,6 +206,10 @@ std::string RenderReport(const ReportData& data, const ReportOptions& options) {
       "name=\"generator\" content=\"hpo-report\">\n<title>hpo report: " +
       Escape(data.study.name) + "</title>\n<style>" + kCss +
       "</style>\n</head>\n<body>\n<main>\n";
+  if (options.live_interval_s > 0) {
+    out += "<p class=\"caption live\" id=\"progress\">" +
+           Escape(ProgressLine(data)) + "</p>\n";
+  }
   RenderHeader(c, out);
   RenderLeaderboard(c, out);
   RenderCurves(c, out);
@@ -156,8 +220,44 @@ std::string RenderReport(const ReportData& data, const ReportOptions& options) {
   RenderImportance(c, out);
   RenderConfusion(c, out);
   RenderTimeline(c, out);
-  out += "</main>\n</body>\n</html>\n";
+  out += "</main>\n";
+  if (options.live_interval_s > 0) {
+    out += "<script>\n" + LiveScript(options.live_interval_s) + "</script>\n";
+  }
+  out += "</body>\n</html>\n";
   return out;
+}
+
+std::string ProgressLine(const ReportData& data) {
+  std::map<TrialState, int64_t> counts;
+  int64_t epochs = 0;
+  const TrialRow* best = nullptr;
+  const bool maximize = data.study.mode != "min";
+  const bool by_best = KeepsBest(data.study);
+  for (const TrialRow& t : data.trials) {
+    ++counts[t.state];
+    epochs += t.epochs;
+  }
+  best = BestTrial(data.trials, maximize, by_best);
+  std::string line = "study " + data.study.name + ": " + data.study.state +
+                     ", " + std::to_string(data.trials.size()) + " trials";
+  std::string parts;
+  for (TrialState state :
+       {TrialState::kComplete, TrialState::kPruned, TrialState::kFailed,
+        TrialState::kRunning, TrialState::kPaused, TrialState::kQueued,
+        TrialState::kLost}) {
+    if (counts[state] == 0) continue;
+    parts += (parts.empty() ? "" : ", ") + std::to_string(counts[state]) + " " +
+             report_html::StateName(state);
+  }
+  if (!parts.empty()) line += " (" + parts + ")";
+  line += ", " + std::to_string(epochs) + " epochs";
+  if (best != nullptr) {
+    const std::optional<double> v = RankedValue(*best, by_best);
+    line += ", best " + data.study.metric + " " + report_html::Number(v) +
+            " (trial " + std::to_string(best->number) + ")";
+  }
+  return line;
 }
 
 }  // namespace hpo

@@ -57,7 +57,16 @@ struct ReportOptions {
   double now = 0;
   // How many trials the leaderboard lists (at least 1).
   int leaderboard_rows = 25;
+  // hpo-report --serve: > 0 adds a progress line and a small script that
+  // fetches the page again every `live_interval_s` seconds from where it
+  // came and swaps in the parts that changed, without a reload. 0: a static
+  // page with no script.
+  double live_interval_s = 0;
 };
+
+// One line on how far a study has got: its state, trials by state, epochs,
+// the best value and trial (for the live page and the server's log).
+std::string ProgressLine(const ReportData& data);
 
 // Renders `data` as one HTML document. Never throws for odd data: missing
 // or non-finite values, trials without metrics, attempts without an end, a

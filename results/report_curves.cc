@@ -94,15 +94,18 @@ void RenderCurves(const Context& c, std::string& out) {
         it == c.trials.end() ? "running" : StateName(it->second->state);
     double last = kNaN;
     int last_epoch = 0;
+    int points = 0;
     for (const auto& [epoch, value] : curve) {
       if (std::isfinite(value)) {
         last = value;
         last_epoch = epoch;
+        ++points;
       }
     }
     out += "<path class=\"curve " + state + (trial == best ? " best" : "") +
            "\" data-trial=\"" + std::to_string(trial) + "\" d=\"" +
-           CurvePath(curve, x, y) + "\"><title>trial " + std::to_string(trial) +
+           CurvePath(curve, x, y) + "\" data-points=\"" +
+           std::to_string(points) + "\"><title>trial " + std::to_string(trial) +
            " (" + state + "): " + Escape(metric) + " " + Number(last) +
            " at epoch " + std::to_string(last_epoch) + "</title></path>\n";
     if (trial == best) {

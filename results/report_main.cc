@@ -27,6 +27,7 @@
 #include "results/db_args.h"
 #include "results/db_options.h"
 #include "results/report.h"
+#include "results/report_serve.h"
 
 namespace po = boost::program_options;
 
@@ -36,7 +37,9 @@ using hpo::CheckDatabaseFile;
 using hpo::ResolveStudy;
 
 constexpr char kUsage[] =
-    "Usage: hpo-report --db FILE [--study NAME] --out FILE.html [--top N]\n";
+    "Usage: hpo-report --db FILE [--study NAME] --out FILE.html [--top N]\n"
+    "       hpo-report --db FILE [--study NAME] --serve [HOST:]PORT "
+    "[--interval S]\n";
 
 // Writes `html` to `path` through a temporary file in the same directory
 // ("-": standard output). Throws hpo::Error (runtime) naming the file.
@@ -84,7 +87,12 @@ int Main(int argc, char** argv) {
       "out", po::value<std::string>(),
       "the HTML file to write (required; - for standard output)")(
       "top", po::value<int>()->default_value(25),
-      "how many trials the leaderboard lists");
+      "how many trials the leaderboard lists")(
+      "serve", po::value<std::string>(),
+      "serve a live page at [HOST:]PORT instead of writing a file (HOST "
+      "127.0.0.1 unless given; port 0: any free one)")(
+      "interval", po::value<double>()->default_value(2.0),
+      "--serve: seconds between the page's updates");
   // Positional arguments are collected only to be refused.
   po::options_description all;
   all.add(options).add_options()("positional",
@@ -97,8 +105,8 @@ int Main(int argc, char** argv) {
     throw hpo::BadInput(
         "hpo-report: unexpected argument \"" +
         vm["positional"].as<std::vector<std::string>>()[0] +
-        "\"; options are --db FILE, --study NAME, --out FILE.html and --top "
-        "N (see --help)");
+        "\"; options are --db FILE, --study NAME, --out FILE.html or --serve "
+        "[HOST:]PORT, --top N and --interval S (see --help)");
   }
   if (vm.count("help")) {
     std::cout << kUsage
@@ -113,19 +121,40 @@ int Main(int argc, char** argv) {
   }
   const std::string db = hpo::RequireDbArg(
       "hpo-report", vm.count("db") ? &vm["db"].as<std::string>() : nullptr);
-  if (!vm.count("out") || vm["out"].as<std::string>().empty()) {
-    throw hpo::BadInput(
-        "hpo-report: --out FILE.html is required: where to write the report "
-        "(- for standard output)");
-  }
   const int top = vm["top"].as<int>();
   if (top < 1) {
     throw hpo::BadInput("hpo-report: --top " + std::to_string(top) +
                         ": must be at least 1");
   }
+  if (vm.count("serve")) {
+    if (vm.count("out")) {
+      throw hpo::BadInput(
+          "hpo-report: --serve and --out: either serve a live page or write "
+          "a file, not both");
+    }
+    hpo::ServeOptions serve;
+    serve.db = db;
+    serve.study = vm.count("study") ? vm["study"].as<std::string>() : "";
+    serve.address = vm["serve"].as<std::string>();
+    serve.interval_s = vm["interval"].as<double>();
+    serve.leaderboard_rows = top;
+    if (!(serve.interval_s >= 0.1 && serve.interval_s <= 3600)) {
+      throw hpo::BadInput("hpo-report: --interval " +
+                          std::to_string(serve.interval_s) +
+                          ": expected 0.1 to 3600 seconds, e.g. 2");
+    }
+    hpo::ParseServeAddress(serve.address);  // Bad input before anything.
+    return hpo::ServeReport(serve);
+  }
+  if (!vm.count("out") || vm["out"].as<std::string>().empty()) {
+    throw hpo::BadInput(
+        "hpo-report: --out FILE.html is required: where to write the report "
+        "(- for standard output), or --serve [HOST:]PORT for a live page");
+  }
   const std::string out = vm["out"].as<std::string>();
   CheckDatabaseFile(db);
   std::unique_ptr<hpo::Store> store = hpo::Store::Open(db, /*read_only=*/true);
+  store->BeginSnapshot();  // Every part of the page from one state.
   const hpo::StudyRow study = ResolveStudy(
       *store, db, vm.count("study") ? vm["study"].as<std::string>() : "");
   const hpo::ReportData data = hpo::ReadReportData(*store, study);

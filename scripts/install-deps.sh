@@ -18,6 +18,8 @@ PACKAGES=(
   libboost-program-options-dev
   # features/
   libfftw3-dev libsndfile1-dev libsoxr-dev libsox-dev
+  # results/: hpo-report --serve's HTTP server
+  libcpp-httplib-dev
   # worker/
   libtorch-dev
   # tests and benchmarks: GoogleTest; python3 for the report's rendering
@@ -26,8 +28,9 @@ PACKAGES=(
 )
 if [ "${1:-}" = "--tests" ]; then
   PACKAGES+=(
-    # the report rendered in a real browser (render_report_test)
-    chromium fonts-dejavu-core
+    # the report rendered in a real browser (render_report_test), and the
+    # live page driven over the DevTools protocol (live_report_test)
+    chromium fonts-dejavu-core python3-websocket
     # a real one-node Slurm cluster (slurm_test)
     slurmctld slurmd slurm-client munge
     # network namespaces, veth/TAP links and routes (netns_test)

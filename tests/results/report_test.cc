@@ -20,8 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "common/store.h"
 #include "common/trial_state.h"
+#include "results/report_serve.h"
 #include "tests/util/process.h"
 #include "tests/util/scratch_dir.h"
 
@@ -323,10 +325,10 @@ void ExpectWellFormed(const std::string& html) {
       EXPECT_EQ(open.back(), name)
           << "</" << name << "> closes <" << open.back() << ">";
       open.pop_back();
-      if (name == "style") in_style = false;
+      if (name == "style" || name == "script") in_style = false;
     } else if (!self_closing && !kVoid.count(name)) {
       open.push_back(name);
-      if (name == "style") in_style = true;
+      if (name == "style" || name == "script") in_style = true;
     }
     i = gt + 1;
   }
@@ -620,6 +622,42 @@ TEST_F(ReportTest, ImportanceHasABarPerParameterAndTheTopInteraction) {
             std::string::npos);
 }
 
+// The live page (hpo-report --serve): a progress line and the updating
+// script; the static page has neither.
+TEST_F(ReportTest, LivePageHasAProgressLineAndItsScript) {
+  ReportOptions live;
+  live.live_interval_s = 1.5;
+  const std::string html = Render("mini", live);
+  ExpectWellFormed(html);
+  EXPECT_NE(html.find("<p class=\"caption live\" id=\"progress\">study mini: "
+                      "complete, 11 trials (1 complete, 7 pruned, 1 failed, 1 "
+                      "running, 1 queued), "),
+            std::string::npos);
+  EXPECT_NE(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("setInterval(update, 1500)"), std::string::npos);
+  EXPECT_EQ(html.find("http"), html.find("http://www.w3.org/2000/svg"))
+      << "the script fetches from where the page came, nothing else";
+  const std::string still = Render();
+  EXPECT_EQ(still.find("id=\"progress\""), std::string::npos);
+  EXPECT_EQ(still.find("<script"), std::string::npos);
+}
+
+TEST(ServeAddressTest, HostDefaultsToLoopbackAndPortZeroIsAnyPort) {
+  EXPECT_EQ(ParseServeAddress("8080"),
+            (std::pair<std::string, int>{"127.0.0.1", 8080}));
+  EXPECT_EQ(ParseServeAddress("0.0.0.0:0"),
+            (std::pair<std::string, int>{"0.0.0.0", 0}));
+  EXPECT_EQ(ParseServeAddress("[::1]:9000"),
+            (std::pair<std::string, int>{"::1", 9000}));
+  EXPECT_TRUE(IsLoopback("127.0.0.1"));
+  EXPECT_TRUE(IsLoopback("localhost"));
+  EXPECT_TRUE(IsLoopback("::1"));
+  EXPECT_FALSE(IsLoopback("0.0.0.0"));
+  EXPECT_FALSE(IsLoopback("10.0.0.7"));
+  EXPECT_THROW(ParseServeAddress(":80"), Error);
+  EXPECT_THROW(ParseServeAddress("[::1]"), Error);
+}
+
 TEST_F(ReportTest, OneTrialStudy) {
   ReportData data;
   data.study = Study("one", "random", Spec("one", "random").dump());
@@ -902,6 +940,16 @@ TEST_F(ReportTest, CommandErrorsAreOneLineAndExitTwo) {
        "unexpected argument \"extra\""},
       {{"--db", db_, "--study", "mini", "--out", out, "--top", "0"},
        "--top 0: must be at least 1"},
+      {{"--db", db_, "--study", "mini", "--serve", "localhost:http"},
+       "--serve localhost:http: expected [HOST:]PORT"},
+      {{"--db", db_, "--study", "mini", "--serve", "70000"},
+       "--serve 70000: expected [HOST:]PORT"},
+      {{"--db", db_, "--study", "mini", "--serve", "0", "--out", out},
+       "--serve and --out: either serve a live page or write a file"},
+      {{"--db", db_, "--study", "mini", "--serve", "0", "--interval", "0"},
+       "--interval 0.000000: expected 0.1 to 3600 seconds"},
+      {{"--db", db_, "--study", "mini", "--serve", "192.0.2.1:0"},
+       "--serve 192.0.2.1:0: cannot listen on 192.0.2.1"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {HPO_REPORT};
