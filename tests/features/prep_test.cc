@@ -550,58 +550,27 @@ TEST(PrepTest, StftAndWaveShardsOfEverySegment) {
   EXPECT_NE(r.out.find("0 shards written, 4 reused"), std::string::npos)
       << r.out;
 
-  // A waveform alone, and linear STFT magnitudes alone.
-  r = Prep({"fma",
-            "--metadata",
-            data + "/tracks.csv",
-            "--audio",
-            data + "/audio",
-            "--out",
-            dir.path() + "/wave",
-            "--features",
-            "wave",
-            "--sample-rate",
-            "8000",
-            "--hop",
-            "128",
-            "--n-fft",
-            "256",
-            "--frames",
-            "16",
-            "--segments",
-            "2",
-            "--min-seconds",
-            "1"},
-           dir.path());
-  ASSERT_EQ(r.code, 0) << r.err;
-  m = Manifest(dir.path() + "/wave");
+  // A waveform alone, and linear STFT magnitudes alone, of the same tracks.
+  auto prep_as = [&](const std::string& out,
+                     const std::vector<std::string>& options) {
+    std::vector<std::string> argv = {
+        "fma",   "--metadata", data + "/tracks.csv", "--audio", data + "/audio",
+        "--out", out,          "--sample-rate",      "8000",    "--min-seconds",
+        "1"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    CommandResult done = Prep(argv, dir.path());
+    EXPECT_EQ(done.code, 0) << done.err;
+    return Manifest(out);
+  };
+  m = prep_as(dir.path() + "/wave",
+              {"--features", "wave", "--hop", "128", "--n-fft", "256",
+               "--frames", "16", "--segments", "2"});
   EXPECT_EQ(m["kind"], "wave");
   EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 2048}));
   EXPECT_FALSE(m.contains("parts"));
-  r = Prep({"fma",
-            "--metadata",
-            data + "/tracks.csv",
-            "--audio",
-            data + "/audio",
-            "--out",
-            dir.path() + "/stft",
-            "--features",
-            "stft",
-            "--stft-scale",
-            "linear",
-            "--sample-rate",
-            "8000",
-            "--n-fft",
-            "512",
-            "--hop",
-            "256",
-            "--frames",
-            "8",
-            "--min-seconds",
-            "1"},
-           dir.path());
-  ASSERT_EQ(r.code, 0) << r.err;
-  m = Manifest(dir.path() + "/stft");
+  m = prep_as(dir.path() + "/stft",
+              {"--features", "stft", "--stft-scale", "linear", "--n-fft", "512",
+               "--hop", "256", "--frames", "8"});
   EXPECT_EQ(m["kind"], "stft");
   EXPECT_EQ(m["sample_shape"], nlohmann::json::array({1, 257, 8}));
   EXPECT_TRUE(m["preprocessing"]["db"].is_null());

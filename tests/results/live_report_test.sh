@@ -21,14 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../util/skip.sh
 . "$here/../util/skip.sh"
 
-browser=""
-for candidate in chromium chromium-browser google-chrome-stable google-chrome; do
-  if command -v "$candidate" > /dev/null 2>&1; then
-    browser=$(command -v "$candidate")
-    break
-  fi
-done
-[ -n "$browser" ] || skip "no Chromium found; apt-get install -y chromium"
+find_chromium
 python=/usr/bin/python3
 [ -x "$python" ] || python=$(command -v python3 || true)
 [ -n "$python" ] || skip "python3 is needed to drive the browser"

@@ -34,17 +34,7 @@ check="$here/render_report_check.py"
 study=synthetic_hyperband
 width=1100
 
-browser=""
-for candidate in chromium chromium-browser google-chrome-stable google-chrome; do
-  if command -v "$candidate" > /dev/null 2>&1; then
-    browser=$(command -v "$candidate")
-    break
-  fi
-done
-if [ -z "$browser" ]; then
-  skip "no Chromium found (chromium, chromium-browser, google-chrome);" \
-    "install it to run this test: apt-get install -y chromium"
-fi
+find_chromium
 command -v python3 > /dev/null 2>&1 || skip "python3 is needed to check the rendering"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hpo_render_XXXXXX")

@@ -10,3 +10,17 @@ skip() {
   echo "SKIP: $*"
   exit 77
 }
+
+# Sets $browser to the first Chromium on the PATH, or skips.
+find_chromium() {
+  browser=""
+  local candidate
+  for candidate in chromium chromium-browser google-chrome-stable google-chrome; do
+    if command -v "$candidate" > /dev/null 2>&1; then
+      browser=$(command -v "$candidate")
+      return 0
+    fi
+  done
+  skip "no Chromium found (chromium, chromium-browser, google-chrome);" \
+    "install it to run this test: apt-get install -y chromium"
+}
