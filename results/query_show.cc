@@ -99,7 +99,10 @@ Answer ShowBest(Query& query) {
 
   out.sections = TrialSections(
       "study " + study.name + ": best trial (complete trials first, then " +
-          (study.mode == "max" ? "highest " : "lowest ") + study.metric + ")",
+          (study.mode == "max" ? "highest " : "lowest ") + study.metric +
+          (hpo::KeepsBest(study) ? " at a trial's best epoch, the weights it "
+                                   "keeps)"
+                                 : ")"),
       study, *best);
   if (evaluation == nullptr) {
     out.sections.push_back(Note(NoEvaluationNote(evaluations, best->number)));

@@ -130,8 +130,12 @@ std::vector<hpo::Section> TrialSections(const std::string& title,
   fields.columns = {{"trial"},    {"state"},      {"objective"},
                     {"value"},    {"best_value"}, {"epochs"},
                     {"attempts"}, {"bracket"},    {"rung"},
-                    {"worker"},   {"checkpoint"}, {"checkpoint_epoch"},
-                    {"error"}};
+                    {"worker"},   {"checkpoint"}, {"checkpoint_epoch"}};
+  if (object.contains("best_checkpoint")) {  // trainer.keep "best".
+    fields.columns.push_back({"best_checkpoint"});
+    fields.columns.push_back({"best_checkpoint_epoch"});
+  }
+  fields.columns.push_back({"error"});
   fields.rows.push_back(std::move(object));
   hpo::ResultSet params;
   ordered_json values = Params(trial);
