@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/parse_int.h"
 #include "common/progress.h"
 #include "features/audio.h"
 #include "features/csv.h"
@@ -130,19 +131,13 @@ PrepOptions PrepFrom(const po::variables_map& vm) {
   if (segments == "all") {
     o.segments.segments = kAllSegments;
   } else {
-    size_t used = 0;
-    int n = -1;
-    try {
-      n = std::stoi(segments, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != segments.size() || n < 1) {
+    const std::optional<int64_t> n = hpo::ParseInt(segments);
+    if (!n || *n < 1 || *n > 10000) {
       throw BadInput("--segments " + segments +
                      ": expected a number of segments per track (1..10000, "
                      "e.g. 3) or all");
     }
-    o.segments.segments = n;
+    o.segments.segments = static_cast<int>(*n);
   }
   o.segments.overlap = vm["overlap"].as<double>();
   o.segments.spread = vm.count("spread") > 0;

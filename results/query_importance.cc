@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/parse_int.h"
 #include "results/query_commands.h"
 #include "results/study_importance.h"
 
@@ -14,13 +15,9 @@ Answer ShowImportance(Query& query) {
   int epoch = 0;
   if (!query.args.empty()) {
     const std::string& text = query.args[0];
-    size_t used = 0;
-    try {
-      epoch = std::stoi(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || epoch < 1) {
+    const std::optional<int64_t> n = hpo::ParseInt(text);
+    epoch = n && *n >= 1 && *n <= (1 << 30) ? static_cast<int>(*n) : 0;
+    if (epoch < 1) {
       throw hpo::BadInput("importance " + text +
                           ": EPOCH is an epoch count (1 or more), e.g. "
                           "importance 9; leave it out to pick the largest "

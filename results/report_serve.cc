@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/parse_int.h"
 #include "common/store.h"
 #include "results/db_args.h"
 #include "results/report.h"
@@ -83,21 +84,14 @@ std::pair<std::string, int> ParseServeAddress(const std::string& address) {
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
   }
-  size_t used = 0;
-  int n = -1;
-  try {
-    n = std::stoi(port, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (port.empty() || used != port.size() || n < 0 || n > 65535 ||
-      host.empty()) {
+  const std::optional<int64_t> n = ParseInt(port);
+  if (!n || *n < 0 || *n > 65535 || host.empty()) {
     throw BadInput("--serve " + address +
                    ": expected [HOST:]PORT, e.g. --serve 8080 (on "
                    "127.0.0.1) or --serve 0.0.0.0:8080 (every interface); "
                    "port 0 picks a free one");
   }
-  return {host, n};
+  return {host, static_cast<int>(*n)};
 }
 
 bool IsLoopback(const std::string& host) {
