@@ -1,6 +1,5 @@
 #include "coordinator/test_evaluation.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -56,9 +55,10 @@ std::optional<EvaluationRow> TestEvaluation::OnResult(
   row.checkpoint = target_.checkpoint;
   // The epochs the weights evaluated had trained, as the worker read them
   // from the checkpoint (the target's otherwise).
-  row.epoch = static_cast<int>(number("checkpoint_epoch").value_or(0) > 0
-                                   ? std::min(1e9, *number("checkpoint_epoch"))
-                                   : target_.epoch);
+  const std::optional<double> trained = number("checkpoint_epoch");
+  row.epoch = trained && *trained >= 1 && *trained <= 1e9
+                  ? static_cast<int>(*trained)
+                  : target_.epoch;
   row.loss = number(prefix + "_loss");
   row.accuracy = number(prefix + "_accuracy");
   row.track_accuracy = number(prefix + "_track_accuracy");

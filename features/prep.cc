@@ -28,6 +28,12 @@ using nlohmann::json;
 // effects fall outside the kept samples.
 constexpr double kDecodeMarginSeconds = 0.25;
 
+bool HasWave(FeatureKind k) {
+  return k == FeatureKind::kWave || k == FeatureKind::kStftWave;
+}
+
+bool HasSpectrogram(FeatureKind k) { return k != FeatureKind::kWave; }
+
 std::string Join(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
 }
@@ -454,9 +460,8 @@ void ValidatePrepOptions(const PrepOptions& o) {
         "--overlap: --spread places the segments itself (at 0, 1/N, 2/N ... "
         "of the clip); leave --overlap out");
   }
-  const bool wave =
-      o.features == FeatureKind::kWave || o.features == FeatureKind::kStftWave;
-  if (wave && static_cast<int64_t>(s.frames) * o.mel.hop > (int64_t{1} << 24)) {
+  if (HasWave(o.features) &&
+      static_cast<int64_t>(s.frames) * o.mel.hop > (int64_t{1} << 24)) {
     throw BadInput("--frames " + std::to_string(s.frames) + " x --hop " +
                    std::to_string(o.mel.hop) +
                    ": a waveform segment of more than 16777216 samples; use "
@@ -497,12 +502,6 @@ int64_t SegmentFramesNeeded(const SegmentOptions& s) {
 
 namespace {
 
-bool HasWave(FeatureKind k) {
-  return k == FeatureKind::kWave || k == FeatureKind::kStftWave;
-}
-
-bool HasSpectrogram(FeatureKind k) { return k != FeatureKind::kWave; }
-
 // True when the segments depend on the whole clip's length.
 bool WholeClip(const PrepOptions& o) {
   return o.segments.segments == kAllSegments || o.segments.spread;
@@ -523,8 +522,6 @@ int64_t SamplesThrough(const PrepOptions& o, int64_t last_start) {
   return need;
 }
 
-}  // namespace
-
 // The first frame of each segment of a clip of `samples` samples.
 std::vector<int64_t> SegmentStarts(const PrepOptions& o, int64_t samples) {
   const int64_t n = o.segments.segments == kAllSegments
@@ -538,6 +535,8 @@ std::vector<int64_t> SegmentStarts(const PrepOptions& o, int64_t samples) {
   }
   return starts;
 }
+
+}  // namespace
 
 int64_t ClipSamplesNeeded(const PrepOptions& o) {
   if (WholeClip(o)) return 0;

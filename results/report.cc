@@ -229,33 +229,19 @@ std::string RenderReport(const ReportData& data, const ReportOptions& options) {
 }
 
 std::string ProgressLine(const ReportData& data) {
-  std::map<TrialState, int64_t> counts;
   int64_t epochs = 0;
-  const TrialRow* best = nullptr;
-  const bool maximize = data.study.mode != "min";
+  for (const TrialRow& t : data.trials) epochs += t.epochs;
   const bool by_best = KeepsBest(data.study);
-  for (const TrialRow& t : data.trials) {
-    ++counts[t.state];
-    epochs += t.epochs;
-  }
-  best = BestTrial(data.trials, maximize, by_best);
+  const TrialRow* best =
+      BestTrial(data.trials, data.study.mode != "min", by_best);
   std::string line = "study " + data.study.name + ": " + data.study.state +
-                     ", " + std::to_string(data.trials.size()) + " trials";
-  std::string parts;
-  for (TrialState state :
-       {TrialState::kComplete, TrialState::kPruned, TrialState::kFailed,
-        TrialState::kRunning, TrialState::kPaused, TrialState::kQueued,
-        TrialState::kLost}) {
-    if (counts[state] == 0) continue;
-    parts += (parts.empty() ? "" : ", ") + std::to_string(counts[state]) + " " +
-             report_html::StateName(state);
-  }
-  if (!parts.empty()) line += " (" + parts + ")";
-  line += ", " + std::to_string(epochs) + " epochs";
+                     ", " + std::to_string(data.trials.size()) + " trials (" +
+                     report_html::TrialCounts(data.trials) + "), " +
+                     std::to_string(epochs) + " epochs";
   if (best != nullptr) {
-    const std::optional<double> v = RankedValue(*best, by_best);
-    line += ", best " + data.study.metric + " " + report_html::Number(v) +
-            " (trial " + std::to_string(best->number) + ")";
+    line += ", best " + data.study.metric + " " +
+            report_html::Number(RankedValue(*best, by_best)) + " (trial " +
+            std::to_string(best->number) + ")";
   }
   return line;
 }

@@ -62,15 +62,9 @@ std::string AlgorithmSummary(const Context& c) {
   }
 }
 
-void RenderHeader(const Context& c, std::string& out) {
-  const StudyRow& s = c.data.study;
+std::string TrialCounts(const std::vector<TrialRow>& trials) {
   std::map<TrialState, int64_t> counts;
-  int64_t epochs = 0;
-  for (const TrialRow& trial : c.data.trials) {
-    ++counts[trial.state];
-    epochs += trial.epochs;
-  }
-  std::string trials = std::to_string(c.data.trials.size());
+  for (const TrialRow& trial : trials) ++counts[trial.state];
   std::string parts;
   for (TrialState state :
        {TrialState::kComplete, TrialState::kPruned, TrialState::kFailed,
@@ -83,6 +77,15 @@ void RenderHeader(const Context& c, std::string& out) {
     parts += (parts.empty() ? "" : ", ") + std::to_string(counts[state]) + " " +
              StateName(state);
   }
+  return parts;
+}
+
+void RenderHeader(const Context& c, std::string& out) {
+  const StudyRow& s = c.data.study;
+  int64_t epochs = 0;
+  for (const TrialRow& trial : c.data.trials) epochs += trial.epochs;
+  std::string trials = std::to_string(c.data.trials.size());
+  const std::string parts = TrialCounts(c.data.trials);
   double elapsed = s.elapsed_s;
   if (s.state == "running") {
     // The store updates elapsed_s when a session starts and ends.

@@ -22,6 +22,11 @@ std::string ParamsText(const json& params);
 
 std::string AlgorithmSummary(const Context& c);
 
+// "1 complete, 7 pruned, 0 failed, 1 running": trials by state, the final
+// states always, the others when there are any (the header's, the live
+// page's progress line).
+std::string TrialCounts(const std::vector<TrialRow>& trials);
+
 void RenderHeader(const Context& c, std::string& out);
 
 void RenderLeaderboard(const Context& c, std::string& out);

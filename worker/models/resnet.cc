@@ -31,6 +31,8 @@
 // first block's conv1 is two convs, half the maps from the spectrogram and
 // half from the waveform (the seed's 128 + 128), concatenated. Either way
 // the rest of the network runs on the same [C, 1, frames] maps.
+#include <c10/util/accumulate.h>
+
 #include <string>
 
 #include "common/error.h"
@@ -95,18 +97,13 @@ class DualFirstImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     const int64_t b = x.size(0);
     torch::Tensor spec =
-        x.narrow(1, stft_.offset, ShapeElements(stft_.shape))
+        x.narrow(1, stft_.offset, c10::multiply_integers(stft_.shape))
             .reshape({b, stft_.shape[0], stft_.shape[1], stft_.shape[2]});
-    torch::Tensor wave = x.narrow(1, wave_.offset, ShapeElements(wave_.shape))
-                             .reshape({b, 1, 1, wave_.shape[1]});
+    torch::Tensor wave =
+        x.narrow(1, wave_.offset, c10::multiply_integers(wave_.shape))
+            .reshape({b, 1, 1, wave_.shape[1]});
     return torch::cat({stft_conv_->forward(spec), wave_conv_->forward(wave)},
                       /*dim=*/1);
-  }
-
-  static int64_t ShapeElements(const std::vector<int64_t>& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
   }
 
  private:
